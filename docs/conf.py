@@ -1,0 +1,27 @@
+"""Sphinx configuration for icefall_lite."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+
+project = "icefall_lite"
+author = "icefall_lite developers"
+copyright = "2026, icefall_lite developers"
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.graphviz",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+autodoc_typehints = "description"
+autodoc_member_order = "bysource"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+graphviz_output_format = "svg"
+
+html_theme = "furo"
+html_title = "icefall_lite"
+exclude_patterns = ["_build"]

@@ -1,0 +1,81 @@
+"""Shared fixtures.
+
+Parity tests carry ``@pytest.mark.k2`` and run only in the k2 environment (``make test`` runs
+``-m k2`` there and ``-m "not k2"`` in the main environment), so no test is ever skipped for a
+missing backend. They take ``real_k2`` and ``builtin_k2`` and compare the two on the same inputs,
+usually through ``on_both``.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def real_k2():
+    import k2
+
+    return k2
+
+
+@pytest.fixture
+def builtin_k2():
+    from icefall_lite.k2 import builtin
+
+    return builtin
+
+
+def assert_nested_close(expected, actual, rtol=1e-5, atol=1e-5, path="result"):
+    """Compare nested lists/tuples/dicts of tensors, numbers and strings."""
+    if isinstance(expected, torch.Tensor) or isinstance(actual, torch.Tensor):
+        expected_t = torch.as_tensor(expected)
+        actual_t = torch.as_tensor(actual)
+        assert expected_t.shape == actual_t.shape, (
+            f"{path}: shape {actual_t.shape} != {expected_t.shape}"
+        )
+        if expected_t.is_floating_point() or actual_t.is_floating_point():
+            torch.testing.assert_close(
+                actual_t.double(), expected_t.double(), rtol=rtol, atol=atol, equal_nan=True,
+                msg=lambda m: f"{path}: {m}",
+            )
+        else:
+            assert torch.equal(actual_t, expected_t), f"{path}: {actual_t} != {expected_t}"
+    elif isinstance(expected, dict):
+        assert set(expected) == set(actual), f"{path}: keys {set(actual)} != {set(expected)}"
+        for key in expected:
+            assert_nested_close(expected[key], actual[key], rtol, atol, f"{path}[{key!r}]")
+    elif isinstance(expected, (list, tuple)):
+        assert len(expected) == len(actual), f"{path}: length {len(actual)} != {len(expected)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            assert_nested_close(e, a, rtol, atol, f"{path}[{i}]")
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, rel=rtol, abs=atol), (
+            f"{path}: {actual} != {expected}"
+        )
+    else:
+        assert expected == actual, f"{path}: {actual!r} != {expected!r}"
+
+
+@pytest.fixture
+def on_both(real_k2, builtin_k2):
+    """``on_both(check, rtol=, atol=)`` runs ``check(k2_namespace)`` with real k2 and with the
+    built-in backend and asserts the two results (nested tensors/lists/numbers) are equal."""
+
+    def run(check, rtol=1e-5, atol=1e-5):
+        expected = check(real_k2)
+        actual = check(builtin_k2)
+        assert_nested_close(expected, actual, rtol=rtol, atol=atol)
+        return expected, actual
+
+    return run
