@@ -1,6 +1,7 @@
 # icefall_lite: environments, tests, docs.
 #   make test   creates both environments when missing, then runs the whole suite
 #   make docs   builds the Sphinx docs with warnings as errors
+#   make yesno  the main job: egs/yesno/ASR/run.sh end to end on DL_DIR (default ../shared/download)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -16,7 +17,9 @@ PYBIND11_VERSION ?= 3.0.4
 KALDIFEAT_VERSION ?= 1.24
 PYTEST_FLAGS ?= -q -ra
 
-.PHONY: all env test test-main test-k2 lint docs clean-env
+DL_DIR  ?= $(CURDIR)/../shared/download
+
+.PHONY: all env test test-main test-k2 lint docs clean-env yesno an4
 all: test
 
 env: $(VENV)/.ready $(VENV_K2)/.ready
@@ -73,6 +76,11 @@ test: env
 
 docs: $(VENV)/.ready
 	$(VENV)/bin/python -m sphinx -W --keep-going -b html -q docs docs/_build/html
+
+# The main job: a recipe end to end (prepare -> train -> decode with every method -> WER table)
+# on a corpus under DL_DIR (read-only).
+yesno an4: $(VENV)/.ready
+	egs/$@/ASR/run.sh --dl-dir "$(abspath $(DL_DIR))"
 
 clean-env:
 	rm -rf $(VENV) $(VENV_K2) $(BUILD_DIR)

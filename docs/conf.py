@@ -4,6 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+# the build-time figure and results extension (docs/_ext/fsa_figures.py)
+sys.path.insert(0, os.path.abspath("_ext"))
 
 project = "icefall_lite"
 author = "icefall_lite developers"
@@ -15,6 +17,7 @@ extensions = [
     "sphinx.ext.graphviz",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "fsa_figures",
 ]
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
@@ -24,4 +27,4 @@ graphviz_output_format = "svg"
 
 html_theme = "furo"
 html_title = "icefall_lite"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "generated", "README.md", "**/_*.rst"]

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# AN4 (CMU census database, 948 train / 130 test utterances, 101 words): data preparation.
+#
+# Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--vocab-size N] ...
+#
+#   --dl-dir         download root holding an4/ (etc/ and wav/, as an4_sphere.tar.gz extracts);
+#                    only read when an4/ is there (downloaded into it otherwise)
+#   --vocab-size     BPE vocabulary (sentencepiece unigram): 100 covers AN4's letters, digits and
+#                    words (sentencepiece allows at most about 114 pieces on these transcripts)
+#   --lm-order       order of the n-gram LM estimated from the training transcripts
+#   --perturb-speed  1: the training features include 0.9x and 1.1x speed-perturbed copies
+#   --on-error       raise | skip: bad audio or transcripts stop the run, or are skipped, counted
+#
+# Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
+#   0 download (skipped when an4/ is there)     4 BPE model
+#   1 validated manifests                       5 lang dirs: BPE lexicon; phone lexicon (an4.dic)
+#   2 80-bin fbank                              6 n-gram ARPA LM from the training transcripts
+#   3 training transcripts                      7 G and LG for each lang dir
+#                                               8 summary
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+dl_dir=$PWD/download
+stage=0
+stop_stage=100
+vocab_size=100
+lm_order=3
+perturb_speed=1
+on_error=raise
+num_workers=2
+option_names=(dl_dir stage stop_stage vocab_size lm_order perturb_speed on_error num_workers)
+. ../../shared/prepare_lib.sh
+. ../../shared/prepare_steps.sh
+parse_options "$@"
+
+corpus=an4
+manifests=data/manifests
+transcript=data/local/transcript_words.txt
+lang_bpe=data/lang_bpe_$vocab_size
+lang_phone=data/lang_phone
+g_name=G_${lm_order}_gram
+arpa=data/lm/$g_name.arpa
+log "dl_dir: $dl_dir; stages $stage to $stop_stage"
+
+if stage_enabled 0; then
+  log "Stage 0: download AN4 into $dl_dir unless it is there"
+  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir"
+fi
+
+if stage_enabled 1; then
+  log "Stage 1: manifests"
+  step_manifests $corpus "$dl_dir" $manifests "$on_error"
+fi
+
+if stage_enabled 2; then
+  log "Stage 2: fbank features"
+  perturb=()
+  [[ $perturb_speed == 1 ]] && perturb=(train)
+  step_fbank $corpus $manifests data/fbank "$num_workers" "${perturb[@]}"
+fi
+
+if stage_enabled 3; then
+  log "Stage 3: training transcripts"
+  step_transcripts $corpus $manifests $transcript 0 train
+fi
+
+if stage_enabled 4; then
+  log "Stage 4: BPE model, vocabulary $vocab_size"
+  step_bpe "$lang_bpe" $transcript "$vocab_size"
+fi
+
+if stage_enabled 5; then
+  log "Stage 5: lang dirs: BPE lexicon, phone lexicon from an4.dic"
+  step_lang "$lang_bpe" $transcript --bpe-model "$lang_bpe/bpe.model"
+  step_lang $lang_phone $transcript --lexicon "$dl_dir/an4/etc/an4.dic"
+fi
+
+if stage_enabled 6; then
+  log "Stage 6: ${lm_order}-gram LM from the training transcripts"
+  step_ngram $transcript "$lm_order" "$arpa"
+fi
+
+if stage_enabled 7; then
+  log "Stage 7: G and LG"
+  step_g_lg "$lang_bpe" "$arpa" "$g_name"
+  step_g_lg $lang_phone "$arpa" "$g_name"
+fi
+
+if stage_enabled 8; then
+  log "Stage 8: summary"
+  step_summary $corpus $manifests "$lang_bpe" $lang_phone
+fi

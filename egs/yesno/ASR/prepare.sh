@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# yesno (OpenSLR 1: 60 utterances of 8 Hebrew "yes"/"no" words, 8 kHz): data preparation.
+#
+# Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N]
+#
+#   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker nothing is
+#                 downloaded and nothing is written there)
+#   --vocab-size  BPE vocabulary. The default 14 (byte-pair merges) makes "▁YES" and "▁NO" single
+#                 tokens, next to <blk>, <sos/eos>, <unk> and the letters, so the transducer
+#                 emits one token per word. A phone lang dir (YES→Y, NO→N, as icefall's yesno
+#                 recipe) is built too.
+#
+# Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
+#   0 download (skipped when present)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
+#   1 validated manifests               4 BPE model              7 G and LG for each lang dir
+#   2 80-bin fbank                      5 lang dirs              8 summary
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+dl_dir=$PWD/download
+stage=0
+stop_stage=100
+vocab_size=14
+lm_order=1
+on_error=raise
+num_workers=1
+option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers)
+. ../../shared/prepare_lib.sh
+. ../../shared/prepare_steps.sh
+parse_options "$@"
+
+corpus=yesno
+manifests=data/manifests
+transcript=data/local/transcript_words.txt
+lexicon=data/local/lexicon_phone.txt
+lang_bpe=data/lang_bpe_$vocab_size
+lang_phone=data/lang_phone
+g_name=G_${lm_order}_gram
+arpa=data/lm/$g_name.arpa
+log "dl_dir: $dl_dir; stages $stage to $stop_stage"
+
+if stage_enabled 0; then
+  log "Stage 0: download yesno into $dl_dir unless it is there"
+  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir"
+fi
+
+if stage_enabled 1; then
+  log "Stage 1: manifests"
+  step_manifests $corpus "$dl_dir" $manifests "$on_error"
+fi
+
+if stage_enabled 2; then
+  log "Stage 2: fbank features"
+  step_fbank $corpus $manifests data/fbank "$num_workers"
+fi
+
+if stage_enabled 3; then
+  log "Stage 3: training transcripts"
+  step_transcripts $corpus $manifests $transcript 0 train
+fi
+
+if stage_enabled 4; then
+  log "Stage 4: BPE model, vocabulary $vocab_size (byte-pair merges)"
+  step_bpe "$lang_bpe" $transcript "$vocab_size" --model-type bpe
+fi
+
+if stage_enabled 5; then
+  log "Stage 5: lang dirs: BPE lexicon; phone lexicon YES→Y, NO→N"
+  step_lang "$lang_bpe" $transcript --bpe-model "$lang_bpe/bpe.model"
+  mkdir -p "$(dirname $lexicon)"
+  [[ -f $lexicon ]] || printf 'NO N\nYES Y\n' > $lexicon
+  step_lang $lang_phone $transcript --lexicon $lexicon
+fi
+
+if stage_enabled 6; then
+  log "Stage 6: ${lm_order}-gram LM from the training transcripts"
+  step_ngram $transcript "$lm_order" "$arpa"
+fi
+
+if stage_enabled 7; then
+  log "Stage 7: G and LG"
+  step_g_lg "$lang_bpe" "$arpa" "$g_name"
+  step_g_lg $lang_phone "$arpa" "$g_name"
+fi
+
+if stage_enabled 8; then
+  log "Stage 8: summary"
+  step_summary $corpus $manifests "$lang_bpe" $lang_phone
+fi

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# yesno end to end: prepare -> train a small zipformer transducer -> decode the test set with
+# every decoding method -> print the WER table.
+#
+# Usage: ./run.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-epochs N] [--avg N]
+#                 [--max-wer PERCENT]
+#
+#   --dl-dir     download root holding waves_yesno/ (read-only; see prepare.sh)
+#   --max-wer    fail when a method's WER is above this (CI passes 1.0)
+#
+# Stages: 0 prepare.sh   1 train   2 decode with every method   3 WER table
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+dl_dir=$PWD/download
+stage=0
+stop_stage=100
+num_epochs=15
+avg=2
+max_wer=100
+option_names=(dl_dir stage stop_stage num_epochs avg max_wer)
+. ../../shared/prepare_lib.sh
+parse_options "$@"
+
+methods=(greedy_search beam_search modified_beam_search fast_beam_search fast_beam_search_LG
+  fast_beam_search_nbest fast_beam_search_nbest_LG fast_beam_search_nbest_oracle)
+
+if stage_enabled 0; then
+  log "Stage 0: data preparation"
+  ./prepare.sh --dl-dir "$dl_dir"
+fi
+
+if stage_enabled 1; then
+  log "Stage 1: training for $num_epochs epochs"
+  run_python zipformer/train.py --num-epochs "$num_epochs"
+fi
+
+if stage_enabled 2; then
+  log "Stage 2: decoding with ${#methods[@]} methods"
+  for method in "${methods[@]}"; do
+    run_python zipformer/decode.py --epoch "$num_epochs" --avg "$avg" --decoding-method "$method"
+  done
+fi
+
+if stage_enabled 3; then
+  log "Stage 3: WER table"
+  run_python -m icefall_lite.recipe.report --exp-dir zipformer/exp --max-wer "$max_wer"
+fi

@@ -1,0 +1,146 @@
+"""CMU AN4 (census database), prepared by our own code: lhotse has no AN4 recipe.
+
+Layout under the download directory (as ``an4_sphere.tar.gz`` extracts)::
+
+    an4/etc/an4_train.transcription   <s> WORDS </s> (utt-id)     948 lines
+    an4/etc/an4_train.fileids         an4_clstk/<speaker>/<utt-id>
+    an4/etc/an4_test.transcription    WORDS (utt-id)              130 lines
+    an4/etc/an4_test.fileids          an4test_clstk/<speaker>/<utt-id>
+    an4/etc/an4.dic                   WORD  PHONES (alternatives as WORD(2))
+    an4/wav/<fileid>.sph              16 kHz 16-bit NIST SPHERE, read by libsndfile
+
+Example::
+
+    >>> from pathlib import Path
+    >>> from icefall_lite.data.corpora.an4 import read_transcripts
+    >>> utts = read_transcripts(Path("/data/an4"), "train")  # doctest: +SKIP
+    >>> utts[0]  # doctest: +SKIP
+    An4Utterance(utterance_id='an251-fash-b', fileid='an4_clstk/fash/an251-fash-b', ...)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lhotse import RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse.utils import resumable_download, safe_extract
+
+from icefall_lite.data.audio import use_libsndfile_for_sphere
+from icefall_lite.data.corpora.base import Corpus, SplitManifests
+from icefall_lite.data.validation import DataIssues, ManifestError, recording_from_file
+
+logger = logging.getLogger(__name__)
+
+URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_sphere.tar.gz"
+SPLITS = ("train", "test")
+#: Sentence markers and fillers of ``an4.filler``: not words of the transcript.
+FILLERS = frozenset({"<s>", "</s>", "<sil>"})
+_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<utt>[^()\s]+)\)\s*$")
+
+
+@dataclass(frozen=True)
+class An4Utterance:
+    """One line of ``an4_<split>.transcription`` with its ``.fileids`` entry."""
+
+    utterance_id: str
+    fileid: str
+    speaker: str
+    text: str
+
+
+def read_transcripts(corpus_dir: Path, split: str) -> list[An4Utterance]:
+    """Parse ``etc/an4_<split>.transcription`` against ``etc/an4_<split>.fileids``.
+
+    The two files list the same utterances in the same order; a line whose id differs from its
+    file id, a line without ``(utt-id)``, or files of different lengths raise
+    :class:`~icefall_lite.data.validation.ManifestError` naming file and line.
+    An empty transcript is returned as ``text=""`` (validation reports it).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"AN4 split must be one of {SPLITS}, got {split!r}")
+    trans_path = corpus_dir / "etc" / f"an4_{split}.transcription"
+    ids_path = corpus_dir / "etc" / f"an4_{split}.fileids"
+    for path in (trans_path, ids_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"AN4: missing {path}")
+    trans_lines = [ln for ln in trans_path.read_text().splitlines() if ln.strip()]
+    fileids = [ln.strip() for ln in ids_path.read_text().splitlines() if ln.strip()]
+    if len(trans_lines) != len(fileids):
+        raise ManifestError(
+            f"{trans_path} has {len(trans_lines)} utterances but {ids_path} has {len(fileids)}"
+        )
+    utterances = []
+    for line_no, (line, fileid) in enumerate(zip(trans_lines, fileids), start=1):
+        match = _LINE.match(line)
+        if match is None:
+            raise ManifestError(f"{trans_path}:{line_no}: expected 'WORDS (utt-id)', got {line!r}")
+        utt_id = match["utt"]
+        if Path(fileid).name != utt_id:
+            raise ManifestError(
+                f"{trans_path}:{line_no}: utterance {utt_id} but {ids_path}:{line_no} is {fileid}"
+            )
+        words = [w for w in match["text"].split() if w not in FILLERS]
+        utterances.append(
+            An4Utterance(
+                utterance_id=utt_id,
+                fileid=fileid,
+                speaker=Path(fileid).parent.name,
+                text=" ".join(words),
+            )
+        )
+    return utterances
+
+
+def prepare_split(corpus_dir: Path, split: str, issues: DataIssues) -> tuple[
+    RecordingSet, SupervisionSet
+]:
+    """Recordings and supervisions of one split; unreadable audio goes to ``issues``."""
+    use_libsndfile_for_sphere()
+    recordings, supervisions = [], []
+    for utt in read_transcripts(corpus_dir, split):
+        recording = recording_from_file(
+            corpus_dir / "wav" / f"{utt.fileid}.sph", utt.utterance_id, issues
+        )
+        if recording is None:
+            continue
+        recordings.append(recording)
+        supervisions.append(
+            SupervisionSegment(
+                id=utt.utterance_id,
+                recording_id=recording.id,
+                start=0.0,
+                duration=recording.duration,
+                channel=0,
+                text=utt.text,
+                speaker=utt.speaker,
+                language="English",
+            )
+        )
+    return RecordingSet.from_recordings(recordings), SupervisionSet.from_segments(supervisions)
+
+
+def _download(dl_dir: Path) -> Path:
+    corpus_dir = dl_dir / "an4"
+    if (corpus_dir / "etc").is_dir() and (corpus_dir / "wav").is_dir():
+        logger.info("found %s: skipping the download", corpus_dir)
+        return corpus_dir
+    dl_dir.mkdir(parents=True, exist_ok=True)
+    tar_path = dl_dir / "an4_sphere.tar.gz"
+    resumable_download(URL, filename=tar_path)
+    with tarfile.open(tar_path) as tar:
+        safe_extract(tar, path=dl_dir)
+    return corpus_dir
+
+
+def _prepare(dl_dir: Path, issues: DataIssues) -> SplitManifests:
+    corpus_dir = dl_dir / "an4"
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"AN4: no directory {corpus_dir}; run the download stage first")
+    return {split: prepare_split(corpus_dir, split, issues) for split in SPLITS}
+
+
+AN4 = Corpus(name="an4", sampling_rate=16000, download=_download, prepare=_prepare)

@@ -1,0 +1,62 @@
+"""Transducer decoding: greedy, beam, modified beam, fast_beam_search (trivial graph or LG)
+with one-best / n-best / oracle answers, a registry by icefall's method names, and result files.
+
+Example::
+
+    >>> from icefall_lite.decoding import DECODING_METHODS, DecodingConfig, decode
+    >>> "fast_beam_search_nbest_LG" in DECODING_METHODS
+    True
+    >>> hyps = decode("modified_beam_search", model, enc, lens)  # doctest: +SKIP
+"""
+
+from icefall_lite.decoding.beam_search import beam_search, modified_beam_search
+from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.decoding.fast_beam_search import (
+    edit_distance,
+    fast_beam_search,
+    fast_beam_search_nbest,
+    fast_beam_search_nbest_LG,
+    fast_beam_search_nbest_oracle,
+    fast_beam_search_one_best,
+)
+from icefall_lite.decoding.greedy import greedy_search_batch
+from icefall_lite.decoding.lattice import get_texts, scale_graph
+from icefall_lite.decoding.nbest import Nbest
+from icefall_lite.decoding.registry import (
+    DECODING_METHODS,
+    DecodingMethod,
+    decode,
+    make_decoding_graph,
+)
+from icefall_lite.decoding.results import (
+    kaldi_wer_line,
+    real_time_factor,
+    result_suffix,
+    wer_stats,
+    write_results,
+)
+
+__all__ = [
+    "DECODING_METHODS",
+    "DecodingConfig",
+    "DecodingMethod",
+    "Nbest",
+    "beam_search",
+    "decode",
+    "edit_distance",
+    "fast_beam_search",
+    "fast_beam_search_nbest",
+    "fast_beam_search_nbest_LG",
+    "fast_beam_search_nbest_oracle",
+    "fast_beam_search_one_best",
+    "get_texts",
+    "greedy_search_batch",
+    "kaldi_wer_line",
+    "make_decoding_graph",
+    "modified_beam_search",
+    "real_time_factor",
+    "result_suffix",
+    "scale_graph",
+    "wer_stats",
+    "write_results",
+]

@@ -1,0 +1,211 @@
+"""Beam searches without a graph (ALGORITHMS.md §7).
+
+- :func:`beam_search`: Graves (2012) Algorithm 1, one utterance at a time (a reference; slow).
+- :func:`modified_beam_search`: batched, one symbol per frame, ``beam_size`` hypotheses per
+  utterance; hypotheses with the same token sequence are merged (log-add); the answer is the
+  hypothesis with the best length-normalised score.
+
+Example::
+
+    >>> hyps = modified_beam_search(model, enc, enc_lens, beam_size=4)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from icefall_lite.decoding.greedy import _check_inputs, initial_context, run_decoder
+
+__all__ = ["Hypothesis", "HypothesisList", "beam_search", "modified_beam_search"]
+
+
+@dataclass
+class Hypothesis:
+    """A partial transcript: ``ys`` starts with the initial context; ``log_prob`` its score."""
+
+    ys: list[int]
+    log_prob: float
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return tuple(self.ys)
+
+
+class HypothesisList:
+    """Hypotheses keyed by token sequence; adding an existing sequence log-adds the scores."""
+
+    def __init__(self, hyps: list[Hypothesis] | None = None) -> None:
+        self.data: dict[tuple[int, ...], Hypothesis] = {}
+        for h in hyps or []:
+            self.add(h)
+
+    def add(self, hyp: Hypothesis) -> None:
+        old = self.data.get(hyp.key)
+        if old is None:
+            self.data[hyp.key] = hyp
+        else:
+            hi, lo = max(old.log_prob, hyp.log_prob), min(old.log_prob, hyp.log_prob)
+            old.log_prob = hi + math.log1p(math.exp(lo - hi)) if lo > -math.inf else hi
+
+    def get_most_probable(self, length_norm: bool = False) -> Hypothesis:
+        if length_norm:
+            return max(self.data.values(), key=lambda h: h.log_prob / len(h.ys))
+        return max(self.data.values(), key=lambda h: h.log_prob)
+
+    def remove(self, hyp: Hypothesis) -> None:
+        del self.data[hyp.key]
+
+    def filter(self, threshold: float) -> HypothesisList:
+        return HypothesisList([h for h in self.data.values() if h.log_prob > threshold])
+
+    def topk(self, k: int) -> HypothesisList:
+        best = sorted(self.data.values(), key=lambda h: h.log_prob, reverse=True)[:k]
+        return HypothesisList(best)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self):
+        return iter(self.data.values())
+
+
+def _log_probs(model, enc: torch.Tensor, dec: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``[n, V]`` log-probs for projected encoder frames ``[n, J]`` and decoder outputs
+    ``[n, 1, J]``."""
+    logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), dec.unsqueeze(1), project_input=False)
+    return (logits.reshape(enc.shape[0], -1) / temperature).log_softmax(dim=-1)
+
+
+@torch.no_grad()
+def beam_search(
+    model,
+    encoder_out: torch.Tensor,
+    encoder_out_lens: torch.Tensor | None = None,
+    beam_size: int = 4,
+    temperature: float = 1.0,
+    max_sym_per_utt: int = 20000,
+) -> list[list[int]]:
+    """Graves' transducer beam search, one utterance after another.
+
+    Args:
+      model: transducer (see :mod:`icefall_lite.decoding.greedy`).
+      encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]`` (default: all ``T``).
+      beam_size: hypotheses kept per frame.
+      temperature: joiner logits are divided by it.
+      max_sym_per_utt: safety limit on emitted symbols.
+
+    Returns:
+      Token ids per utterance.
+    """
+    if encoder_out_lens is None:
+        encoder_out_lens = torch.full((encoder_out.shape[0],), encoder_out.shape[1])
+    _check_inputs(encoder_out, encoder_out_lens)
+    blank_id = model.decoder.blank_id
+    unk_id = getattr(model, "unk_id", blank_id)
+    context_size = model.decoder.context_size
+    device = encoder_out.device
+    projected = model.joiner.encoder_proj(encoder_out)
+    results = []
+    for n in range(encoder_out.shape[0]):
+        decoder_cache: dict[tuple[int, ...], torch.Tensor] = {}
+
+        def decoder_out_of(ys: list[int], cache=decoder_cache) -> torch.Tensor:
+            key = tuple(ys[-context_size:])
+            if key not in cache:
+                ctx = torch.tensor([list(key)], dtype=torch.int64, device=device)
+                cache[key] = run_decoder(model, ctx)
+            return cache[key]
+
+        B = HypothesisList([Hypothesis(initial_context(context_size, blank_id), 0.0)])
+        num_sym = 0
+        for t in range(int(encoder_out_lens[n])):
+            if num_sym >= max_sym_per_utt:
+                break
+            A, B = B, HypothesisList()
+            frame = projected[n, t : t + 1]
+            while len(A) > 0 and num_sym < max_sym_per_utt:
+                y_star = A.get_most_probable()
+                A.remove(y_star)
+                log_prob = _log_probs(model, frame, decoder_out_of(y_star.ys), temperature)[0]
+                B.add(Hypothesis(list(y_star.ys), y_star.log_prob + float(log_prob[blank_id])))
+                values, indexes = log_prob.topk(min(beam_size + 1, log_prob.numel()))
+                for i, v in zip(indexes.tolist(), values.tolist()):
+                    if i in (blank_id, unk_id):
+                        continue
+                    num_sym += 1
+                    A.add(Hypothesis(y_star.ys + [i], y_star.log_prob + v))
+                if len(A) == 0:
+                    break
+                kept = B.filter(A.get_most_probable().log_prob)
+                if len(kept) >= beam_size:
+                    B = kept.topk(beam_size)
+                    break
+            B = B.topk(beam_size) if len(B) > beam_size else B
+        best = B.get_most_probable(length_norm=True)
+        results.append(best.ys[context_size:])
+    return results
+
+
+@torch.no_grad()
+def modified_beam_search(
+    model,
+    encoder_out: torch.Tensor,
+    encoder_out_lens: torch.Tensor,
+    beam_size: int = 4,
+    temperature: float = 1.0,
+) -> list[list[int]]:
+    """Batched beam search with at most one symbol per frame.
+
+    All hypotheses of all active utterances are scored by one decoder + joiner call per frame;
+    each utterance keeps its ``beam_size`` best (hypothesis, token) extensions, where a blank
+    keeps the token sequence and equal sequences are merged by log-add.
+
+    Args:
+      model: transducer (see :mod:`icefall_lite.decoding.greedy`).
+      encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]``.
+      beam_size: hypotheses kept per utterance.
+      temperature: joiner logits are divided by it.
+
+    Returns:
+      Token ids per utterance (best length-normalised hypothesis).
+    """
+    _check_inputs(encoder_out, encoder_out_lens)
+    blank_id = model.decoder.blank_id
+    unk_id = getattr(model, "unk_id", blank_id)
+    context_size = model.decoder.context_size
+    device = encoder_out.device
+    N = encoder_out.shape[0]
+    projected = model.joiner.encoder_proj(encoder_out)
+    lens = encoder_out_lens.tolist()
+    beams = [HypothesisList([Hypothesis(initial_context(context_size, blank_id), 0.0)])
+             for _ in range(N)]
+    for t in range(max(lens, default=0)):
+        active = [n for n in range(N) if lens[n] > t]
+        hyps = [list(beams[n]) for n in active]
+        flat = [h for hs in hyps for h in hs]
+        counts = [len(hs) for hs in hyps]
+        contexts = torch.tensor([h.ys[-context_size:] for h in flat], dtype=torch.int64,
+                                device=device)
+        owner = torch.repeat_interleave(torch.tensor(active, device=device),
+                                        torch.tensor(counts, device=device))
+        log_probs = _log_probs(model, projected[owner, t], run_decoder(model, contexts),
+                               temperature)
+        V = log_probs.shape[1]
+        hyp_scores = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype,
+                                  device=device)
+        log_probs = log_probs + hyp_scores[:, None]
+        start = 0
+        for n, hs, c in zip(active, hyps, counts):
+            scores = log_probs[start : start + c].reshape(-1)
+            start += c
+            top_scores, top_index = scores.topk(min(beam_size, scores.numel()))
+            new_beam = HypothesisList()
+            for s, k in zip(top_scores.tolist(), top_index.tolist()):
+                hyp, token = hs[k // V], k % V
+                ys = hyp.ys if token in (blank_id, unk_id) else hyp.ys + [token]
+                new_beam.add(Hypothesis(list(ys), s))
+            beams[n] = new_beam
+    return [beams[n].get_most_probable(length_norm=True).ys[context_size:] for n in range(N)]

@@ -1,0 +1,51 @@
+"""Decoding hyperparameters: one dataclass, icefall's decode.py defaults (ALGORITHMS.md §4).
+
+Example::
+
+    >>> cfg = DecodingConfig()
+    >>> (cfg.beam, cfg.max_contexts, cfg.max_states, cfg.num_paths)
+    (20.0, 8, 64, 200)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DecodingConfig:
+    """Settings shared by the decoding methods; each method reads the fields it needs.
+
+    Args:
+      beam: fast_beam_search* — score beam of the search (per stream, per frame).
+      max_contexts: fast_beam_search* — most decoder contexts kept per stream and frame.
+      max_states: fast_beam_search* — most (context, graph state) pairs kept per stream and frame.
+      beam_size: beam_search / modified_beam_search — number of hypotheses kept.
+      num_paths: fast_beam_search_nbest* — paths sampled from the lattice.
+      nbest_scale: fast_beam_search_nbest* — lattice scores are scaled by this before sampling
+        (smaller = more diverse paths).
+      ngram_lm_scale: *_LG — LG scores are scaled by this once (see :func:`scale_graph`).
+      allow_partial: fast_beam_search* — when no state reaches a final graph state on the last
+        frame, use every last-frame state as final instead of returning nothing.
+      temperature: joiner logits are divided by this before the log-softmax.
+      use_double_scores: lattice algorithms work in float64.
+    """
+
+    beam: float = 20.0
+    max_contexts: int = 8
+    max_states: int = 64
+    beam_size: int = 4
+    num_paths: int = 200
+    nbest_scale: float = 0.5
+    ngram_lm_scale: float = 0.01
+    allow_partial: bool = True
+    temperature: float = 1.0
+    use_double_scores: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_contexts", "max_states", "beam_size", "num_paths"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DecodingConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("beam", "nbest_scale", "temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"DecodingConfig.{name} must be > 0, got {getattr(self, name)}")

@@ -1,0 +1,169 @@
+"""fast_beam_search: RNN-T decoding against a graph into a lattice, and the methods built on
+the lattice (ALGORITHMS.md §4, §5).
+
+The graph is ``k2.trivial_graph(vocab_size - 1)`` (no language model; outputs are token ids)
+or an epsilon-free LG scaled by ``ngram_lm_scale`` (labels are token ids, ``aux_labels`` word
+ids; outputs are word ids). Which k2 backend decodes follows the graph: a built-in ``Fsa``
+decodes with the built-in code, a real ``k2.Fsa`` with real k2.
+
+Example::
+
+    >>> from icefall_lite import k2
+    >>> graph = k2.trivial_graph(model.decoder.vocab_size - 1)              # doctest: +SKIP
+    >>> hyps = fast_beam_search_one_best(model, graph, enc, enc_lens)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import torch
+
+from icefall_lite.decoding.greedy import _check_inputs
+from icefall_lite.decoding.lattice import (
+    check_decoding_graph,
+    clear_final_outputs,
+    get_texts,
+    namespace_of,
+)
+from icefall_lite.decoding.nbest import Nbest
+
+__all__ = [
+    "edit_distance",
+    "fast_beam_search",
+    "fast_beam_search_nbest",
+    "fast_beam_search_nbest_LG",
+    "fast_beam_search_nbest_oracle",
+    "fast_beam_search_one_best",
+]
+
+
+@torch.no_grad()
+def fast_beam_search(
+    model,
+    decoding_graph,
+    encoder_out: torch.Tensor,
+    encoder_out_lens: torch.Tensor,
+    beam: float = 20.0,
+    max_states: int = 64,
+    max_contexts: int = 8,
+    temperature: float = 1.0,
+    allow_partial: bool = True,
+):
+    """Decode a batch against ``decoding_graph`` and return the lattice (an FsaVec, one FSA per
+    utterance; labels = token ids, scores = acoustic + graph, aux_labels from the graph, except
+    that final arcs output nothing, see :func:`~icefall_lite.decoding.lattice.clear_final_outputs`).
+
+    Args:
+      model: transducer (see :mod:`icefall_lite.decoding.greedy`).
+      decoding_graph: single epsilon-free FSA (trivial graph or scaled LG).
+      encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]`` (each >= 1).
+      beam, max_states, max_contexts: search limits (see ``k2.RnntDecodingConfig``).
+      temperature: joiner logits are divided by it before the log-softmax.
+      allow_partial: use all last-frame states as final where no final graph state is reached.
+    """
+    _check_inputs(encoder_out, encoder_out_lens)
+    check_decoding_graph(decoding_graph)
+    if encoder_out.shape[0] == 0 or int(encoder_out_lens.min()) < 1:
+        raise ValueError("fast_beam_search needs a non-empty batch with encoder_out_lens >= 1")
+    ns = namespace_of(decoding_graph)
+    context_size = model.decoder.context_size
+    vocab_size = model.decoder.vocab_size
+    N, T, _ = encoder_out.shape
+    config = ns.RnntDecodingConfig(
+        vocab_size=vocab_size,
+        decoder_history_len=context_size,
+        beam=beam,
+        max_states=max_states,
+        max_contexts=max_contexts,
+    )
+    streams = ns.RnntDecodingStreams([ns.RnntDecodingStream(decoding_graph) for _ in range(N)],
+                                     config)
+    projected = model.joiner.encoder_proj(encoder_out)
+    for t in range(int(encoder_out_lens.max())):
+        shape, contexts = streams.get_contexts()
+        decoder_out = model.joiner.decoder_proj(model.decoder(contexts.long(), need_pad=False))
+        owner = shape.row_ids(1).long()
+        enc = projected[owner, t]
+        logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), decoder_out.unsqueeze(1),
+                              project_input=False)
+        log_probs = (logits.reshape(owner.numel(), -1) / temperature).log_softmax(dim=-1)
+        streams.advance(log_probs)
+    streams.terminate_and_flush_to_streams()
+    lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)
+    return clear_final_outputs(lattice)
+
+
+def fast_beam_search_one_best(
+    model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
+    max_states: int = 64, max_contexts: int = 8, temperature: float = 1.0,
+    allow_partial: bool = True, use_double_scores: bool = True,
+) -> list[list[int]]:
+    """The best path of the lattice: token ids (trivial graph) or word ids (LG)."""
+    lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
+                               max_states, max_contexts, temperature, allow_partial)
+    ns = namespace_of(lattice)
+    return get_texts(ns.shortest_path(lattice, use_double_scores=use_double_scores))
+
+
+def _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, log_semiring):
+    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
+    scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring, use_double_scores)
+    return nbest.best(scores)
+
+
+def fast_beam_search_nbest(
+    model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
+    max_states: int = 64, max_contexts: int = 8, num_paths: int = 200, nbest_scale: float = 0.5,
+    temperature: float = 1.0, allow_partial: bool = True, use_double_scores: bool = True,
+) -> list[list[int]]:
+    """Sample ``num_paths`` paths, keep the distinct token sequences, score each by its best
+    alignment in the lattice (tropical), return the best sequence per utterance."""
+    lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
+                               max_states, max_contexts, temperature, allow_partial)
+    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, False)
+
+
+def fast_beam_search_nbest_LG(
+    model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
+    max_states: int = 64, max_contexts: int = 8, num_paths: int = 200, nbest_scale: float = 0.5,
+    temperature: float = 1.0, allow_partial: bool = True, use_double_scores: bool = True,
+) -> list[list[int]]:
+    """As :func:`fast_beam_search_nbest` on an LG lattice: distinct word sequences, each scored
+    by the log-semiring total over its token alignments; returns word ids."""
+    lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
+                               max_states, max_contexts, temperature, allow_partial)
+    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, True)
+
+
+def edit_distance(ref: list[int], hyp: list[int]) -> int:
+    """Levenshtein distance between two sequences (insertions, deletions, substitutions = 1)."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def fast_beam_search_nbest_oracle(
+    model, decoding_graph, encoder_out, encoder_out_lens, ref_texts: list[list[int]],
+    beam: float = 20.0, max_states: int = 64, max_contexts: int = 8, num_paths: int = 200,
+    nbest_scale: float = 0.5, temperature: float = 1.0, allow_partial: bool = True,
+    use_double_scores: bool = True,
+) -> list[list[int]]:
+    """Among the sampled distinct sequences, the one with the fewest edits against
+    ``ref_texts[i]`` (token ids): the best any rescoring of these paths could reach."""
+    if len(ref_texts) != encoder_out.shape[0]:
+        raise ValueError(
+            f"ref_texts has {len(ref_texts)} entries, expected one per utterance "
+            f"({encoder_out.shape[0]})"
+        )
+    lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
+                               max_states, max_contexts, temperature, allow_partial)
+    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
+    owner = nbest.path_to_utt.tolist()
+    errors = torch.tensor(
+        [float(edit_distance(ref_texts[u], s)) for u, s in zip(owner, nbest.sequences)],
+        dtype=torch.float64,
+    )
+    return nbest.best(errors, largest=False)

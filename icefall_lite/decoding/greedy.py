@@ -1,0 +1,94 @@
+"""Batched greedy search for transducers: at most one symbol per frame (ALGORITHMS.md §7).
+
+The model follows icefall's interface: ``model.decoder(y [N, context_size], need_pad=False) ->
+[N, 1, D]``, ``model.joiner(enc, dec, project_input=False) -> logits``,
+``model.joiner.encoder_proj`` / ``decoder_proj``, ``model.decoder.context_size`` /
+``blank_id``; a negative token in the decoder input stands for "no token" (zero embedding).
+
+Example::
+
+    >>> hyps = greedy_search_batch(model, encoder_out, encoder_out_lens)  # doctest: +SKIP
+    >>> hyps[0]                                                            # doctest: +SKIP
+    [12, 7, 33]
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["greedy_search_batch", "initial_context", "run_decoder"]
+
+
+def initial_context(context_size: int, blank_id: int) -> list[int]:
+    """The decoder context at the start of an utterance: ``[-1, ..., -1, blank]``."""
+    return [-1] * (context_size - 1) + [blank_id]
+
+
+def run_decoder(model, contexts: torch.Tensor) -> torch.Tensor:
+    """Projected decoder output ``[N, 1, J]`` for int64 contexts ``[N, context_size]``."""
+    decoder_out = model.decoder(contexts, need_pad=False)
+    return model.joiner.decoder_proj(decoder_out)
+
+
+def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> None:
+    if encoder_out.ndim != 3:
+        raise ValueError(f"encoder_out must be [N, T, C], got shape {tuple(encoder_out.shape)}")
+    if encoder_out_lens.shape != (encoder_out.shape[0],):
+        raise ValueError(
+            f"encoder_out_lens must be [N] with N={encoder_out.shape[0]}, "
+            f"got shape {tuple(encoder_out_lens.shape)}"
+        )
+    if encoder_out.shape[0] and (
+        int(encoder_out_lens.max()) > encoder_out.shape[1] or int(encoder_out_lens.min()) < 0
+    ):
+        raise ValueError("encoder_out_lens must lie in [0, T] (T = encoder_out.shape[1])")
+
+
+@torch.no_grad()
+def greedy_search_batch(
+    model, encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor, temperature: float = 1.0
+) -> list[list[int]]:
+    """Greedy search over a batch: per frame, emit the arg-max token unless it is blank.
+
+    Args:
+      model: transducer (see module docstring).
+      encoder_out: ``[N, T, C]`` encoder output (before ``encoder_proj``).
+      encoder_out_lens: ``[N]`` valid frames per utterance.
+      temperature: unused by the arg-max (kept for a uniform signature).
+
+    Returns:
+      Token ids per utterance, in the input order.
+    """
+    del temperature
+    _check_inputs(encoder_out, encoder_out_lens)
+    blank_id = model.decoder.blank_id
+    unk_id = getattr(model, "unk_id", blank_id)
+    context_size = model.decoder.context_size
+    device = encoder_out.device
+    N, T, _ = encoder_out.shape
+    lens = encoder_out_lens.to(device)
+    contexts = torch.tensor(
+        [initial_context(context_size, blank_id)] * N, dtype=torch.int64, device=device
+    )
+    hyps: list[list[int]] = [[] for _ in range(N)]
+    if N == 0:
+        return hyps
+    encoder_out = model.joiner.encoder_proj(encoder_out)
+    decoder_out = run_decoder(model, contexts)
+    for t in range(int(lens.max())):
+        active = torch.nonzero(lens > t).squeeze(1)
+        logits = model.joiner(
+            encoder_out[active, t].unsqueeze(1).unsqueeze(1),
+            decoder_out[active].unsqueeze(1),
+            project_input=False,
+        )
+        y = logits.reshape(active.numel(), -1).argmax(dim=-1)
+        emit = (y != blank_id) & (y != unk_id)
+        if not bool(emit.any()):
+            continue
+        who = active[emit]
+        for i, token in zip(who.tolist(), y[emit].tolist()):
+            hyps[i].append(token)
+        contexts[who] = torch.cat([contexts[who, 1:], y[emit].unsqueeze(1)], dim=1)
+        decoder_out[who] = run_decoder(model, contexts[who])
+    return hyps

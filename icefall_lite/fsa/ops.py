@@ -1,0 +1,326 @@
+"""Structural FSA operations with k2's semantics and output order: ``arc_sort``, ``top_sort``,
+``connect``, ``invert`` (ragged aux_labels expanded into epsilon chains), ``index_fsa``,
+``index_select``, ``add_epsilon_self_loops``, ``linear_fsa``, ``linear_fsa_with_self_loops``,
+``trivial_graph``.
+
+Each op computes an ``arc_map`` (output arc -> input arc, -1 for new arcs) and hands it to
+:func:`propagate_unary`, which carries attributes over and keeps ``scores`` differentiable.
+
+Example::
+
+    >>> fsa = Fsa.from_str("0 1 2 0.1\\n0 1 1 0.2\\n1 2 -1 0\\n2")
+    >>> arc_sort(fsa).labels
+    tensor([ 1,  2, -1], dtype=torch.int32)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from icefall_lite.fsa import properties as props
+from icefall_lite.fsa.fsa import Fsa, index_select_default, make_fsa, propagate_unary
+from icefall_lite.fsa.paths import state_levels
+from icefall_lite.fsa.ragged import (
+    RaggedShape,
+    RaggedTensor,
+    expand_ranges,
+    splits_from_row_ids,
+    splits_from_sizes,
+)
+
+
+def _rebuild(fsa: Fsa, num_states: torch.Tensor, src: torch.Tensor, dst: torch.Tensor,
+             labels: torch.Tensor, arc_map: torch.Tensor) -> Fsa:
+    """Output FSA(s) with global ``src``/``dst`` (sorted by src), labels, and scores/attributes
+    taken from ``fsa`` through ``arc_map``."""
+    scores = index_select_default(fsa.scores.detach(), arc_map, 0.0)
+    out = make_fsa(num_states, src, dst, labels.to(torch.int32), scores,
+                   single=fsa.arcs.num_axes() == 2)
+    return propagate_unary(fsa, out, arc_map)
+
+
+def index_select(src: torch.Tensor, index: torch.Tensor, default_value=0) -> torch.Tensor:
+    """``src[index]`` with ``default_value`` where ``index == -1`` (differentiable; 1-D or 2-D
+    ``src``)."""
+    return index_select_default(src, index, default_value)
+
+
+# --------------------------------------------------------------------------------------------
+def arc_sort(fsa: Fsa, ret_arc_map: bool = False) -> Fsa | tuple[Fsa, torch.Tensor]:
+    """Sort the arcs of every state by label (unsigned, so -1 is last), then dest state."""
+    if fsa.properties & props.ARC_SORTED:
+        if ret_arc_map:
+            return fsa, torch.arange(fsa.num_arcs, dtype=torch.int32, device=fsa.device)
+        return fsa
+    info = fsa.arc_info()
+    values = fsa.arcs.values()
+    n_states = int(info["state_fsa"].numel())
+    key = (props.unsigned_label(values[:, 2]) * (n_states + 1) + info["dst"])
+    order = torch.sort(key, stable=True)[1]
+    order = order[torch.sort(info["src"][order], stable=True)[1]]
+    out = _rebuild(fsa, info["num_states"], info["src"][order], info["dst"][order],
+                   values[order, 2], order)
+    return (out, order.to(torch.int32)) if ret_arc_map else out
+
+
+def _renumber(fsa: Fsa, new_of_old: torch.Tensor, keep_arc: torch.Tensor,
+              num_states: torch.Tensor) -> tuple[Fsa, torch.Tensor]:
+    """Keep arcs ``keep_arc`` with states renumbered by ``new_of_old`` (global ids), arcs
+    ordered by new source state, keeping their relative order."""
+    info = fsa.arc_info()
+    arcs = keep_arc.nonzero().squeeze(1)
+    new_src = new_of_old[info["src"][arcs]]
+    order = torch.sort(new_src, stable=True)[1]
+    arcs = arcs[order]
+    out = _rebuild(fsa, num_states, new_of_old[info["src"][arcs]],
+                   new_of_old[info["dst"][arcs]], fsa.arcs.values()[arcs, 2], arcs)
+    return out, arcs
+
+
+def top_sort(fsa: Fsa) -> Fsa:
+    """Renumber states in topological order (k2's: by level = longest distance from the
+    start in arcs, ties by old number; the final state last). Needs acyclic input."""
+    info = fsa.arc_info()
+    level = state_levels(fsa)["level"].clone()
+    nonempty = info["num_states"] > 0
+    finals = info["final"][nonempty]
+    level[finals] = state_levels(fsa)["num_levels"]
+    n = level.numel()
+    state_fsa = info["state_fsa"]
+    key = (state_fsa * (state_levels(fsa)["num_levels"] + 1) + level) * (n + 1) + \
+        torch.arange(n, device=level.device)
+    order = torch.sort(key)[1]
+    new_of_old = torch.empty_like(order)
+    new_of_old[order] = torch.arange(n, device=order.device)
+    keep = torch.ones(fsa.num_arcs, dtype=torch.bool, device=fsa.device)
+    out, _ = _renumber(fsa, new_of_old, keep, info["num_states"])
+    return out
+
+
+def _reach(num_states: int, start_states: torch.Tensor, splits: torch.Tensor,
+           order: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+    """States reachable from ``start_states`` following arcs grouped per state by ``splits``
+    over ``order`` (``nxt[arc]`` is the state an arc leads to)."""
+    seen = torch.zeros(num_states, dtype=torch.bool, device=splits.device)
+    frontier = start_states
+    seen[frontier] = True
+    while frontier.numel() > 0:
+        arcs, _ = expand_ranges(splits[frontier], splits[frontier + 1] - splits[frontier])
+        cand = torch.unique(nxt[order[arcs]])
+        frontier = cand[~seen[cand]]
+        seen[frontier] = True
+    return seen
+
+
+def connected_states(fsa: Fsa) -> torch.Tensor:
+    """Mask of states that are both accessible and co-accessible."""
+    info = fsa.arc_info()
+    n = int(info["state_fsa"].numel())
+    nonempty = info["num_states"] > 0
+    src, dst = info["src"], info["dst"]
+    out_splits = fsa.as_vec_shape().row_splits_long(2)
+    ident = torch.arange(src.numel(), device=src.device)
+    acc = _reach(n, info["start"][nonempty], out_splits, ident, dst)
+    in_order = torch.sort(dst, stable=True)[1]
+    in_splits = splits_from_row_ids(dst[in_order], n)
+    coacc = _reach(n, info["final"][nonempty], in_splits, in_order, src)
+    return acc & coacc
+
+
+def connect(fsa: Fsa) -> Fsa:
+    """Remove states that are not accessible or not co-accessible (state order kept); an FSA
+    with no successful path becomes empty."""
+    info = fsa.arc_info()
+    keep_state = connected_states(fsa)
+    state_fsa = info["state_fsa"]
+    num_fsas = info["num_states"].numel()
+    kept_per_fsa = torch.zeros(num_fsas, dtype=torch.int64, device=fsa.device)
+    kept_per_fsa.index_add_(0, state_fsa, keep_state.to(torch.int64))
+    # a final state that is not kept means no path: drop the whole FSA
+    nonempty = info["num_states"] > 0
+    final_kept = torch.zeros(num_fsas, dtype=torch.bool, device=fsa.device)
+    final_kept[nonempty] = keep_state[info["final"][nonempty]]
+    keep_state = keep_state & final_kept[state_fsa]
+    kept_per_fsa = torch.where(final_kept, kept_per_fsa, torch.zeros_like(kept_per_fsa))
+    new_of_old = torch.cumsum(keep_state.to(torch.int64), 0) - 1
+    keep_arc = keep_state[info["src"]] & keep_state[info["dst"]]
+    out, _ = _renumber(fsa, new_of_old, keep_arc, kept_per_fsa)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+def add_epsilon_self_loops(fsa: Fsa, ret_arc_map: bool = False
+                           ) -> Fsa | tuple[Fsa, torch.Tensor]:
+    """Add an epsilon self-loop (score 0) before the arcs of every non-final state."""
+    info = fsa.arc_info()
+    n = int(info["state_fsa"].numel())
+    device = fsa.device
+    is_final = torch.zeros(n, dtype=torch.bool, device=device)
+    nonempty = info["num_states"] > 0
+    is_final[info["final"][nonempty]] = True
+    loop_states = (~is_final).nonzero().squeeze(1)
+    # each state's loop goes first: sort key (state, 0 for loop / 1 + arc index)
+    src = torch.cat([loop_states, info["src"]])
+    dst = torch.cat([loop_states, info["dst"]])
+    arc_map = torch.cat([torch.full_like(loop_states, -1),
+                         torch.arange(fsa.num_arcs, device=device)])
+    labels = torch.cat([torch.zeros_like(loop_states), fsa.arcs.values()[:, 2].long()])
+    key = src * (fsa.num_arcs + 1) + (arc_map + 1)
+    order = torch.sort(key)[1]
+    out = _rebuild(fsa, info["num_states"], src[order], dst[order], labels[order],
+                   arc_map[order])
+    return (out, arc_map[order].to(torch.int32)) if ret_arc_map else out
+
+
+def _to_ragged_labels(labels, device) -> RaggedTensor:
+    if isinstance(labels, RaggedTensor):
+        return labels
+    return RaggedTensor([list(x) for x in labels], dtype=torch.int32,
+                        device=device if device is not None else "cpu")
+
+
+def linear_fsa(labels: list[int] | list[list[int]] | RaggedTensor,
+               device: str | torch.device | None = None) -> Fsa:
+    """A linear FSA accepting ``labels`` (scores 0); a list of lists or a 2-axis RaggedTensor
+    gives an FsaVec."""
+    single = not isinstance(labels, RaggedTensor) and (
+        len(labels) == 0 or not isinstance(labels[0], (list, tuple)))
+    if single:
+        labels = [list(labels)]
+    rag = _to_ragged_labels(labels, device)
+    if rag.num_axes != 2:
+        raise ValueError("linear_fsa: labels must have 2 axes")
+    lens = rag.shape.row_splits_long(1).diff()
+    num_states = lens + 2
+    splits1 = splits_from_sizes(num_states)
+    dev = rag.device
+    # arcs: the labels then a final -1 arc, per FSA
+    arc_lens = lens + 1
+    idx, owner = expand_ranges(torch.zeros_like(arc_lens), arc_lens)
+    src = splits1[:-1][owner] + idx
+    lab_pos = rag.shape.row_splits_long(1)[:-1][owner] + idx
+    is_last = idx == lens[owner]
+    vals = rag.values.long()
+    labels_t = torch.where(is_last, torch.full_like(idx, -1),
+                           vals[lab_pos.clamp(max=max(vals.numel() - 1, 0))]
+                           if vals.numel() else torch.full_like(idx, -1))
+    scores = torch.zeros(idx.numel(), dtype=torch.float32, device=dev)
+    return make_fsa(num_states, src, src + 1, labels_t.to(torch.int32), scores, single=single)
+
+
+def linear_fsa_with_self_loops(fsas: Fsa) -> Fsa:
+    """From linear FSA(s): drop epsilon arcs, then add epsilon self-loops (new FSA without
+    the input's attributes)."""
+    info = fsas.arc_info()
+    labels = fsas.arcs.values()[:, 2]
+    splits = splits_from_row_ids(info["fsa"], info["num_states"].numel())
+    rag = RaggedTensor(RaggedShape([splits]), labels).remove_values_leq(0)
+    out = add_epsilon_self_loops(linear_fsa(rag))
+    return out[0] if fsas.arcs.num_axes() == 2 else out
+
+
+def trivial_graph(max_token: int, device: str | torch.device | None = None) -> Fsa:
+    """One state with self-loops for labels 1..max_token (aux_labels = labels) and a -1 arc
+    to the final state."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    labels = torch.cat([torch.arange(1, max_token + 1, device=dev),
+                        torch.tensor([-1], device=dev)]).to(torch.int32)
+    n = labels.numel()
+    src = torch.zeros(n, dtype=torch.int64, device=dev)
+    dst = torch.zeros_like(src)
+    dst[-1] = 1
+    fsa = make_fsa(torch.tensor([2], device=dev), src, dst, labels,
+                   torch.zeros(n, dtype=torch.float32, device=dev), single=True)
+    fsa.aux_labels = labels.clone()
+    return fsa
+
+
+# --------------------------------------------------------------------------------------------
+def index_fsa(src: Fsa, indexes: torch.Tensor) -> Fsa:
+    """The FSAs ``indexes`` (1-D int) of an FsaVec, as an FsaVec (attributes follow)."""
+    if src.arcs.num_axes() != 3:
+        raise ValueError("index_fsa needs an FsaVec")
+    shape = src.arcs.shape()
+    new_shape, arc_map = shape.index(0, indexes.to(src.device), need_value_indexes=True)
+    arc_map = arc_map.long()
+    values = src.arcs.values()[arc_map].clone()
+    scores = src.scores[arc_map]
+    out = Fsa.from_fsa_vec_parts(new_shape.row_splits_long(1), new_shape.row_splits_long(2),
+                                 values[:, :3], scores)
+    for name, value in src.named_tensor_attr(include_scores=False):
+        setattr(out, name, value[arc_map] if isinstance(value, torch.Tensor)
+                else value.index(arc_map)[0])
+    for name, value in src.named_non_tensor_attr():
+        setattr(out, name, value)
+    return out
+
+
+def expand_ragged_attributes(fsa: Fsa, name: str = "aux_labels") -> tuple[Fsa, torch.Tensor]:
+    """Turn ragged attribute ``name`` into a tensor attribute by splitting each arc into a
+    chain with one arc per ragged value (an empty list counts as one 0). The first arc of a
+    chain keeps the arc (label, score, other attributes); the rest are epsilon arcs, except
+    that a final arc's label -1 moves to the chain's last arc. Returns (fsa, arc_map)."""
+    rag = fsa._tensor_attr[name]
+    info = fsa.arc_info()
+    device = fsa.device
+    n_arcs = fsa.num_arcs
+    lens = rag.shape.row_splits_long(1).diff()
+    chain = lens.clamp(min=1)
+    extra = chain - 1
+    # new state ids: each old state followed by the intermediate states of its arcs
+    n = int(info["state_fsa"].numel())
+    extra_per_state = torch.zeros(n, dtype=torch.int64, device=device).index_add_(
+        0, info["src"], extra)
+    state_new = torch.arange(n, device=device) + splits_from_sizes(extra_per_state)[:-1]
+    arc_extra_start = splits_from_sizes(extra)[:-1]  # global count of intermediates before
+    state_first_arc = fsa.as_vec_shape().row_splits_long(2)[:-1][info["src"]]
+    inter_base = state_new[info["src"]] + 1 + arc_extra_start - \
+        splits_from_sizes(extra)[:-1][state_first_arc]
+    k, owner = expand_ranges(torch.zeros_like(chain), chain)
+    is_first = k == 0
+    is_last = k == chain[owner] - 1
+    new_src = torch.where(is_first, state_new[info["src"][owner]], inter_base[owner] + k - 1)
+    new_dst = torch.where(is_last, state_new[info["dst"][owner]], inter_base[owner] + k)
+    old_labels = fsa.arcs.values()[:, 2].long()
+    final_arc = old_labels == -1
+    label_here = torch.where(final_arc[owner], is_last, is_first)
+    labels = torch.where(label_here, old_labels[owner], torch.zeros_like(k))
+    rvals = rag.values.long()
+    pos = rag.shape.row_splits_long(1)[:-1][owner] + k
+    has_val = k < lens[owner]
+    new_attr = torch.where(has_val, rvals[pos.clamp(max=max(rvals.numel() - 1, 0))]
+                           if rvals.numel() else torch.zeros_like(k), torch.zeros_like(k))
+    arc_map = torch.where(is_first, owner, torch.full_like(owner, -1))
+    order = torch.sort(new_src, stable=True)[1]
+    num_states = info["num_states"].clone().index_add_(0, info["fsa"], extra) \
+        if n_arcs else info["num_states"]
+    stripped = Fsa(fsa.arcs)
+    stripped._tensor_attr.update({k_: v for k_, v in fsa._tensor_attr.items()
+                                  if k_ not in (name, "labels")})
+    stripped._non_tensor_attr.update(fsa._non_tensor_attr)
+    out = _rebuild(stripped, num_states, new_src[order], new_dst[order], labels[order],
+                   arc_map[order])
+    setattr(out, name, new_attr[order].to(torch.int32))
+    return out, arc_map[order].to(torch.int32)
+
+
+def invert(fsa: Fsa, ret_arc_map: bool = False) -> Fsa | tuple[Fsa, torch.Tensor]:
+    """Swap labels and aux_labels (a ragged aux_labels is expanded first, see
+    :func:`expand_ragged_attributes`)."""
+    aux = fsa._tensor_attr.get("aux_labels")
+    if isinstance(aux, RaggedTensor):
+        out, arc_map = expand_ragged_attributes(fsa, "aux_labels")
+        out = out.invert_()
+    else:
+        out = fsa.invert()
+        arc_map = torch.arange(fsa.num_arcs, dtype=torch.int32, device=fsa.device)
+    return (out, arc_map) if ret_arc_map else out
+
+
+def remove_epsilon_self_loops(fsa: Fsa) -> Fsa:
+    """Drop arcs with label 0 whose source equals their destination (order kept)."""
+    info = fsa.arc_info()
+    keep = ~((fsa.arcs.values()[:, 2] == 0) & (info["src"] == info["dst"]))
+    n = info["state_fsa"].numel()
+    out, _ = _renumber(fsa, torch.arange(n, device=fsa.device), keep, info["num_states"])
+    return out

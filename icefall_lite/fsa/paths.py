@@ -1,0 +1,383 @@
+"""Path algorithms on acyclic FSAs: forward/backward/total scores (tropical and log semiring,
+differentiable), arc posteriors, ``shortest_path`` and k2's deterministic ``random_paths``.
+
+States are processed in topological *levels* (Kahn's algorithm in batches: a state's level is
+the length of the longest path reaching it), so each level is one batch of tensor ops over
+all FSAs of a vec; the only Python loop is over levels. Cyclic input raises ValueError.
+
+Example::
+
+    >>> vec = create_fsa_vec([Fsa.from_str("0 1 1 0.5\\n0 1 2 0.2\\n1 2 -1 0\\n2")])
+    >>> vec.get_tot_scores(use_double_scores=True, log_semiring=True)
+    tensor([1.2544], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
+from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, expand_ranges, splits_from_sizes
+
+NEG_INF = float("-inf")
+
+
+# --------------------------------------------------------------------------------------------
+# levels
+# --------------------------------------------------------------------------------------------
+def state_levels(fsa: Fsa) -> dict[str, object]:
+    """Topological levels of all states (cached on ``fsa``).
+
+    Returns ``level`` (int64 per global state), ``num_levels``, and the arcs grouped by the
+    level of their destination (``in_order``, ``in_splits``) and of their source
+    (``out_order``, ``out_splits``). Raises ValueError if some FSA has a cycle.
+    """
+    cached = fsa._cache.get("_levels")
+    if cached is not None:
+        return cached
+    info = fsa.arc_info()
+    src, dst = info["src"], info["dst"]
+    device = src.device
+    num_states = int(info["state_fsa"].numel())
+    splits2 = fsa.as_vec_shape().row_splits_long(2)
+    indeg = torch.bincount(dst, minlength=num_states)
+    level = torch.full((num_states,), -1, dtype=torch.int64, device=device)
+    frontier = (indeg == 0).nonzero().squeeze(1)
+    out_deg = splits2.diff()
+    last_pos = torch.empty(num_states, dtype=torch.int64, device=device)
+    lev = 0
+    while frontier.numel() > 0:
+        level[frontier] = lev
+        arcs, _ = expand_ranges(splits2[frontier], out_deg[frontier])
+        d = dst[arcs]
+        indeg.index_add_(0, d, torch.full_like(d, -1))
+        d = d[indeg[d] == 0]
+        # de-duplicate without sorting: keep the position that won the scatter
+        pos = torch.arange(d.numel(), device=device)
+        last_pos[d] = pos
+        frontier = d[last_pos[d] == pos]
+        lev += 1
+    if bool((level < 0).any()):
+        bad = int((level < 0).nonzero()[0])
+        fsa_idx = int(info["state_fsa"][bad])
+        raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
+                         "is on or after it); this algorithm needs acyclic FSAs")
+    num_levels = lev
+    state_order = torch.sort(level, stable=True)[1]
+    state_splits = splits_from_sizes(torch.bincount(level, minlength=num_levels))
+    rank = torch.empty_like(level)
+    rank[state_order] = torch.arange(num_states, device=device) - state_splits[level[state_order]]
+    in_level = level[dst]
+    in_order = torch.sort(in_level, stable=True)[1]
+    in_splits = splits_from_sizes(torch.bincount(in_level, minlength=num_levels))
+    out_level = level[src]
+    out_order = torch.sort(out_level, stable=True)[1]
+    out_splits = splits_from_sizes(torch.bincount(out_level, minlength=num_levels))
+    cached = {
+        "level": level, "num_levels": num_levels,
+        "state_order": state_order, "state_splits": state_splits.tolist(),
+        "in_order": in_order, "in_splits": in_splits.tolist(),
+        "in_src": src[in_order], "in_loc": rank[dst[in_order]],
+        "out_order": out_order, "out_splits": out_splits.tolist(),
+        "out_dst": dst[out_order], "out_loc": rank[src[out_order]],
+    }
+    fsa._cache["_levels"] = cached
+    return cached
+
+
+def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
+                    log_semiring: bool) -> torch.Tensor:
+    """``init`` with ``vals`` reduced into positions ``idx`` (max, or logsumexp)."""
+    m = init.scatter_reduce(0, idx, vals, reduce="amax", include_self=True)
+    if not log_semiring:
+        return m
+    finite = torch.isfinite(m)
+    safe = torch.where(finite, m, torch.zeros_like(m))
+    tot = torch.exp(init - safe).index_add(0, idx, torch.exp(vals - safe[idx]))
+    return torch.where(finite, torch.log(tot) + safe, m)
+
+
+def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
+                ) -> torch.Tensor:
+    """Forward (alpha) or backward (beta) scores, one batch of ops per level, touching only
+    the states and arcs of that level."""
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    num_states = int(info["state_fsa"].numel())
+    out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
+    nonempty = info["num_states"] > 0
+    out[info["final" if backward else "start"][nonempty]] = 0.0
+    side = "out" if backward else "in"
+    order, splits = lv[f"{side}_order"], lv[f"{side}_splits"]
+    other = lv["out_dst"] if backward else lv["in_src"]
+    loc = lv[f"{side}_loc"]
+    sc = scores[order]
+    ss = lv["state_splits"]
+    levels = range(lv["num_levels"] - 1, -1, -1) if backward else range(1, lv["num_levels"])
+    for lev in levels:
+        a0, a1 = splits[lev], splits[lev + 1]
+        if a0 == a1:
+            continue
+        states = lv["state_order"][ss[lev]: ss[lev + 1]]
+        vals = out[other[a0:a1]] + sc[a0:a1]
+        out[states] = _segment_reduce(out[states], loc[a0:a1], vals, log_semiring)
+    return out
+
+
+def _cached_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
+                 ) -> torch.Tensor:
+    # cached like k2 does; assigning fsa.scores clears the cache
+    key = ("_pass", scores.dtype, log_semiring, backward)
+    out = fsa._cache.get(key)
+    if out is None:
+        out = _level_pass(fsa, scores.detach(), log_semiring, backward)
+        fsa._cache[key] = out
+    return out
+
+
+def _forward(fsa: Fsa, scores: torch.Tensor, log_semiring: bool) -> torch.Tensor:
+    return _cached_pass(fsa, scores, log_semiring, backward=False)
+
+
+def _backward(fsa: Fsa, scores: torch.Tensor, log_semiring: bool) -> torch.Tensor:
+    return _cached_pass(fsa, scores, log_semiring, backward=True)
+
+
+def _best_entering_arcs(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """For each state, the entering arc on its best (tropical) path; -1 if none. Ties go to
+    the highest arc index, as in k2."""
+    info = fsa.arc_info()
+    src, dst = info["src"], info["dst"]
+    cand = alpha[src] + scores
+    hit = (cand == alpha[dst]) & torch.isfinite(cand)
+    n = alpha.numel()
+    arc_idx = torch.arange(scores.numel(), device=scores.device)
+    best = torch.full((n,), -1, dtype=torch.int64, device=scores.device)
+    return best.scatter_reduce(0, dst[hit], arc_idx[hit], reduce="amax", include_self=True)
+
+
+class _ForwardScores(torch.autograd.Function):
+    """alpha = forward scores; backward propagates through the levels in reverse."""
+
+    @staticmethod
+    def forward(ctx, scores, fsa, log_semiring):
+        with torch.no_grad():
+            alpha = _forward(fsa, scores, log_semiring).clone()
+        ctx.fsa = fsa
+        ctx.log_semiring = log_semiring
+        ctx.save_for_backward(scores, alpha)
+        return alpha
+
+    @staticmethod
+    def backward(ctx, grad_alpha):
+        scores, alpha = ctx.saved_tensors
+        fsa = ctx.fsa
+        info = fsa.arc_info()
+        lv = state_levels(fsa)
+        src, dst = info["src"], info["dst"]
+        g = grad_alpha.clone()
+        g = torch.where(torch.isfinite(alpha), g, torch.zeros_like(g))
+        if ctx.log_semiring:
+            w = torch.exp(alpha[src] + scores - alpha[dst])
+            w = torch.where(torch.isfinite(alpha[dst]), w, torch.zeros_like(w))
+        else:
+            best = _best_entering_arcs(fsa, scores, alpha)
+            w = torch.zeros_like(scores)
+            ok = best >= 0
+            w[best[ok]] = 1.0
+        order, splits = lv["in_order"], lv["in_splits"]
+        w_in, dst_in, src_in = w[order], dst[order], lv["in_src"]
+        grad_in = torch.zeros_like(scores)
+        for lev in range(lv["num_levels"] - 1, 0, -1):
+            a0, a1 = splits[lev], splits[lev + 1]
+            if a0 == a1:
+                continue
+            ga = g[dst_in[a0:a1]] * w_in[a0:a1]
+            grad_in[a0:a1] = ga
+            g.index_add_(0, src_in[a0:a1], ga)
+        grad_scores = torch.empty_like(scores)
+        grad_scores[order] = grad_in
+        return grad_scores, None, None
+
+
+def _scores(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
+    return fsa.scores.to(torch.float64 if use_double_scores else torch.float32)
+
+
+def get_forward_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
+    """Forward scores of every state (``[num_states_total]``), differentiable."""
+    return _ForwardScores.apply(_scores(fsa, use_double_scores), fsa, log_semiring)
+
+
+def get_backward_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
+    """Backward scores (best/total score from each state to the final state); not
+    differentiable."""
+    with torch.no_grad():
+        return _backward(fsa, _scores(fsa, use_double_scores).detach(), log_semiring)
+
+
+def get_tot_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
+    """Total score of each FSA (``[num_fsas]``; -inf if it has no successful path).
+
+    Its gradient w.r.t. ``fsa.scores`` is the arc posteriors (log) or the best path
+    indicator (tropical).
+    """
+    info = fsa.arc_info()
+    alpha = get_forward_scores(fsa, use_double_scores, log_semiring)
+    final = info["final"]
+    ok = final >= 0
+    if alpha.numel() == 0:  # every FSA is empty; keep the autograd graph all the same
+        return alpha.sum() * 0 + torch.full(final.shape, NEG_INF, dtype=alpha.dtype,
+                                            device=alpha.device)
+    tot = alpha[final.clamp(min=0)]
+    return torch.where(ok, tot, torch.full_like(tot, NEG_INF))
+
+
+def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
+    """Log arc posteriors ``alpha[src] + score + beta[dst] - tot`` (not differentiable)."""
+    info = fsa.arc_info()
+    with torch.no_grad():
+        scores = _scores(fsa, use_double_scores).detach()
+        alpha = _forward(fsa, scores, log_semiring)
+        beta = _backward(fsa, scores, log_semiring)
+        tot = get_tot_scores(fsa, use_double_scores, log_semiring).detach()
+        t = tot[info["fsa"]]
+        post = alpha[info["src"]] + scores + beta[info["dst"]] - t
+        return torch.where(torch.isfinite(t), post, torch.full_like(post, NEG_INF))
+
+
+# --------------------------------------------------------------------------------------------
+# shortest path
+# --------------------------------------------------------------------------------------------
+def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Arcs of each FSA's best path in order, and the path length per FSA (0 if no path)."""
+    info = fsa.arc_info()
+    with torch.no_grad():
+        scores = _scores(fsa, use_double_scores).detach()
+        alpha = _forward(fsa, scores, False)
+        entering = _best_entering_arcs(fsa, scores, alpha)
+    final = info["final"]
+    num_fsas = final.numel()
+    ok = (final >= 0)
+    ok_idx = ok.nonzero().squeeze(1)
+    ok_idx = ok_idx[torch.isfinite(alpha[final[ok_idx]])]
+    steps: list[torch.Tensor] = []
+    owners: list[torch.Tensor] = []
+    cur = final[ok_idx]
+    who = ok_idx
+    while cur.numel() > 0:
+        arc = entering[cur]
+        live = arc >= 0
+        cur, who, arc = cur[live], who[live], arc[live]
+        if cur.numel() == 0:
+            break
+        steps.append(arc)
+        owners.append(who)
+        cur = info["src"][arc]
+    device = final.device
+    lengths = torch.zeros(num_fsas, dtype=torch.int64, device=device)
+    if not steps:
+        return torch.zeros(0, dtype=torch.int64, device=device), lengths
+    arcs = torch.cat(steps)
+    own = torch.cat(owners)
+    depth = torch.cat([torch.full_like(s, i) for i, s in enumerate(steps)])
+    lengths.index_add_(0, own, torch.ones_like(own))
+    # order by fsa, then from start to final (reverse of trace depth)
+    key = own * (len(steps) + 1) + (len(steps) - depth)
+    order = torch.sort(key)[1]
+    return arcs[order], lengths
+
+
+def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
+    """Best (max-score) path of each FSA as a linear FSA with the input's attributes; FSAs
+    without a successful path give an FSA with no states. Output has the input's axes."""
+    arc_map, lengths = _trace_best_paths(fsa, use_double_scores)
+    num_states = torch.where(lengths > 0, lengths + 1, torch.zeros_like(lengths))
+    splits1 = splits_from_sizes(num_states)
+    own = torch.repeat_interleave(torch.arange(lengths.numel(), device=lengths.device), lengths,
+                                  output_size=arc_map.numel())
+    pos = torch.arange(arc_map.numel(), device=lengths.device) - splits_from_sizes(lengths)[own]
+    src = splits1[:-1][own] + pos
+    values = fsa.arcs.values()
+    out = make_fsa(num_states, src, src + 1, values[arc_map, 2], fsa.scores.detach()[arc_map],
+                   single=fsa.arcs.num_axes() == 2)
+    return propagate_unary(fsa, out, arc_map)
+
+
+# --------------------------------------------------------------------------------------------
+# random paths
+# --------------------------------------------------------------------------------------------
+def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
+    """Exclusive cumulative sum of each state's normalised leaving-arc probabilities."""
+    info = fsa.arc_info()
+    post = get_arc_post(fsa, use_double_scores, True)
+    src = info["src"]
+    num_states = int(info["state_fsa"].numel())
+    norm = torch.full((num_states,), NEG_INF, dtype=post.dtype, device=post.device)
+    norm = _segment_reduce(norm, src, post, True)
+    prob = torch.exp(post - norm[src])
+    prob = torch.where(torch.isfinite(norm[src]), prob, torch.zeros_like(prob))
+    incl = torch.cumsum(prob, 0)
+    splits2 = fsa.as_vec_shape().row_splits_long(2)
+    first = splits2[:-1][src]
+    base = torch.where(first > 0, incl[(first - 1).clamp(min=0)], torch.zeros_like(incl))
+    return incl - prob - base
+
+
+def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTensor:
+    """``num_paths`` deterministic pseudo-random paths per FSA, as arc indexes
+    ``[fsa][path][arc]`` (k2's arithmetic-coding scheme: path i starts at
+    ``p = (i + 0.5) / num_paths``; FSAs without a successful path get no paths)."""
+    if num_paths <= 0:
+        raise ValueError(f"random_paths: num_paths={num_paths} must be > 0")
+    if fsas.arcs.num_axes() != 3:
+        raise ValueError("random_paths needs an FsaVec (3 axes)")
+    info = fsas.arc_info()
+    dtype = torch.float64 if use_double_scores else torch.float32
+    device = fsas.device
+    with torch.no_grad():
+        cdf = get_arc_cdf(fsas, use_double_scores).to(dtype)
+        tot = get_tot_scores(fsas, use_double_scores, True).detach()
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    num_fsas = tot.numel()
+    has_path = torch.isfinite(tot)
+    paths_per_fsa = torch.where(has_path, torch.full_like(info["start"], num_paths),
+                                torch.zeros_like(info["start"]))
+    path_fsa = torch.repeat_interleave(torch.arange(num_fsas, device=device), paths_per_fsa)
+    num_total = path_fsa.numel()
+    path_pos = torch.arange(num_total, device=device) - splits_from_sizes(paths_per_fsa)[path_fsa]
+    p = (path_pos.to(dtype) + 0.5) / num_paths
+    cur = info["start"][path_fsa]
+    final = info["final"][path_fsa]
+    who = torch.arange(num_total, device=device)
+    steps: list[torch.Tensor] = []
+    owners: list[torch.Tensor] = []
+    num_arcs = cdf.numel()
+    while who.numel() > 0:
+        lo, hi = splits2[cur], splits2[cur + 1]
+        cand, owner = expand_ranges(lo, hi - lo)
+        below = (cdf[cand] <= p[owner]).to(torch.int64)
+        count = torch.zeros_like(cur).index_add_(0, owner, below)
+        arc = lo + (count - 1).clamp(min=0)
+        nxt = arc + 1
+        same = (nxt < hi)
+        c_lo = cdf[arc]
+        c_hi = torch.where(same, cdf[nxt.clamp(max=num_arcs - 1)], torch.ones_like(c_lo))
+        width = c_hi - c_lo
+        p = torch.where(width > 0, (p - c_lo) / width, torch.zeros_like(p))
+        steps.append(arc)
+        owners.append(who)
+        cur = info["dst"][arc]
+        live = cur != final
+        cur, final, who, p = cur[live], final[live], who[live], p[live]
+    if steps:
+        arcs = torch.cat(steps)
+        own = torch.cat(owners)
+        order = torch.sort(own, stable=True)[1]
+        arcs, own = arcs[order], own[order]
+        lengths = torch.bincount(own, minlength=num_total)
+    else:
+        arcs = torch.zeros(0, dtype=torch.int64, device=device)
+        lengths = torch.zeros(num_total, dtype=torch.int64, device=device)
+    shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
+    return RaggedTensor(shape, arcs.to(torch.int32))

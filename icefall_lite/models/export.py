@@ -1,0 +1,434 @@
+"""Export of a trained :class:`~icefall_lite.models.asr_model.AsrModel`.
+
+- :func:`export_pretrained` - ``{"model": state_dict}`` (``pretrained.pt``);
+- :func:`export_jit` - a ``torch.jit.script`` model holding encoder (non-streaming, or streaming
+  with ``get_init_states``), decoder and joiner (``jit_script.pt``);
+- :func:`export_onnx` - ``encoder.onnx`` (front end + encoder + ``joiner.encoder_proj``),
+  ``decoder.onnx`` (decoder + ``joiner.decoder_proj``) and ``joiner.onnx``, non-streaming or
+  streaming (fixed chunk, states as flat inputs/outputs), with metadata;
+- :class:`OnnxTransducer` - onnxruntime sessions of those files with a greedy search, so recipes
+  can decode with ONNX; :func:`greedy_search` - the same loop for any projected encoder output.
+
+Example::
+
+    >>> import tempfile, torch
+    >>> from icefall_lite.models import build_model, tiny_config
+    >>> model = build_model(tiny_config(vocab_size=20)).eval()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     scripted = export_jit(model, f"{d}/jit_script.pt")
+    ...     out, out_lens = scripted.encoder(torch.randn(1, 40, 80), torch.tensor([40]))
+    >>> out.shape
+    torch.Size([1, 8, 128])
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from icefall_lite.models.asr_model import AsrModel
+from icefall_lite.models.decoder import Decoder
+from icefall_lite.models.encoder_model import EncoderModel, StreamingEncoderModel
+from icefall_lite.models.joiner import Joiner
+from icefall_lite.models.zipformer import CPU, NUM_LAYER_STATES, Zipformer2
+
+__all__ = [
+    "EncoderModel",
+    "OnnxTransducer",
+    "StreamingEncoderModel",
+    "TransducerForExport",
+    "export_jit",
+    "export_onnx",
+    "export_pretrained",
+    "greedy_search",
+]
+
+LAYER_STATE_NAMES = (
+    "cached_key", "cached_nonlin_attn", "cached_val1", "cached_val2", "cached_conv1",
+    "cached_conv2",
+)
+
+
+def export_pretrained(model: nn.Module, path: str | os.PathLike) -> Path:
+    """Save ``{"model": model.state_dict()}`` to ``path`` (load with ``load_state_dict``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict()}, path)
+    logging.info("Saved %s", path)
+    return path
+
+
+class TransducerForExport(nn.Module):
+    """Encoder wrapper + decoder + joiner; every part compiled by ``torch.jit.script``.
+
+    ``forward`` runs the encoder; ``run_decoder`` and ``run_joiner`` exist so the decoder and
+    joiner are compiled (and callable as ``.decoder(y, need_pad)`` / ``.joiner(e, d, p)`` after
+    ``torch.jit.load``).
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: Decoder, joiner: Joiner):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.joiner = joiner
+
+    def forward(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
+        return self.encoder(x, x_lens)
+
+    @torch.jit.export
+    def run_decoder(self, y: Tensor, need_pad: bool = False) -> Tensor:
+        return self.decoder(y, need_pad)
+
+    @torch.jit.export
+    def run_joiner(self, encoder_out: Tensor, decoder_out: Tensor,
+                   project_input: bool = True) -> Tensor:
+        return self.joiner(encoder_out, decoder_out, project_input)
+
+
+class StreamingTransducerForExport(TransducerForExport):
+    """As :class:`TransducerForExport` with a streaming encoder (``forward`` takes states)."""
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, x_lens: Tensor, states: list[Tensor]
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        return self.encoder(x, x_lens, states)
+
+    @torch.jit.export
+    def get_init_states(
+        self, batch_size: int = 1, device: torch.device = CPU
+    ) -> list[Tensor]:
+        return self.encoder.get_init_states(batch_size, device)
+
+
+def _eval_copy(model: AsrModel) -> AsrModel:
+    model = copy.deepcopy(model).to("cpu")
+    model.eval()
+    return model
+
+
+def export_jit(
+    model: AsrModel, path: str | os.PathLike, streaming: bool = False
+) -> torch.jit.ScriptModule:
+    """Script encoder (+ ``streaming_forward``/``get_init_states`` when ``streaming``), decoder
+    and joiner of ``model`` into one module, save it to ``path`` and return it.
+
+    The loaded module offers ``.encoder(x, x_lens[, states])``, ``.decoder(y, need_pad)``,
+    ``.joiner(encoder_out, decoder_out, project_input)`` (and ``.get_init_states``)."""
+    model = _eval_copy(model)
+    if streaming:
+        if not model.encoder.causal:
+            raise ValueError("export_jit: streaming=True needs a causal model (--causal 1)")
+        encoder: nn.Module = StreamingEncoderModel(model.encoder_embed, model.encoder)
+        wrapper: nn.Module = StreamingTransducerForExport(encoder, model.decoder, model.joiner)
+    else:
+        encoder = EncoderModel(model.encoder_embed, model.encoder)
+        wrapper = TransducerForExport(encoder, model.decoder, model.joiner)
+    scripted = torch.jit.script(wrapper)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scripted.save(str(path))
+    logging.info("Saved %s", path)
+    return scripted
+
+
+def greedy_search(
+    encoder_out: Tensor,
+    run_decoder: Callable[[Tensor], Tensor],
+    run_joiner: Callable[[Tensor, Tensor], Tensor],
+    blank_id: int,
+    context_size: int,
+    max_sym_per_frame: int = 1,
+) -> list[int]:
+    """Greedy transducer search over one utterance.
+
+    Args:
+      encoder_out: (T, J) encoder output already projected by ``joiner.encoder_proj``.
+      run_decoder: (1, context_size) int64 ids -> (1, J) projected decoder output.
+      run_joiner: (1, J), (1, J) -> (1, V) logits.
+      blank_id: blank; also the initial context. max_sym_per_frame: symbols per frame.
+    Returns the token ids (blank removed).
+    """
+    hyp = [blank_id] * context_size
+    decoder_out = run_decoder(torch.tensor([hyp[-context_size:]], dtype=torch.int64))
+    for t in range(encoder_out.size(0)):
+        frame = encoder_out[t : t + 1]
+        for _ in range(max_sym_per_frame):
+            token = int(run_joiner(frame, decoder_out).argmax(dim=-1)[0])
+            if token == blank_id:
+                break
+            hyp.append(token)
+            decoder_out = run_decoder(torch.tensor([hyp[-context_size:]], dtype=torch.int64))
+    return hyp[context_size:]
+
+
+class _OnnxEncoder(nn.Module):
+    def __init__(self, model: AsrModel):
+        super().__init__()
+        self.encoder = EncoderModel(model.encoder_embed, model.encoder)
+        self.encoder_proj = model.joiner.encoder_proj
+
+    def forward(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
+        out, out_lens = self.encoder(x, x_lens)
+        return self.encoder_proj(out), out_lens
+
+
+class _OnnxStreamingEncoder(nn.Module):
+    def __init__(self, model: AsrModel):
+        super().__init__()
+        self.encoder = StreamingEncoderModel(model.encoder_embed, model.encoder)
+        self.encoder_proj = model.joiner.encoder_proj
+
+    def forward(self, x: Tensor, *states: Tensor):
+        x_lens = torch.full((x.size(0),), x.size(1), dtype=torch.int64, device=x.device)
+        out, _, new_states = self.encoder(x, x_lens, list(states))
+        return (self.encoder_proj(out), *new_states)
+
+
+class _OnnxDecoder(nn.Module):
+    def __init__(self, model: AsrModel):
+        super().__init__()
+        self.decoder = model.decoder
+        self.decoder_proj = model.joiner.decoder_proj
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.decoder_proj(self.decoder(y, need_pad=False)[:, 0])
+
+
+class _OnnxJoiner(nn.Module):
+    def __init__(self, model: AsrModel):
+        super().__init__()
+        self.output_linear = model.joiner.output_linear
+
+    def forward(self, encoder_out: Tensor, decoder_out: Tensor) -> Tensor:
+        return self.output_linear(torch.tanh(encoder_out + decoder_out))
+
+
+def _state_names(encoder: Zipformer2) -> list[str]:
+    names = []
+    layer = 0
+    for num_layers in encoder.num_encoder_layers:
+        for _ in range(num_layers):
+            names.extend(f"{name}_{layer}" for name in LAYER_STATE_NAMES)
+            layer += 1
+    return [*names, "embed_states", "processed_lens"]
+
+
+def _add_metadata(path: Path, metadata: dict[str, str]) -> None:
+    import onnx  # noqa: PLC0415 - optional dependency
+
+    onnx_model = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = onnx_model.metadata_props.add()
+        entry.key = key
+        entry.value = str(value)
+    onnx.save(onnx_model, str(path))
+
+
+def _join(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _encoder_metadata(model: AsrModel, streaming: bool) -> dict[str, str]:
+    enc = model.encoder
+    meta = {
+        "model_type": "zipformer2",
+        "version": "1",
+        "model_author": "icefall_lite",
+        "comment": "streaming zipformer2" if streaming else "non-streaming zipformer2",
+        "encoder_dims": _join(enc.encoder_dim),
+        "num_encoder_layers": _join(enc.num_encoder_layers),
+        "downsampling_factor": _join(enc.downsampling_factor),
+        "cnn_module_kernels": _join(enc.cnn_module_kernel),
+        "num_heads": _join(enc.num_heads),
+        "query_head_dims": _join(enc.query_head_dim),
+        "value_head_dims": _join(enc.value_head_dim),
+        "context_size": str(model.decoder.context_size),
+        "vocab_size": str(model.decoder.vocab_size),
+        "blank_id": str(model.decoder.blank_id),
+        "causal": str(int(enc.causal)),
+    }
+    if streaming:
+        chunk = enc.chunk_size[0]
+        meta.update(
+            decode_chunk_len=str(2 * chunk),
+            T=str(2 * chunk + 7 + 2 * model.encoder_embed.convnext.time_padding),
+            chunk_size=str(chunk),
+            left_context_len=_join(enc.left_context_frames[0] // ds
+                                   for ds in enc.downsampling_factor),
+        )
+    return meta
+
+
+def export_onnx(
+    model: AsrModel,
+    out_dir: str | os.PathLike,
+    streaming: bool = False,
+    suffix: str = "",
+    opset_version: int = 13,
+) -> dict[str, Path]:
+    """Write ``encoder{suffix}.onnx``, ``decoder{suffix}.onnx`` and ``joiner{suffix}.onnx``.
+
+    Non-streaming encoder: inputs ``x`` (N, T, F), ``x_lens`` (N,); outputs ``encoder_out``
+    (N, T2, J), ``encoder_out_lens``. Streaming encoder (causal models): input ``x`` (N,
+    2*chunk + 13, F) and the states (see :func:`_state_names`), outputs ``encoder_out`` and
+    ``new_<state>``. Decoder: ``y`` (N, context_size) int64 -> ``decoder_out`` (N, J). Joiner:
+    ``encoder_out``, ``decoder_out`` (N, J) -> ``logit`` (N, V). Returns the three paths.
+    """
+    model = _eval_copy(model)
+    if streaming and not model.encoder.causal:
+        raise ValueError("export_onnx: streaming=True needs a causal model (--causal 1)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}{suffix}.onnx" for name in ("encoder", "decoder", "joiner")}
+    feature_dim = model.encoder_embed.in_channels
+    batch_size = 1
+    export = _legacy_onnx_export(opset_version)
+
+    if streaming:
+        enc = _OnnxStreamingEncoder(model)
+        chunk_len = 2 * model.encoder.chunk_size[0] + 7 + 2 * (
+            model.encoder_embed.convnext.time_padding)
+        x = torch.randn(batch_size, chunk_len, feature_dim)
+        states = enc.encoder.get_init_states(batch_size)
+        names = _state_names(model.encoder)
+        batch_axes = {}
+        num_layer_states = len(names) - 2
+        for i, name in enumerate(names):
+            # key, nonlin-attention and value caches carry the batch on axis 1, the rest on 0
+            axis = 1 if i < num_layer_states and i % NUM_LAYER_STATES < 4 else 0
+            batch_axes[name] = {axis: "N"}
+            batch_axes[f"new_{name}"] = {axis: "N"}
+        export(
+            enc, (x, *states), str(paths["encoder"]),
+            input_names=["x", *names],
+            output_names=["encoder_out", *[f"new_{n}" for n in names]],
+            dynamic_axes={"x": {0: "N"}, "encoder_out": {0: "N"}, **batch_axes},
+        )
+    else:
+        enc = _OnnxEncoder(model)
+        x = torch.randn(batch_size, 100, feature_dim)
+        x_lens = torch.tensor([100], dtype=torch.int64)
+        export(
+            enc, (x, x_lens), str(paths["encoder"]),
+            input_names=["x", "x_lens"],
+            output_names=["encoder_out", "encoder_out_lens"],
+            dynamic_axes={"x": {0: "N", 1: "T"}, "x_lens": {0: "N"},
+                          "encoder_out": {0: "N", 1: "T"}, "encoder_out_lens": {0: "N"}},
+        )
+    _add_metadata(paths["encoder"], _encoder_metadata(model, streaming))
+
+    context_size = model.decoder.context_size
+    y = torch.zeros(batch_size, context_size, dtype=torch.int64)
+    export(
+        _OnnxDecoder(model), (y,), str(paths["decoder"]),
+        input_names=["y"], output_names=["decoder_out"],
+        dynamic_axes={"y": {0: "N"}, "decoder_out": {0: "N"}},
+    )
+    _add_metadata(paths["decoder"], {"context_size": str(context_size),
+                                     "vocab_size": str(model.decoder.vocab_size),
+                                     "blank_id": str(model.decoder.blank_id)})
+
+    joiner_dim = model.joiner.output_linear.in_features
+    e = torch.randn(batch_size, joiner_dim)
+    export(
+        _OnnxJoiner(model), (e, e.clone()), str(paths["joiner"]),
+        input_names=["encoder_out", "decoder_out"], output_names=["logit"],
+        dynamic_axes={"encoder_out": {0: "N"}, "decoder_out": {0: "N"}, "logit": {0: "N"}},
+    )
+    _add_metadata(paths["joiner"], {"joiner_dim": str(joiner_dim)})
+    for path in paths.values():
+        logging.info("Saved %s", path)
+    return paths
+
+
+def _legacy_onnx_export(opset_version: int) -> Callable:
+    """torch.onnx.export with the TorchScript-based exporter (torch 2.x defaults to the dynamo
+    exporter, which needs onnxscript) and a fixed opset."""
+
+    def export(module: nn.Module, args: tuple, path: str, **kwargs) -> None:
+        extra = {"dynamo": False} if "dynamo" in _export_parameters() else {}
+        with torch.no_grad():
+            torch.onnx.export(module, args, path, opset_version=opset_version,
+                              do_constant_folding=True, **extra, **kwargs)
+
+    return export
+
+
+def _export_parameters() -> tuple[str, ...]:
+    import inspect  # noqa: PLC0415
+
+    return tuple(inspect.signature(torch.onnx.export).parameters)
+
+
+class OnnxTransducer:
+    """onnxruntime sessions of the files written by :func:`export_onnx` (non-streaming).
+
+    Example::
+
+        model = OnnxTransducer("exp/encoder.onnx", "exp/decoder.onnx", "exp/joiner.onnx")
+        token_ids = model.greedy_search(features, feature_lens)
+    """
+
+    def __init__(self, encoder: str | os.PathLike, decoder: str | os.PathLike,
+                 joiner: str | os.PathLike, num_threads: int = 1):
+        import onnxruntime as ort  # noqa: PLC0415 - optional dependency
+
+        options = ort.SessionOptions()
+        options.inter_op_num_threads = num_threads
+        options.intra_op_num_threads = num_threads
+        self.encoder = ort.InferenceSession(str(encoder), options,
+                                            providers=["CPUExecutionProvider"])
+        self.decoder = ort.InferenceSession(str(decoder), options,
+                                            providers=["CPUExecutionProvider"])
+        self.joiner = ort.InferenceSession(str(joiner), options,
+                                           providers=["CPUExecutionProvider"])
+        meta = self.encoder.get_modelmeta().custom_metadata_map
+        self.metadata = dict(meta)
+        self.context_size = int(meta["context_size"])
+        self.blank_id = int(meta["blank_id"])
+
+    def run_encoder(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
+        """x: (N, T, F), x_lens: (N,) -> projected encoder_out (N, T2, J), lengths."""
+        out, out_lens = self.encoder.run(
+            None, {"x": x.float().cpu().numpy(), "x_lens": x_lens.long().cpu().numpy()}
+        )
+        return torch.from_numpy(out), torch.from_numpy(out_lens)
+
+    def run_decoder(self, y: Tensor) -> Tensor:
+        """y: (N, context_size) int64 -> (N, J)."""
+        (out,) = self.decoder.run(None, {"y": y.long().cpu().numpy()})
+        return torch.from_numpy(out)
+
+    def run_joiner(self, encoder_out: Tensor, decoder_out: Tensor) -> Tensor:
+        """(N, J), (N, J) -> logits (N, V)."""
+        (out,) = self.joiner.run(None, {"encoder_out": encoder_out.float().cpu().numpy(),
+                                        "decoder_out": decoder_out.float().cpu().numpy()})
+        return torch.from_numpy(out)
+
+    def greedy_search(self, x: Tensor, x_lens: Tensor) -> list[list[int]]:
+        """Greedy search of each utterance of the batch; returns token ids per utterance."""
+        encoder_out, encoder_out_lens = self.run_encoder(x, x_lens)
+        return [
+            greedy_search(encoder_out[i, : int(encoder_out_lens[i])], self.run_decoder,
+                          self.run_joiner, self.blank_id, self.context_size)
+            for i in range(encoder_out.size(0))
+        ]
+
+
+def onnx_streaming_state_names(metadata: dict[str, str] | None = None,
+                               model: AsrModel | None = None) -> list[str]:
+    """Input names of the streaming encoder's states, from a model or from ONNX metadata."""
+    if model is not None:
+        return _state_names(model.encoder)
+    if metadata is None:
+        raise ValueError("onnx_streaming_state_names: give metadata or model")
+    num_layers = sum(int(v) for v in metadata["num_encoder_layers"].split(","))
+    names = [f"{name}_{i}" for i in range(num_layers) for name in LAYER_STATE_NAMES]
+    return [*names, "embed_states", "processed_lens"]
+

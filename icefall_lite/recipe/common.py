@@ -1,0 +1,116 @@
+"""Pieces every zipformer recipe script shares: corpus options, the BPE text codec, the model.
+
+Example::
+
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_corpus_arguments(parser, {"corpus": "an4", "lang_dir": "data/lang_bpe_100"})
+    >>> parser.parse_args([]).test_sets
+    'test'
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from icefall_lite.models.asr_model import AsrModel, build_model
+from icefall_lite.models.config import ZipformerConfig
+
+logger = logging.getLogger(__name__)
+
+CORPUS_DEFAULTS = {
+    "corpus": "yesno",
+    "lang_dir": "data/lang_bpe_14",
+    "train_split": "train",
+    "valid_split": "test",
+    "test_sets": "test",
+}
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """``--corpus`` (manifest prefix), ``--lang-dir`` and the split names, with the recipe's
+    defaults."""
+    d = {**CORPUS_DEFAULTS, **{k: v for k, v in defaults.items() if k in CORPUS_DEFAULTS}}
+    group = parser.add_argument_group("corpus")
+    group.add_argument("--corpus", default=d["corpus"],
+                       help="manifest prefix: data/fbank/<corpus>_cuts_<split>.jsonl.gz "
+                            f"(default: {d['corpus']})")
+    group.add_argument("--lang-dir", type=Path, default=Path(d["lang_dir"]),
+                       help=f"lang dir with bpe.model, tokens.txt, words.txt, LG.pt "
+                            f"(default: {d['lang_dir']})")
+    group.add_argument("--train-split", default=d["train_split"],
+                       help=f"training split (default: {d['train_split']})")
+    group.add_argument("--valid-split", default=d["valid_split"],
+                       help=f"validation split (default: {d['valid_split']})")
+    group.add_argument("--test-sets", default=d["test_sets"],
+                       help=f"comma-separated test splits to decode (default: {d['test_sets']})")
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path`` if it is a file, else a FileNotFoundError saying what it is and what makes it."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} not found: {path} (run prepare.sh for this recipe first)")
+    return Path(path)
+
+
+class BpeCodec:
+    """Text <-> token ids through the lang dir's sentencepiece model (``<blk>`` = 0)."""
+
+    def __init__(self, lang_dir: Path) -> None:
+        import sentencepiece as spm
+
+        model = require_file(Path(lang_dir) / "bpe.model", "BPE model")
+        self.sp = spm.SentencePieceProcessor(model_file=str(model))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self.sp.encode(texts, out_type=int)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.sp.decode(ids)
+
+
+def read_word_table(lang_dir: Path) -> dict[int, str]:
+    """id -> word from ``<lang_dir>/words.txt``."""
+    path = require_file(Path(lang_dir) / "words.txt", "word table")
+    table = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            raise ValueError(f"{path}:{line_no}: expected 'word id', got {line!r}")
+        table[int(fields[1])] = fields[0]
+    return table
+
+
+def make_text_encoder(args: argparse.Namespace) -> Callable[[list[str]], list[list[int]]]:
+    """The training loop's transcript encoder (picklable for DDP: a bound method)."""
+    return BpeCodec(args.lang_dir).encode
+
+
+def model_config(args: argparse.Namespace) -> ZipformerConfig:
+    """The model's config from the command line, with the vocabulary of the BPE model."""
+    config = ZipformerConfig.from_args(args)
+    config.vocab_size = BpeCodec(args.lang_dir).vocab_size
+    return config
+
+
+def make_model(args: argparse.Namespace) -> AsrModel:
+    """Build the transducer (picklable module-level function for DDP spawn)."""
+    config = model_config(args)
+    model = build_model(config)
+    num_params = sum(p.numel() for p in model.parameters())
+    logger.info("model: %s parameters, vocab %d", f"{num_params:,}", config.vocab_size)
+    return model
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")

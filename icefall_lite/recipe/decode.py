@@ -1,0 +1,192 @@
+"""``zipformer/decode.py`` of every recipe: decode the test sets with one method and write
+icefall's result files (``recogs-``, ``errs-``, ``wer-summary-``) plus the real-time factor.
+
+Example (from a recipe directory)::
+
+    ./zipformer/decode.py --epoch 30 --avg 10 --decoding-method fast_beam_search_nbest_LG
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from icefall_lite import k2
+from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
+from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
+from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.decoding.registry import DECODING_METHODS, decode, make_decoding_graph
+from icefall_lite.decoding.results import real_time_factor, result_suffix, write_results
+from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.recipe.common import (
+    BpeCodec,
+    add_corpus_arguments,
+    make_model,
+    pick_device,
+    read_word_table,
+    require_file,
+)
+from icefall_lite.training.checkpoint import load_model_for_decoding
+from icefall_lite.training.log_setup import remove_handlers, setup_logger
+from icefall_lite.utils.env import log_env_info
+
+logger = logging.getLogger(__name__)
+
+# The settings of each method that go into its result file names.
+_NAMED_SETTINGS = {
+    "greedy_search": (),
+    "beam_search": ("beam_size",),
+    "modified_beam_search": ("beam_size",),
+    "fast_beam_search": ("beam", "max_contexts", "max_states"),
+    "fast_beam_search_LG": ("beam", "max_contexts", "max_states", "ngram_lm_scale"),
+    "fast_beam_search_nbest": ("beam", "max_contexts", "max_states", "num_paths",
+                               "nbest_scale"),
+    "fast_beam_search_nbest_LG": ("beam", "max_contexts", "max_states", "num_paths",
+                                  "nbest_scale", "ngram_lm_scale"),
+    "fast_beam_search_nbest_oracle": ("beam", "max_contexts", "max_states", "num_paths",
+                                      "nbest_scale"),
+}
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--epoch/--iter/--avg/--use-averaged-model/--exp-dir``, as icefall's decode.py."""
+    group = parser.add_argument_group("checkpoint")
+    group.add_argument("--epoch", type=int, default=30,
+                       help="decode with epoch-N.pt (and earlier epochs for averaging)")
+    group.add_argument("--iter", type=int, default=0,
+                       help="if > 0, decode with checkpoint-B.pt files up to this batch instead")
+    group.add_argument("--avg", type=int, default=9, help="number of checkpoints to average")
+    group.add_argument("--use-averaged-model", type=int, default=1,
+                       help="1: use the running model averages stored in the checkpoints")
+    group.add_argument("--exp-dir", type=Path, default=Path("zipformer/exp"),
+                       help="directory with the checkpoints; results go to EXP_DIR/<method>/")
+
+
+def build_parser(defaults: dict[str, Any], description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        conflict_handler="resolve",
+    )
+    add_corpus_arguments(parser, defaults)
+    AsrDataModule.add_arguments(parser)
+    ZipformerConfig.add_arguments(parser)
+    add_checkpoint_arguments(parser)
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--decoding-method", default="greedy_search",
+                       choices=sorted(DECODING_METHODS),
+                       help="the decoding method (icefall's names)")
+    add_dataclass_arguments(group, DecodingConfig)
+    parser.set_defaults(**defaults)
+    return parser
+
+
+def checkpoint_prefix(args: argparse.Namespace) -> str:
+    if args.iter > 0:
+        prefix = f"iter-{args.iter}_avg-{args.avg}"
+    else:
+        prefix = f"epoch-{args.epoch}_avg-{args.avg}"
+    return prefix + ("_use-averaged-model" if args.use_averaged_model else "")
+
+
+def load_decoding_model(args: argparse.Namespace, device: torch.device):
+    """The model of ``--exp-dir`` averaged as ``--epoch/--iter/--avg/--use-averaged-model`` say."""
+    model = make_model(args)
+    return load_model_for_decoding(model, args.exp_dir, args.epoch, args.avg,
+                                   bool(args.use_averaged_model), args.iter, device)
+
+
+def load_graph(args: argparse.Namespace, vocab_size: int, device: torch.device):
+    """The decoding graph ``--decoding-method`` needs (None, trivial, or ``LG.pt`` scaled)."""
+    LG = None
+    if DECODING_METHODS[args.decoding_method].graph == "LG":
+        path = require_file(args.lang_dir / "LG.pt", f"{args.decoding_method} needs LG.pt; it was")
+        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
+    graph = make_decoding_graph(args.decoding_method, vocab_size, LG, args.ngram_lm_scale)
+    return None if graph is None else graph.to(device)
+
+
+class TextDecoder:
+    """Turns a method's output ids (tokens or words) into words."""
+
+    def __init__(self, output: str, codec: BpeCodec, lang_dir: Path) -> None:
+        self.output = output
+        self.codec = codec
+        self.word_table = read_word_table(lang_dir) if output == "words" else None
+
+    def __call__(self, ids: list[int]) -> list[str]:
+        if self.word_table is None:
+            return self.codec.decode(ids).split()
+        return [self.word_table[i] for i in ids]
+
+
+def decode_dataset(args, model, dataloader, config: DecodingConfig, graph, codec, to_words):
+    """Decode every batch; returns ([(cut id, ref words, hyp words)], audio seconds)."""
+    method = DECODING_METHODS[args.decoding_method]
+    device = next(model.parameters()).device
+    results = []
+    audio_seconds = 0.0
+    for batch in dataloader:
+        feats = batch["inputs"].to(device)
+        supervisions = batch["supervisions"]
+        feature_lens = supervisions["num_frames"].to(device)
+        cuts = supervisions["cut"]
+        texts = supervisions["text"]
+        with torch.no_grad():
+            encoder_out, encoder_out_lens = model.forward_encoder(feats, feature_lens)
+            refs = codec.encode(texts) if method.needs_ref else None
+            hyps = decode(args.decoding_method, model, encoder_out, encoder_out_lens, config,
+                          graph, refs)
+        for cut, text, hyp in zip(cuts, texts, hyps):
+            results.append((cut.id, text.split(), to_words(hyp)))
+            audio_seconds += cut.duration
+    return results, audio_seconds
+
+
+def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, dict]:
+    """Decode ``--test-sets`` with ``--decoding-method``; returns {test set: {wer, rtf, ...}}."""
+    args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
+    out_dir = args.exp_dir / args.decoding_method
+    handlers = setup_logger(out_dir / f"log-decode-{checkpoint_prefix(args)}", 0, 1)
+    try:
+        log_env_info(logger)
+        logger.info("decoding arguments: %s", vars(args))
+        device = pick_device()
+        config = dataclass_from_args(DecodingConfig, args)
+        codec = BpeCodec(args.lang_dir)
+        model = load_decoding_model(args, device)
+        graph = load_graph(args, codec.vocab_size, device)
+        to_words = TextDecoder(DECODING_METHODS[args.decoding_method].output, codec, args.lang_dir)
+        data = AsrDataModule(AsrDataConfig.from_args(args))
+        settings = {k: getattr(config, k) for k in _NAMED_SETTINGS[args.decoding_method]}
+        key = result_suffix(args.decoding_method, settings, prefix=checkpoint_prefix(args))
+        summary = {}
+        for test_set in args.test_sets.split(","):
+            dataloader = data.test_dataloaders(data.load_cuts(args.corpus, test_set))
+            start = time.perf_counter()
+            results, audio_seconds = decode_dataset(args, model, dataloader, config, graph,
+                                                    codec, to_words)
+            elapsed = time.perf_counter() - start
+            stats = write_results(out_dir, test_set, key, results)
+            rtf = real_time_factor(elapsed, audio_seconds)
+            summary[test_set] = {
+                "method": args.decoding_method, "wer": round(stats.wer, 2),
+                "errors": stats.errors, "words": stats.num_ref_words, "rtf": round(rtf, 4),
+                "decode_seconds": round(elapsed, 2), "audio_seconds": round(audio_seconds, 2),
+                "settings": dataclasses.asdict(config) | {"key": key},
+            }
+            (out_dir / f"summary-{test_set}-{key}.json").write_text(
+                json.dumps(summary[test_set], indent=2) + "\n", encoding="utf-8")
+            logger.info("%s %s: WER %.2f%% (%d / %d), RTF %.4f (%.1f s for %.1f s of audio)",
+                        test_set, args.decoding_method, stats.wer, stats.errors,
+                        stats.num_ref_words, rtf, elapsed, audio_seconds)
+        return summary
+    finally:
+        remove_handlers(handlers)

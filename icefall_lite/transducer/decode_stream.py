@@ -1,0 +1,605 @@
+"""RNN-T decoding streams: the engine of ``fast_beam_search`` (k2's ``RnntDecodingStreams``).
+
+A stream decodes one utterance against a decoding graph (``k2.trivial_graph`` or an LG). Its
+search state is a set of ``(context, graph_state)`` pairs, encoded as one int64
+``context_state * num_graph_states + graph_state`` where ``context_state`` packs the last
+``decoder_history_len`` tokens in base ``vocab_size``; scores are float64. Per frame, for all
+streams at once (see ALGORITHMS.md §4):
+
+1. :meth:`RnntDecodingStreams.get_contexts` lists the distinct contexts; the caller runs the
+   decoder and joiner once per context;
+2. :meth:`RnntDecodingStreams.advance` expands every state by an implicit blank self-loop and by
+   the graph arcs leaving its graph state, prunes the expansions against the best state of the
+   previous frame minus ``beam``, merges equal destination states (Viterbi), keeps at most
+   ``max_states`` states and then ``max_contexts`` contexts per stream, and records every arc that
+   reaches a surviving state;
+3. :meth:`RnntDecodingStreams.terminate_and_flush_to_streams` hands the search state and the
+   recorded frames back to the individual streams (a stream may continue in a new
+   ``RnntDecodingStreams`` for its next chunk), and
+   :meth:`RnntDecodingStreams.format_output` lays the recorded arcs out as a lattice (an FsaVec).
+
+Everything is vectorised over streams, states and arcs; only frames are a Python loop.
+
+Example::
+
+    >>> import torch
+    >>> from icefall_lite import k2
+    >>> graph = k2.trivial_graph(3)
+    >>> config = RnntDecodingConfig(vocab_size=4, decoder_history_len=2, beam=4.0,
+    ...                             max_states=16, max_contexts=4)
+    >>> streams = RnntDecodingStreams([RnntDecodingStream(graph)], config)
+    >>> for t in range(3):
+    ...     shape, contexts = streams.get_contexts()
+    ...     streams.advance(torch.randn(contexts.shape[0], 4).log_softmax(-1))
+    >>> streams.terminate_and_flush_to_streams()
+    >>> lattice = streams.format_output([3])
+    >>> lattice.shape[0]
+    1
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+# torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
+warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
+
+__all__ = ["RnntDecodingConfig", "RnntDecodingStream", "RnntDecodingStreams"]
+
+
+@dataclass
+class RnntDecodingConfig:
+    """Search limits of :class:`RnntDecodingStreams` (k2's signature and field names).
+
+    Args:
+      vocab_size: number of tokens (largest token id + 1); token 0 is blank.
+      decoder_history_len: tokens of context the stateless decoder sees (``context_size``).
+      beam: a state survives a frame only if its score is within ``beam`` of the best state of
+        the stream (also applied to contexts).
+      max_states: most states kept per stream per frame (``<= 0``: no limit).
+      max_contexts: most distinct contexts kept per stream per frame (``<= 0``: no limit).
+    """
+
+    vocab_size: int
+    decoder_history_len: int
+    beam: float
+    max_states: int
+    max_contexts: int
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 1:
+            raise ValueError(f"RnntDecodingConfig: vocab_size must be >= 1, got {self.vocab_size}")
+        if self.decoder_history_len < 1:
+            raise ValueError(
+                "RnntDecodingConfig: decoder_history_len must be >= 1, "
+                f"got {self.decoder_history_len}"
+            )
+        if self.vocab_size ** self.decoder_history_len >= 2**40:
+            raise ValueError(
+                "RnntDecodingConfig: vocab_size ** decoder_history_len must stay below 2**40 so "
+                "that (context, graph state) pairs fit in int64"
+            )
+
+
+@dataclass
+class _Chunk:
+    """The arcs recorded by one :class:`RnntDecodingStreams` between its creation and its
+    termination, shared by its streams. Arcs are ordered by frame, stream, source state.
+
+    ``frame``, ``stream``, ``src``, ``dst``: int64 [E] (``src``/``dst`` are state indexes within
+    the stream's states on that frame / the next frame); ``label``: int64 [E] (0 for the blank
+    self-loop, else the graph arc's label); ``score``: float32 [E]; ``graph_arc``: int64 [E]
+    (index of the graph arc within the stream's graph, -1 for the blank self-loop);
+    ``num_states``: int64 [F, N], source states per frame and stream.
+    """
+
+    frame: torch.Tensor
+    stream: torch.Tensor
+    src: torch.Tensor
+    dst: torch.Tensor
+    label: torch.Tensor
+    score: torch.Tensor
+    graph_arc: torch.Tensor
+    num_states: torch.Tensor
+
+
+@dataclass
+class _ChunkRef:
+    chunk: _Chunk
+    stream_index: int
+    frame_offset: int
+
+
+class RnntDecodingStream:
+    """The decoding state of one utterance against ``fsa`` (its decoding graph).
+
+    Args:
+      fsa: a single FSA (2 axes), epsilon-free, whose last state is the final state; arcs
+        with label -1 enter it. Either a built-in ``Fsa`` or a real ``k2.Fsa``.
+    """
+
+    def __init__(self, fsa) -> None:
+        if fsa.arcs.num_axes() != 2:
+            raise ValueError("RnntDecodingStream: fsa must be a single FSA (2 axes), got an FsaVec")
+        self.fsa = fsa
+        self.device = fsa.device
+        self.num_graph_states = int(fsa.arcs.dim0())
+        self.values = torch.zeros(1, dtype=torch.int64, device=self.device)
+        self.scores = torch.zeros(1, dtype=torch.float64, device=self.device)
+        self.chunks: list[_ChunkRef] = []
+        self.num_frames = 0
+
+    def __str__(self) -> str:
+        return (
+            f"RnntDecodingStream(num_graph_states={self.num_graph_states}, "
+            f"active_states={self.values.numel()}, frames={self.num_frames}, device={self.device})"
+        )
+
+
+@dataclass
+class _Graphs:
+    """Distinct decoding graphs of the streams, concatenated: per stream an offset into the
+    combined state axis; per combined state the range of its arcs."""
+
+    row_splits: torch.Tensor  # int64 [total_states + 1], into the combined arcs
+    labels: torch.Tensor  # int64 [total_arcs]
+    dest: torch.Tensor  # int64 [total_arcs], local to its graph
+    scores: torch.Tensor  # float32 [total_arcs]
+    state_offset: torch.Tensor  # int64 [N]
+    arc_offset: torch.Tensor  # int64 [N]
+    num_states: torch.Tensor  # int64 [N]
+    owners: list = field(default_factory=list)
+
+
+def _combine_graphs(fsas: list, device: torch.device) -> _Graphs:
+    index_of: dict[int, int] = {}
+    distinct = []
+    for fsa in fsas:
+        if id(fsa) not in index_of:
+            index_of[id(fsa)] = len(distinct)
+            distinct.append(fsa)
+    row_splits, labels, dest, scores = [], [], [], []
+    g_state_off, g_arc_off, g_num_states = [], [], []
+    state_base = arc_base = 0
+    for fsa in distinct:
+        rs = fsa.arcs.row_splits(1).to(device=device, dtype=torch.int64)
+        values = fsa.arcs.values().to(device)
+        num_states = rs.numel() - 1
+        row_splits.append(rs[:-1] + arc_base)
+        labels.append(values[:, 2].long())
+        dest.append(values[:, 1].long())
+        scores.append(fsa.scores.detach().to(device=device, dtype=torch.float32))
+        g_state_off.append(state_base)
+        g_arc_off.append(arc_base)
+        g_num_states.append(num_states)
+        state_base += num_states
+        arc_base += values.shape[0]
+    row_splits.append(torch.tensor([arc_base], dtype=torch.int64, device=device))
+    which = torch.tensor([index_of[id(f)] for f in fsas], dtype=torch.int64, device=device)
+
+    def per_stream(values: list[int]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.int64, device=device)[which]
+
+    return _Graphs(
+        row_splits=torch.cat(row_splits),
+        labels=torch.cat(labels),
+        dest=torch.cat(dest),
+        scores=torch.cat(scores),
+        state_offset=per_stream(g_state_off),
+        arc_offset=per_stream(g_arc_off),
+        num_states=per_stream(g_num_states),
+    )
+
+
+def _namespace_of(fsa):
+    """The k2 namespace (real or built-in) whose ``Fsa`` class made ``fsa``."""
+    if type(fsa).__module__.split(".")[0] == "k2":
+        return importlib.import_module("k2")
+    return importlib.import_module("icefall_lite.k2_builtin")
+
+
+def _segment_starts(keys_changed: torch.Tensor) -> torch.Tensor:
+    """Given a bool [n] "row i starts a new segment" (row 0 must be True), segment id per row."""
+    return torch.cumsum(keys_changed.long(), 0) - 1
+
+
+def _changed(*keys: torch.Tensor) -> torch.Tensor:
+    n = keys[0].numel()
+    out = torch.ones(n, dtype=torch.bool, device=keys[0].device)
+    if n > 1:
+        diff = torch.zeros(n - 1, dtype=torch.bool, device=keys[0].device)
+        for k in keys:
+            diff |= k[1:] != k[:-1]
+        out[1:] = diff
+    return out
+
+
+def _segment_max(values: torch.Tensor, seg: torch.Tensor, num_segs: int) -> torch.Tensor:
+    out = torch.full((num_segs,), float("-inf"), dtype=values.dtype, device=values.device)
+    return out.scatter_reduce(0, seg, values, reduce="amax", include_self=True)
+
+
+def _rank_within(group: torch.Tensor, score: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Rank (0 = best) of each element by descending score within its group (groups sorted)."""
+    order = torch.sort(-score, stable=True)[1]
+    order = order[torch.sort(group[order], stable=True)[1]]
+    counts = torch.bincount(group, minlength=num_groups)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(group)
+    rank[order] = torch.arange(group.numel(), device=group.device) - starts[group[order]]
+    return rank
+
+
+def _prune(
+    group: torch.Tensor, score: torch.Tensor, num_groups: int, beam: float, max_elems: int
+) -> torch.Tensor:
+    """Keep-mask: score within ``beam`` of its group's best, and among the ``max_elems`` best."""
+    best = _segment_max(score, group, num_groups)
+    keep = score >= best[group] - beam
+    if 0 < max_elems < score.numel():
+        keep &= _rank_within(group, score, num_groups) < max_elems
+    return keep
+
+
+class RnntDecodingStreams:
+    """Several :class:`RnntDecodingStream` decoded together, one frame at a time.
+
+    Args:
+      src_streams: the streams (each with its own graph; they may share one).
+      config: the search limits.
+    """
+
+    def __init__(self, src_streams: list[RnntDecodingStream], config: RnntDecodingConfig) -> None:
+        if len(src_streams) == 0:
+            raise ValueError("RnntDecodingStreams: src_streams must not be empty")
+        self.num_streams = len(src_streams)
+        self.src_streams = src_streams
+        self.config = config
+        self.device = src_streams[0].device
+        self._graphs = _combine_graphs([s.fsa for s in src_streams], self.device)
+        counts = torch.tensor([s.values.numel() for s in src_streams], device=self.device)
+        self._stream = torch.repeat_interleave(
+            torch.arange(self.num_streams, device=self.device), counts
+        )
+        self._values = torch.cat([s.values.to(self.device) for s in src_streams])
+        self._scores = torch.cat([s.scores.to(self.device) for s in src_streams])
+        self._frames: list[dict[str, torch.Tensor]] = []
+        self._attached = True
+        V, H = config.vocab_size, config.decoder_history_len
+        self._pow = V ** torch.arange(H, -1, -1, device=self.device, dtype=torch.int64)
+
+    def __str__(self) -> str:
+        lines = [f"num_streams : {self.num_streams}"]
+        lines += [f"stream[{i}] : {s}" for i, s in enumerate(self.src_streams)]
+        return "\n".join(lines)
+
+    # -- per frame ----------------------------------------------------------------------------
+
+    def _context_ids(self) -> tuple[torch.Tensor, int]:
+        ctx = self._values // self._graphs.num_states[self._stream]
+        seg = _segment_starts(_changed(self._stream, ctx))
+        return seg, int(seg[-1]) + 1 if seg.numel() else 0
+
+    def get_contexts(self):
+        """The distinct contexts to evaluate the joiner on for the next frame.
+
+        Returns:
+          ``(shape, contexts)``: ``shape`` a RaggedShape ``[stream][context]``; ``contexts``
+          int32 ``[tot_contexts, decoder_history_len]`` of token ids (oldest first).
+        """
+        if not self._attached:
+            raise RuntimeError("RnntDecodingStreams.get_contexts: the streams were terminated")
+        seg, num_ctx = self._context_ids()
+        first = _changed(seg)
+        ctx = (self._values // self._graphs.num_states[self._stream])[first]
+        contexts = (ctx[:, None] % self._pow[None, :-1]) // self._pow[None, 1:]
+        ctx_stream = self._stream[first]
+        row_splits = torch.zeros(self.num_streams + 1, dtype=torch.int32, device=self.device)
+        row_splits[1:] = torch.cumsum(torch.bincount(ctx_stream, minlength=self.num_streams), 0)
+        ns = _namespace_of(self.src_streams[0].fsa)
+        shape = ns.ragged.create_ragged_shape2(row_splits=row_splits, cached_tot_size=num_ctx)
+        return shape, contexts.to(torch.int32)
+
+    def advance(self, logprobs: torch.Tensor) -> None:
+        """Advance every stream by one frame.
+
+        Args:
+          logprobs: float ``[tot_contexts, vocab_size]``, log-probs of each token given the
+            contexts of the last :meth:`get_contexts` (in its order).
+        """
+        if not self._attached:
+            raise RuntimeError("RnntDecodingStreams.advance: the streams were terminated")
+        cfg, g = self.config, self._graphs
+        ctx_of_state, num_ctx = self._context_ids()
+        if logprobs.shape != (num_ctx, cfg.vocab_size):
+            raise ValueError(
+                f"RnntDecodingStreams.advance: logprobs must have shape ({num_ctx}, "
+                f"{cfg.vocab_size}) (contexts x vocab_size), got {tuple(logprobs.shape)}"
+            )
+        lp = logprobs.detach().to(torch.float32).double()
+        device, N = self.device, self.num_streams
+        stream, values, scores = self._stream, self._values, self._scores
+        G = g.num_states[stream]
+        graph_state = values % G
+        comb_state = g.state_offset[stream] + graph_state
+        out_degree = g.row_splits[comb_state + 1] - g.row_splits[comb_state]
+        num_arcs = torch.where(graph_state == G - 1, torch.zeros_like(out_degree), out_degree + 1)
+
+        # (1) expand: per state a blank self-loop (position 0) and its graph arcs.
+        S = values.numel()
+        state_of_arc = torch.repeat_interleave(torch.arange(S, device=device), num_arcs)
+        arc_starts = torch.cumsum(num_arcs, 0) - num_arcs
+        pos = torch.arange(state_of_arc.numel(), device=device) - arc_starts[state_of_arc]
+        is_blank = pos == 0
+        comb_arc = torch.where(
+            is_blank, torch.zeros_like(pos), g.row_splits[comb_state[state_of_arc]] + pos - 1
+        )
+        arc_stream = stream[state_of_arc]
+        label = torch.where(is_blank, torch.zeros_like(pos), g.labels[comb_arc])
+        arc_ctx = ctx_of_state[state_of_arc]
+        lp_blank = lp[arc_ctx, 0]
+        lp_label = lp[arc_ctx, label.clamp(min=0)]
+        graph_score = torch.where(is_blank, torch.zeros_like(lp_blank), g.scores[comb_arc].double())
+        src_score = scores[state_of_arc]
+
+        # (2) first-pass beam: final arcs are judged with probability one; blanks and
+        # epsilons always survive, so a stream never loses all its states.
+        best_prev = _segment_max(scores, stream, N)
+        lp_prune = torch.where(label == -1, torch.zeros_like(lp_label), lp_label)
+        in_beam = src_score + graph_score + lp_prune >= best_prev[arc_stream] - cfg.beam
+        keep = is_blank | (label == 0) | in_beam
+        idx = torch.nonzero(keep).squeeze(1)
+        state_of_arc, arc_stream, label, is_blank = (
+            state_of_arc[idx], arc_stream[idx], label[idx], is_blank[idx]
+        )
+        comb_arc, graph_score, src_score = comb_arc[idx], graph_score[idx], src_score[idx]
+        arc_lp = torch.where(label > 0, lp_label[idx], lp_blank[idx])
+
+        # (3) destination states and scores.
+        V, H = cfg.vocab_size, cfg.decoder_history_len
+        Gs = G[state_of_arc]
+        src_value = values[state_of_arc]
+        src_ctx = src_value // Gs
+        shifted = (src_ctx % (V ** (H - 1))) * V + label
+        dst_ctx = torch.where(label > 0, shifted, src_ctx)
+        dst_graph = torch.where(is_blank, src_value % Gs, g.dest[comb_arc])
+        dst_value = dst_ctx * Gs + dst_graph
+        arc_weight = graph_score + arc_lp
+        dst_score = src_score + graph_score + arc_lp
+
+        # (4) group arcs by (stream, destination state); Viterbi score per state.
+        order = torch.sort(dst_value, stable=True)[1]
+        order = order[torch.sort(arc_stream[order], stable=True)[1]]
+        o_stream, o_value = arc_stream[order], dst_value[order]
+        state_id = _segment_starts(_changed(o_stream, o_value))
+        num_states = int(state_id[-1]) + 1
+        state_first = _changed(state_id)
+        st_stream, st_value = o_stream[state_first], o_value[state_first]
+        st_score = _segment_max(dst_score[order], state_id, num_states)
+
+        # (5) prune states per stream (beam, max_states), then contexts (beam, max_contexts).
+        keep_state = _prune(st_stream, st_score, N, cfg.beam, cfg.max_states)
+        st_ctx = _segment_starts(_changed(st_stream, st_value // g.num_states[st_stream]))
+        num_ctx_new = int(st_ctx[-1]) + 1
+        ctx_stream = st_stream[_changed(st_ctx)]
+        masked = torch.where(keep_state, st_score, torch.full_like(st_score, float("-inf")))
+        ctx_score = _segment_max(masked, st_ctx, num_ctx_new)
+        keep_ctx = _prune(ctx_stream, ctx_score, N, cfg.beam, cfg.max_contexts)
+        keep_state &= keep_ctx[st_ctx]
+
+        # (6) new states; record the arcs entering them, in source order.
+        new_index = torch.cumsum(keep_state.long(), 0) - 1
+        new_stream = st_stream[keep_state]
+        new_counts = torch.bincount(new_stream, minlength=N)
+        new_starts = torch.cumsum(new_counts, 0) - new_counts
+        arc_state = torch.empty_like(state_id)
+        arc_state[order] = state_id
+        arc_keep = keep_state[arc_state]
+        old_counts = torch.bincount(stream, minlength=N)
+        old_starts = torch.cumsum(old_counts, 0) - old_counts
+        kept_stream = arc_stream[arc_keep]
+        self._frames.append(
+            {
+                "stream": kept_stream,
+                "src": state_of_arc[arc_keep] - old_starts[kept_stream],
+                "dst": new_index[arc_state[arc_keep]] - new_starts[kept_stream],
+                "label": label[arc_keep],
+                "score": arc_weight[arc_keep].float(),
+                "graph_arc": torch.where(
+                    is_blank, torch.full_like(comb_arc, -1), comb_arc - g.arc_offset[arc_stream]
+                )[arc_keep],
+                "num_states": old_counts,
+            }
+        )
+        self._stream, self._values, self._scores = new_stream, st_value[keep_state], st_score[
+            keep_state
+        ]
+
+    # -- end of a chunk -----------------------------------------------------------------------
+
+    def terminate_and_flush_to_streams(self) -> None:
+        """Hand the search state and the recorded frames back to the individual streams.
+        This object cannot decode afterwards; a stream can continue in a new one."""
+        if not self._attached or not self._frames:
+            return
+        frames = self._frames
+        lengths = torch.tensor([f["stream"].numel() for f in frames], device=self.device)
+        chunk = _Chunk(
+            frame=torch.repeat_interleave(torch.arange(len(frames), device=self.device), lengths),
+            **{
+                k: torch.cat([f[k] for f in frames])
+                for k in ("stream", "src", "dst", "label", "score", "graph_arc")
+            },
+            num_states=torch.stack([f["num_states"] for f in frames]),
+        )
+        counts = torch.bincount(self._stream, minlength=self.num_streams).tolist()
+        values = torch.split(self._values, counts)
+        scores = torch.split(self._scores, counts)
+        for i, s in enumerate(self.src_streams):
+            s.chunks.append(_ChunkRef(chunk, i, s.num_frames))
+            s.num_frames += len(frames)
+            s.values, s.scores = values[i], scores[i]
+        self._attached = False
+        self._frames = []
+
+    def format_output(self, num_frames: list[int], allow_partial: bool = False):
+        """The lattice of every stream over its first ``num_frames[i]`` frames, as an FsaVec.
+
+        States are laid out frame by frame (the states a frame starts from) plus one final state;
+        arcs of all frames but the last are kept as recorded (a final-graph arc reached before
+        the last frame becomes an inaccessible epsilon arc); on the last frame each arc with
+        label -1 becomes an arc to the final state (label -1, score 0). With ``allow_partial``,
+        a stream without such an arc gets every last-frame arc turned into a final arc instead.
+        Scores are acoustic + graph scores; graph attributes (``aux_labels``, ...) are carried
+        over through the graph arc of each lattice arc (filler 0 for the blank self-loops).
+
+        Args:
+          num_frames: frames to use per stream (``1 <= num_frames[i] <=`` frames decoded).
+          allow_partial: see above.
+        """
+        if self._attached:
+            raise RuntimeError(
+                "RnntDecodingStreams.format_output: call terminate_and_flush_to_streams() first"
+            )
+        if len(num_frames) != self.num_streams:
+            raise ValueError(
+                f"RnntDecodingStreams.format_output: num_frames has {len(num_frames)} entries, "
+                f"expected one per stream ({self.num_streams})"
+            )
+        for i, (n, s) in enumerate(zip(num_frames, self.src_streams)):
+            if not 1 <= n <= s.num_frames:
+                raise ValueError(
+                    f"RnntDecodingStreams.format_output: num_frames[{i}]={n}, but stream {i} has "
+                    f"decoded {s.num_frames} frames (need 1 <= num_frames <= that)"
+                )
+        device, N = self.device, self.num_streams
+        T = max(s.num_frames for s in self.src_streams)
+        counts = torch.zeros(N, T, dtype=torch.int64, device=device)
+        parts: dict[str, list[torch.Tensor]] = {
+            k: [] for k in ("stream", "frame", "src", "dst", "label", "score", "graph_arc")
+        }
+        by_chunk: dict[int, tuple[_Chunk, list[int], list[int], list[int]]] = {}
+        for i, s in enumerate(self.src_streams):
+            for ref in s.chunks:
+                entry = by_chunk.setdefault(id(ref.chunk), (ref.chunk, [], [], []))
+                entry[1].append(i)
+                entry[2].append(ref.stream_index)
+                entry[3].append(ref.frame_offset)
+        for chunk, out_ids, in_ids, offsets in by_chunk.values():
+            n_in = chunk.num_states.shape[1]
+            out_of_in = torch.full((n_in,), -1, dtype=torch.int64, device=device)
+            offset_of_in = torch.zeros(n_in, dtype=torch.int64, device=device)
+            in_t = torch.tensor(in_ids, dtype=torch.int64, device=device)
+            out_of_in[in_t] = torch.tensor(out_ids, dtype=torch.int64, device=device)
+            offset_of_in[in_t] = torch.tensor(offsets, dtype=torch.int64, device=device)
+            F = chunk.num_states.shape[0]
+            frames_idx = torch.arange(F, device=device)[:, None] + offset_of_in[in_t][None, :]
+            counts[out_of_in[in_t][None, :].expand(F, -1), frames_idx] = chunk.num_states[:, in_t]
+            sel = out_of_in[chunk.stream] >= 0
+            parts["stream"].append(out_of_in[chunk.stream[sel]])
+            parts["frame"].append(chunk.frame[sel] + offset_of_in[chunk.stream[sel]])
+            for k in ("src", "dst", "label", "score", "graph_arc"):
+                parts[k].append(getattr(chunk, k)[sel])
+        arcs = {k: torch.cat(v) for k, v in parts.items()}
+        n = torch.tensor(num_frames, dtype=torch.int64, device=device)
+        counts = torch.where(torch.arange(T, device=device)[None, :] < n[:, None], counts, 0)
+        state_offset = torch.cumsum(counts, 1) - counts  # [N, T], first state of each frame
+        final_state = counts.sum(1)  # [N]
+
+        stream, frame = arcs["stream"], arcs["frame"]
+        last = n[stream] - 1
+        inner = frame < last
+        on_last = frame == last
+        is_final = on_last & (arcs["label"] == -1)
+        has_final = torch.zeros(N, dtype=torch.bool, device=device)
+        has_final[stream[is_final]] = True
+        if allow_partial:
+            to_final = on_last & ((arcs["label"] == -1) | ~has_final[stream])
+        else:
+            to_final = is_final
+        keep = inner | to_final
+        order = torch.nonzero(keep).squeeze(1)
+        order = order[torch.sort(stream[order] * (T + 1) + frame[order], stable=True)[1]]
+        stream, frame = stream[order], frame[order]
+        final = to_final[order]
+        label = arcs["label"][order]
+        graph_arc = arcs["graph_arc"][order]
+        src = state_offset[stream, frame] + arcs["src"][order]
+        next_offset = state_offset[stream, (frame + 1).clamp(max=T - 1)]
+        dst = torch.where(final, final_state[stream], next_offset + arcs["dst"][order])
+        epsilon = ~final & (label == -1)
+        graph_arc = torch.where(epsilon, torch.full_like(graph_arc, -1), graph_arc)
+        label = torch.where(final, torch.full_like(label, -1), torch.where(epsilon, 0, label))
+        score = torch.where(final, torch.zeros_like(arcs["score"][order]), arcs["score"][order])
+        return _build_lattice(
+            self.src_streams, stream, src, dst, label, score, graph_arc, final_state + 1
+        )
+
+
+def _build_lattice(streams, stream, src, dst, label, score, graph_arc, states_per_fsa):
+    """Assemble the FsaVec (in the namespace of the graphs) and carry the graph attributes."""
+    ns = _namespace_of(streams[0].fsa)
+    device = stream.device
+    N = len(streams)
+    arcs = torch.stack(
+        [src.to(torch.int32), dst.to(torch.int32), label.to(torch.int32),
+         score.contiguous().view(torch.int32)],
+        dim=1,
+    )
+    state_starts = torch.cumsum(states_per_fsa, 0) - states_per_fsa
+    global_src = state_starts[stream] + src
+    arcs_per_state = torch.bincount(global_src, minlength=int(states_per_fsa.sum()))
+    row_splits1 = torch.zeros(N + 1, dtype=torch.int32, device=device)
+    row_splits1[1:] = torch.cumsum(states_per_fsa, 0)
+    row_splits2 = torch.zeros(arcs_per_state.numel() + 1, dtype=torch.int32, device=device)
+    row_splits2[1:] = torch.cumsum(arcs_per_state, 0)
+    lattice = _make_fsa_vec(ns, row_splits1, row_splits2, arcs)
+
+    attr_names: dict[str, object] = {}
+    for s in streams:
+        for name, value in s.fsa.named_tensor_attr(include_scores=False):
+            attr_names.setdefault(name, value)
+    for name, example in attr_names.items():
+        if all(s.fsa is streams[0].fsa for s in streams):
+            values = [_select_attr(ns, example, example, graph_arc, device)]
+        else:
+            values = [
+                _select_attr(
+                    ns, example, getattr(s.fsa, name, None), graph_arc[stream == i], device
+                )
+                for i, s in enumerate(streams)
+            ]
+        if isinstance(example, torch.Tensor):
+            setattr(lattice, name, torch.cat(values))
+        else:
+            setattr(lattice, name, ns.ragged.cat(values, axis=0))
+    for s in streams:
+        for name, value in s.fsa.named_non_tensor_attr():
+            setattr(lattice, name, value)
+    return lattice
+
+
+def _make_fsa_vec(ns, row_splits1, row_splits2, arcs):
+    if ns.__name__ == "k2":
+        raw = importlib.import_module("_k2")
+        shape = ns.ragged.create_ragged_shape2(row_splits=row_splits1).compose(
+            ns.ragged.create_ragged_shape2(row_splits=row_splits2)
+        )
+        return ns.Fsa(raw.RaggedArc(shape, arcs))
+    return ns.Fsa.from_fsa_vec_parts(row_splits1, row_splits2, arcs)
+
+
+def _select_attr(ns, example, value, idx: torch.Tensor, device):
+    if isinstance(example, torch.Tensor):
+        if value is None:
+            return torch.zeros(idx.numel(), dtype=example.dtype, device=device)
+        out = value[idx.clamp(min=0)]
+        return torch.where(idx >= 0, out, torch.zeros_like(out))
+    if value is None:
+        return ns.RaggedTensor(torch.empty((idx.numel(), 0), dtype=torch.int32, device=device))
+    picked, _ = value.index(idx.to(torch.int32), axis=0, need_value_indexes=False)
+    return picked

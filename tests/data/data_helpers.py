@@ -1,0 +1,80 @@
+"""Synthetic corpora for the data tests, built in temporary directories (never /work/shared)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+@dataclass(frozen=True)
+class FakeUtterance:
+    """One utterance of a synthetic AN4-layout corpus.
+
+    ``audio``: ``"ok"``, ``"missing"`` (no file) or ``"corrupt"`` (random bytes).
+    """
+
+    utterance_id: str
+    speaker: str
+    split: str
+    text: str
+    seconds: float = 1.0
+    sampling_rate: int = 16000
+    audio: str = "ok"
+
+
+def tone(seconds: float, sampling_rate: int, seed: int) -> np.ndarray:
+    """A few sines plus noise, int16: speech-like enough for fbank, deterministic per seed."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
+    freqs = rng.uniform(150, 3000, size=3)
+    signal = sum(np.sin(2 * np.pi * f * t) for f in freqs) / 3 + 0.05 * rng.standard_normal(t.size)
+    return (0.5 * signal * 32767).astype(np.int16)
+
+
+def make_an4_corpus(dl_dir: Path, utterances: list[FakeUtterance]) -> Path:
+    """Write ``dl_dir/an4/{etc,wav}`` as the AN4 archive lays it out; return ``dl_dir/an4``."""
+    root = dl_dir / "an4"
+    (root / "etc").mkdir(parents=True)
+    for split, wav_dir in (("train", "an4_clstk"), ("test", "an4test_clstk")):
+        trans, ids = [], []
+        for i, utt in enumerate(u for u in utterances if u.split == split):
+            fileid = f"{wav_dir}/{utt.speaker}/{utt.utterance_id}"
+            ids.append(fileid)
+            words = f"<s> {utt.text} </s>" if split == "train" else utt.text
+            trans.append(f"{words} ({utt.utterance_id})".strip())
+            path = root / "wav" / f"{fileid}.sph"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if utt.audio == "missing":
+                continue
+            if utt.audio == "corrupt":
+                path.write_bytes(np.random.default_rng(i).bytes(3000))
+                continue
+            samples = tone(utt.seconds, utt.sampling_rate, seed=zlib.crc32(path.name.encode()))
+            sf.write(path, samples, utt.sampling_rate, format="NIST", subtype="PCM_16")
+        (root / "etc" / f"an4_{split}.transcription").write_text("\n".join(trans) + "\n")
+        (root / "etc" / f"an4_{split}.fileids").write_text("\n".join(ids) + "\n")
+    return root
+
+
+GOOD_UTTERANCES = [
+    FakeUtterance("an1-spka-b", "spka", "train", "YES", 0.8),
+    FakeUtterance("an2-spka-b", "spka", "train", "NO", 1.3),
+    FakeUtterance("an3-spkb-b", "spkb", "train", "A B C", 1.7),
+    FakeUtterance("an4-spkb-b", "spkb", "train", "ONE TWO", 2.2),
+    FakeUtterance("an5-spkc-b", "spkc", "train", "GO", 1.1),
+    FakeUtterance("an6-spkc-b", "spkc", "train", "ERASE X", 1.9),
+    FakeUtterance("an7-spkd-b", "spkd", "test", "STOP", 1.0),
+    FakeUtterance("an8-spkd-b", "spkd", "test", "RUBOUT Z", 1.6),
+]
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
+    """relative path → (size, mtime_ns, mode) of everything under ``directory``, hidden too."""
+    return {
+        str(p.relative_to(directory)): (p.lstat().st_size, p.lstat().st_mtime_ns, p.lstat().st_mode)
+        for p in sorted(directory.rglob("*"))
+    } | {".": (0, directory.stat().st_mtime_ns, directory.stat().st_mode)}

@@ -1,0 +1,103 @@
+"""fast_beam_search and the lattice methods against brute force and each other."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from fake_model import FakeTransducer, alignment_scores, log_prob_table, random_lg
+
+from icefall_lite import k2
+from icefall_lite.decoding import (
+    edit_distance,
+    fast_beam_search,
+    fast_beam_search_nbest,
+    fast_beam_search_nbest_LG,
+    fast_beam_search_nbest_oracle,
+    fast_beam_search_one_best,
+)
+
+WIDE = dict(beam=1000.0, max_states=100000, max_contexts=100000)
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(5)
+    V, H = 3, 2
+    model = FakeTransducer(vocab_size=V, context_size=H, scale=2.0)
+    enc, lens = model.random_batch([5, 3, 4])
+    per_utt = []
+    for i, n in enumerate(lens.tolist()):
+        table = log_prob_table(model, enc[i])
+        # k2's lattice: frames 0..n-2 are scored, the last one only reaches the final state.
+        per_utt.append(alignment_scores(table, n, V, H, (0,) * H, n - 1))
+    return model, enc, lens, per_utt
+
+
+def test_one_best_with_wide_limits_is_the_brute_force_best_alignment(tiny):
+    model, enc, lens, per_utt = tiny
+    hyps = fast_beam_search_one_best(model, k2.trivial_graph(2), enc, lens, **WIDE)
+    for hyp, seqs in zip(hyps, per_utt):
+        best = max(seqs, key=lambda s: max(seqs[s]))
+        assert hyp == list(best)
+
+
+def test_nbest_picks_the_sequence_with_the_best_alignment(tiny):
+    model, enc, lens, per_utt = tiny
+    hyps = fast_beam_search_nbest(model, k2.trivial_graph(2), enc, lens, num_paths=300,
+                                  nbest_scale=1.0, **WIDE)
+    for hyp, seqs in zip(hyps, per_utt):
+        assert hyp == list(max(seqs, key=lambda s: max(seqs[s])))
+
+
+def test_nbest_lg_picks_the_sequence_with_the_best_total_over_alignments(tiny):
+    model, enc, lens, per_utt = tiny
+    hyps = fast_beam_search_nbest_LG(model, k2.trivial_graph(2), enc, lens, num_paths=300,
+                                     nbest_scale=1.0, **WIDE)
+    for hyp, seqs in zip(hyps, per_utt):
+        best = max(seqs, key=lambda s: torch.tensor(seqs[s]).logsumexp(0).item())
+        assert hyp == list(best)
+
+
+def test_oracle_is_never_worse_than_the_other_methods_on_the_same_lattice():
+    torch.manual_seed(6)
+    model = FakeTransducer(vocab_size=6, context_size=2, scale=1.0)
+    enc, lens = model.random_batch([12, 9, 15, 7])
+    graph = k2.trivial_graph(5)
+    g = torch.Generator().manual_seed(0)
+    refs = [torch.randint(1, 6, (int(n) // 2,), generator=g).tolist() for n in lens]
+    args = dict(beam=8.0, max_states=32, max_contexts=8, num_paths=50, nbest_scale=0.5)
+    oracle = fast_beam_search_nbest_oracle(model, graph, enc, lens, refs, **args)
+    nbest = fast_beam_search_nbest(model, graph, enc, lens, **args)
+    one_best = fast_beam_search_one_best(model, graph, enc, lens, beam=8.0, max_states=32,
+                                         max_contexts=8)
+    for r, o, n, b in zip(refs, oracle, nbest, one_best):
+        assert edit_distance(r, o) <= edit_distance(r, n)
+        assert edit_distance(r, o) <= edit_distance(r, b)
+
+
+def test_lg_decoding_outputs_only_words_of_the_graph():
+    torch.manual_seed(7)
+    model = FakeTransducer(vocab_size=6, context_size=2)
+    enc, lens = model.random_batch([10, 6, 8])
+    words = [11, 13, 17, 19, 23]
+    lg = random_lg(k2, 6, 6, words, seed=1)
+    outputs = fast_beam_search_one_best(model, lg, enc, lens, beam=8.0, max_states=32,
+                                        max_contexts=8)
+    outputs += fast_beam_search_nbest_LG(model, lg, enc, lens, beam=8.0, max_states=32,
+                                         max_contexts=8, num_paths=20)
+    assert any(outputs)
+    assert all(w in words for hyp in outputs for w in hyp)
+
+
+def test_a_graph_with_epsilon_arcs_is_rejected():
+    model = FakeTransducer(vocab_size=4, context_size=2)
+    enc, lens = model.random_batch([3])
+    arcs = torch.tensor([[0, 1, 0, 0], [1, 1, 2, 0], [1, 2, -1, 0]], dtype=torch.int32)
+    with pytest.raises(ValueError, match="epsilon"):
+        fast_beam_search(model, k2.Fsa(arcs), enc, lens)
+
+
+def test_edit_distance_matches_hand_counts():
+    assert edit_distance([1, 2, 3], [1, 3]) == 1
+    assert edit_distance([], [4, 5]) == 2
+    assert edit_distance([1, 2, 3], [3, 2, 1]) == 2

@@ -1,0 +1,91 @@
+"""The transducer model: losses wired as icefall's (checked against the full RNN-T loss), input
+forms, and a loss that decreases when overfitting a small batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from icefall_lite import k2
+from icefall_lite.models import build_model
+from icefall_lite.models.asr_model import pad_token_ids
+from tests.models.helpers import random_batch, small_config
+
+TOKENS = [[1, 2, 3, 4, 5], [2, 3, 4], [5, 6, 7, 8], [9, 1]]
+LENGTHS = [80, 70, 60, 50]
+
+
+def _full_rnnt_loss(model, x, x_lens, tokens):
+    """Unpruned RNN-T loss on the full joiner output, built independently of AsrModel.forward."""
+    encoder_out, encoder_out_lens = model.forward_encoder(x, x_lens)
+    blank = model.decoder.blank_id
+    decoder_out = model.decoder(pad_token_ids(tokens, blank, x.device, prepend=blank))
+    logits = model.joiner(encoder_out.unsqueeze(2), decoder_out.unsqueeze(1))
+    boundary = torch.zeros(len(tokens), 4, dtype=torch.int64)
+    boundary[:, 2] = torch.tensor([len(t) for t in tokens])
+    boundary[:, 3] = encoder_out_lens
+    return k2.rnnt_loss(logits=logits, symbols=pad_token_ids(tokens, 0, x.device),
+                        termination_symbol=blank, boundary=boundary, reduction="sum")
+
+
+def test_pruned_loss_with_full_range_equals_full_rnnt_loss():
+    model = build_model(small_config()).eval()
+    x, x_lens = random_batch(LENGTHS)
+    with torch.no_grad():
+        simple_loss, pruned_loss = model(x, x_lens, TOKENS, prune_range=6, lm_scale=0.25)
+        full = _full_rnnt_loss(model, x, x_lens, TOKENS)
+    torch.testing.assert_close(pruned_loss, full, rtol=1e-4, atol=1e-3)
+    assert simple_loss.dim() == 0 and torch.isfinite(simple_loss)
+
+
+def test_ragged_tensor_and_list_inputs_give_the_same_losses():
+    model = build_model(small_config()).eval()
+    x, x_lens = random_batch(LENGTHS)
+    with torch.no_grad():
+        from_list = model(x, x_lens, TOKENS, prune_range=3)
+        from_ragged = model(x, x_lens, k2.RaggedTensor(TOKENS), prune_range=3)
+    torch.testing.assert_close(from_list, from_ragged)
+
+
+def test_bad_inputs_are_rejected():
+    model = build_model(small_config())
+    x, x_lens = random_batch(LENGTHS)
+    with pytest.raises(ValueError, match="transcripts"):
+        model(x, x_lens, TOKENS[:2])
+    with pytest.raises(ValueError, match="x_lens"):
+        model.forward_encoder(x, x_lens[:2])
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_simple_and_pruned_losses_decrease_when_overfitting_a_batch(causal):
+    # 40 fbank bins halve the front end's cost; the property does not depend on them
+    model = build_model(small_config(causal=causal, chunk_size=(16, -1),
+                                     left_context_frames=(32, -1), feature_dim=40)).train()
+    x, x_lens = random_batch([64, 56, 48, 40], feature_dim=40)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    history = []
+    for _ in range(50):
+        simple_loss, pruned_loss = model(x, x_lens, TOKENS, prune_range=3, lm_scale=0.25)
+        history.append((simple_loss.item(), pruned_loss.item()))
+        optimizer.zero_grad()
+        (0.5 * simple_loss + pruned_loss).backward()
+        optimizer.step()
+    first_simple, first_pruned = history[0]
+    last_simple = sum(h[0] for h in history[-5:]) / 5
+    last_pruned = sum(h[1] for h in history[-5:]) / 5
+    assert last_simple < 0.5 * first_simple
+    assert last_pruned < 0.5 * first_pruned
+
+
+@pytest.mark.k2
+def test_losses_with_real_k2_equal_the_builtin_losses(real_k2, builtin_k2, monkeypatch):
+    import icefall_lite.models.asr_model as asr_model
+
+    model = build_model(small_config()).eval()
+    x, x_lens = random_batch(LENGTHS)
+    results = []
+    for namespace in (real_k2, builtin_k2):
+        monkeypatch.setattr(asr_model, "k2", namespace)
+        with torch.no_grad():
+            results.append(model(x, x_lens, TOKENS, prune_range=3, lm_scale=0.25))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-3)
