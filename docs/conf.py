@@ -27,4 +27,6 @@ graphviz_output_format = "svg"
 
 html_theme = "furo"
 html_title = "icefall_lite"
+html_static_path = ["_static"]
+html_css_files = ["figures.css"]
 exclude_patterns = ["_build", "generated", "README.md", "**/_*.rst"]

@@ -72,11 +72,3 @@ def test_env_info_names_the_backend():
     assert info["k2_backend"] == k2.backend
     assert info["python"].count(".") == 2
     assert info["icefall_lite_git_sha"]
-
-
-@pytest.mark.k2
-def test_k2_environment_uses_real_k2(real_k2):
-    assert k2.backend == "k2"
-    assert k2.implementation is real_k2
-    assert k2.Fsa is real_k2.Fsa
-    assert k2.builtin is not real_k2

@@ -7,8 +7,9 @@ from. Nothing here is committed as an image; ``fsa_figures`` writes the files un
 
 The lattice figures run the real decoding engine (``RnntDecodingStreams`` behind
 ``icefall_lite.decoding.fast_beam_search``) on the 80-bin fbank of an AN4 test utterance computed
-here. The transducer is a stand-in unless a trained AN4 model is found (see
-:func:`standin_model`): the repository's recipes train one, but the docs must build without it.
+here. The transducer is the AN4 recipe's trained model when it has been exported to
+``egs/an4/ASR/zipformer/exp/jit_script.pt``, else an untrained stand-in (see :func:`setup`):
+the docs must build without a trained model. Every caption says which one it used.
 
 Run as a script to print each figure's size and note (a quick check without Sphinx)::
 
@@ -53,6 +54,8 @@ TOY_SENTENCES = [["NO"], ["GO"], ["NO", "GO"], ["GO", "NO"], ["ONE"]]
 FIGURE_SEARCH = dict(beam=4.0, max_states=6, max_contexts=3)
 FIGURE_NUM_PATHS = 8
 FRAMES_PER_ENCODER_FRAME = 8
+#: Where the AN4 recipe's trained model is looked for (``export.py --jit 1`` output).
+TRAINED_AN4 = ROOT / "egs/an4/ASR/zipformer/exp"
 
 
 @dataclass
@@ -77,7 +80,8 @@ def k2():
 def _merge_dots(parts: list[tuple[str, str]], rankdir: str = "LR") -> str:
     """One dot graph holding each ``(title, to_dot source)`` as a labelled cluster."""
     lines = ["digraph FSAs {", f"  rankdir = {rankdir};", "  newrank = true;"]
-    for i, (title, source) in enumerate(parts):
+    # dot stacks unconnected clusters bottom-up: emit them last-first to read top-down
+    for i, (title, source) in reversed(list(enumerate(parts))):
         body = source.strip().splitlines()[1:-1]
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f"    label = \"{title}\"; labeljust = l; color = grey;")
@@ -98,33 +102,32 @@ _ARC_LABEL = re.compile(r"^(-?\d+)(?::([^/]*))?/(.*)$")
 
 
 def _name(symbol: str, table) -> str:
-    """A symbol id as a name: ``table`` is a list (tokens) or a SymbolTable (words)."""
-    try:
-        i = int(symbol)
-    except ValueError:
-        return symbol
-    if i <= 0:
-        return {0: "ε", -1: "-1"}.get(i, symbol) if not isinstance(table, list) else (
-            table[0] if i == 0 else symbol)
+    """A symbol id as a name from ``table``: a list (tokens) or a SymbolTable (words, where 0 is
+    ε); other ids (-1, ids outside the table) stay as they are."""
+    i = int(symbol)
     if isinstance(table, list):
-        return table[i] if i < len(table) else symbol
-    return table.get(i)
+        return table[i] if 0 <= i < len(table) else symbol
+    if i == 0:
+        return "ε"
+    return table.get(i) if i > 0 else symbol
 
 
-def _relabel(label: str, words=None, labels_are_words: bool = False) -> str:
+def _relabel(label: str, words=None, labels_are_words: bool = False,
+             tokens: list[str] = TOY_TOKENS, decimals: int = 2) -> str:
     """``label:aux/score`` with token (and word) names and the score to two decimals."""
     match = _ARC_LABEL.match(label)
     if not match:
         return label
     lab, aux, score = match.groups()
-    text = _name(lab, words if labels_are_words else TOY_TOKENS)
+    text = _name(lab, words if labels_are_words else tokens)
     if aux is not None:
         text += ":" + (_name(aux, words) if words is not None and not labels_are_words else aux)
-    value = round(float(score), 2)
+    value = round(float(score), decimals)
     return f"{text}/{0.0 if value == 0 else value:g}"
 
 
-def _draw(fsa, words=None, labels_are_words: bool = False) -> str:
+def _draw(fsa, words=None, labels_are_words: bool = False, tokens: list[str] = TOY_TOKENS,
+          decimals: int = 2) -> str:
     """``to_dot`` of ``fsa`` with names for ids, and parallel arcs (same source and
     destination, e.g. a state's self-loops) drawn as one edge with one label per line:
     Graphviz stacks separate self-loops onto each other's labels."""
@@ -138,7 +141,7 @@ def _draw(fsa, words=None, labels_are_words: bool = False) -> str:
         if key not in edges:
             edges[key] = []
             order.append(key)
-        edges[key].append(_relabel(match.group(3), words, labels_are_words))
+        edges[key].append(_relabel(match.group(3), words, labels_are_words, tokens, decimals))
     closing = lines.pop()  # "}"
     for src, dst in order:
         label = "\\n".join(edges[(src, dst)])
@@ -181,37 +184,98 @@ def utterance_features() -> tuple[torch.Tensor, str]:
     )
 
 
-@functools.cache
-def standin_model():
-    """The transducer the figures decode with, and a caption sentence that names it.
+@dataclass
+class Setup:
+    """What the lattice figures decode with: a transducer, the encoder output of the figure
+    utterance, the token names, an LG with its word table, the reference token ids, and a
+    caption sentence that says which model this is."""
 
-    A stand-in, not a trained model: icefall_lite's own stateless ``Decoder`` and ``Joiner``
+    model: object
+    encoder_out: torch.Tensor  # [1, T, C]
+    encoder_out_lens: torch.Tensor  # [1]
+    tokens: list[str]
+    LG: object
+    words: object
+    ref: list[int]
+    note: str
+
+
+def standin_setup(why: str) -> Setup:
+    """A stand-in, not a trained model: icefall_lite's own stateless ``Decoder`` and ``Joiner``
     (seeded initialisation, vocabulary = the toy tokens) over an "encoder" that averages every
-    8 fbank frames and normalises them.
-    """
+    8 fbank frames and normalises them; the toy LG."""
     from icefall_lite.models import Decoder, Joiner
 
-    torch.manual_seed(0)
-    vocab_size, dim = len(TOY_TOKENS), 80
-    decoder = Decoder(vocab_size=vocab_size, decoder_dim=32, blank_id=0, context_size=2)
-    joiner = Joiner(encoder_dim=dim, decoder_dim=32, joiner_dim=32, vocab_size=vocab_size)
-    model = SimpleNamespace(decoder=decoder.eval(), joiner=joiner.eval())
-    note = (
-        "Model: an untrained stand-in (icefall_lite's Decoder and Joiner with seeded weights over "
-        "8-frame averages of the fbank), not a trained AN4 model, so the tokens carry no "
-        "meaning; the graph is what the real fast_beam_search engine makes of them."
-    )
-    return model, note
-
-
-@functools.cache
-def encoder_output() -> tuple[torch.Tensor, torch.Tensor, str]:
-    feats, note = utterance_features()
+    feats, feat_note = utterance_features()
     k = FRAMES_PER_ENCODER_FRAME
     T = feats.shape[0] // k
     enc = feats[: T * k].reshape(T, k, -1).mean(dim=1)
     enc = (enc - enc.mean(dim=0)) / (enc.std(dim=0) + 1e-5)
-    return enc.unsqueeze(0), torch.tensor([T]), note
+    torch.manual_seed(0)
+    vocab_size, dim = len(TOY_TOKENS), enc.shape[1]
+    decoder = Decoder(vocab_size=vocab_size, decoder_dim=32, blank_id=0, context_size=2)
+    joiner = Joiner(encoder_dim=dim, decoder_dim=32, joiner_dim=32, vocab_size=vocab_size)
+    model = SimpleNamespace(decoder=decoder.eval(), joiner=joiner.eval())
+    LG, words = toy_lg()
+    note = (
+        f"{feat_note} Model: an untrained stand-in (icefall_lite's Decoder and Joiner with seeded "
+        f"weights over 8-frame averages of the fbank; {why}), so the tokens carry no meaning; "
+        "the graph is what the real fast_beam_search engine makes of them."
+    )
+    return Setup(model, enc.unsqueeze(0), torch.tensor([T]), TOY_TOKENS, LG, words,
+                 [TOY_TOKENS.index(c) for c in AN4_TRANSCRIPT], note)
+
+
+def trained_setup() -> Setup | None:
+    """The AN4 recipe's exported model (``jit_script.pt`` from ``zipformer/export.py``) with
+    the recipe's BPE lang dir (tokens, ``bpe.model``, words, ``LG.pt``), or None when absent."""
+    model_path = TRAINED_AN4 / "jit_script.pt"
+    if an4_dir() is None or not model_path.is_file():
+        return None
+    import sentencepiece
+
+    from icefall_lite.lang.symbol_table import SymbolTable
+
+    model = torch.jit.load(str(model_path), map_location="cpu").eval()
+    vocab_size = int(model.decoder.vocab_size)
+    for lang in sorted((ROOT / "egs/an4/ASR/data").glob("lang_bpe_*")):
+        tokens = SymbolTable.from_file(lang / "tokens.txt")
+        names = [tokens.get(i) for i in range(vocab_size)] if vocab_size <= len(tokens) else []
+        if names and all((lang / f).is_file() for f in ("bpe.model", "words.txt", "LG.pt")) \
+                and not any(n.startswith("#") for n in names):
+            break
+    else:
+        raise FileNotFoundError(f"no lang_bpe_* dir with {vocab_size} tokens, bpe.model, "
+                                "words.txt and LG.pt under egs/an4/ASR/data")
+    feats, feat_note = utterance_features()
+    with torch.no_grad():
+        enc, enc_lens = model.encoder(feats.unsqueeze(0), torch.tensor([feats.shape[0]]))
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(lang / "bpe.model"))
+    LG = k2().Fsa.from_dict(torch.load(lang / "LG.pt", map_location="cpu"))
+    note = (f"{feat_note} Model: the AN4 recipe's trained model "
+            f"({model_path.relative_to(ROOT)}, vocabulary {vocab_size}; LG from "
+            f"{lang.relative_to(ROOT)}).")
+    return Setup(model, enc, enc_lens, names, LG, SymbolTable.from_file(lang / "words.txt"),
+                 sp.encode(AN4_TRANSCRIPT), note)
+
+
+@functools.cache
+def setup() -> Setup:
+    """The trained AN4 model when the recipe has exported one, else the stand-in; a trained
+    model that fails to load or decode falls back to the stand-in, and the caption says why."""
+    from icefall_lite.decoding import fast_beam_search
+
+    where = TRAINED_AN4.relative_to(ROOT)
+    try:
+        trained = trained_setup()
+        if trained is not None:
+            fast_beam_search(trained.model, k2().trivial_graph(len(trained.tokens) - 1),
+                             trained.encoder_out, trained.encoder_out_lens, **FIGURE_SEARCH)
+            return trained
+    except Exception as e:  # noqa: BLE001 - the docs must build; the caption reports it
+        return standin_setup(f"the trained model in {where} could not be used: "
+                             f"{type(e).__name__}: {e}")
+    return standin_setup(f"no trained AN4 model was exported to {where}/jit_script.pt")
 
 
 @functools.cache
@@ -263,19 +327,18 @@ def _quiet():
 @functools.cache
 def lattice(graph_kind: str):
     """The fast_beam_search lattice (built-in Fsa, one utterance) with the trivial graph or the
-    toy LG (its scores scaled by the default ``ngram_lm_scale``), and a caption note."""
+    setup's LG (its scores scaled by the default ``ngram_lm_scale``), and a caption note."""
     from icefall_lite.decoding import DecodingConfig, fast_beam_search, scale_graph
 
-    model, model_note = standin_model()
-    enc, enc_lens, feat_note = encoder_output()
+    run = setup()
     if graph_kind == "trivial":
-        graph = k2().trivial_graph(len(TOY_TOKENS) - 1)
+        graph = k2().trivial_graph(len(run.tokens) - 1)
     else:
-        graph = scale_graph(toy_lg()[0], DecodingConfig.ngram_lm_scale)
-    lat = fast_beam_search(model, graph, enc, enc_lens, **FIGURE_SEARCH)
+        graph = scale_graph(run.LG, DecodingConfig.ngram_lm_scale)
+    lat = fast_beam_search(run.model, graph, run.encoder_out, run.encoder_out_lens,
+                           **FIGURE_SEARCH)
     limits = ", ".join(f"{k} {v:g}" for k, v in FIGURE_SEARCH.items())
-    note = f"{feat_note} {model_note} Search limits: {limits}."
-    return lat, note
+    return lat, f"{run.note} Search limits: {limits}."
 
 
 # --------------------------------------------------------------------------- generators
@@ -305,7 +368,7 @@ def _lattice_figure(kind: str) -> Figure:
     lat, note = lattice(kind)
     raw = lat[0]
     one = k2().connect(raw)
-    dot = _draw(one, toy_lg()[1] if kind == "LG" else None)
+    dot = _draw(one, setup().words if kind == "LG" else None, tokens=setup().tokens)
     return Figure(
         note=(f"Drawn after k2.connect: {one.shape[0]} states and {one.num_arcs} arcs (the "
               f"lattice as format_output returns it also keeps {raw.num_arcs - one.num_arcs} "
@@ -333,20 +396,23 @@ def _nbest(kind: str):
 
 def _names(seq: list[int], kind: str) -> str:
     if kind == "LG":
-        words = toy_lg()[1]
-        return " ".join(words.get(w) for w in seq) or "(empty)"
-    return " ".join(TOY_TOKENS[t] for t in seq) or "(empty)"
+        return " ".join(setup().words.get(w) for w in seq) or "(empty)"
+    return " ".join(setup().tokens[t] for t in seq) or "(empty)"
+
+
+def _linear(seq: list[int]):
+    """A sequence as a linear FSA (an empty one has only the final arc)."""
+    return k2().linear_fsa(seq) if seq else k2().Fsa.from_str("0 1 -1 0\n1")
 
 
 def _nbest_paths_figure(kind: str) -> Figure:
     lat, nbest, note = _nbest(kind)
     parts = []
     for i, seq in enumerate(nbest.sequences):
-        path = k2().linear_fsa(seq) if seq else k2().Fsa.from_str("0 1 -1 0\n1")
         if kind == "LG":
-            source = _draw(path, toy_lg()[1], labels_are_words=True)
+            source = _draw(_linear(seq), setup().words, labels_are_words=True)
         else:
-            source = _draw(path)
+            source = _draw(_linear(seq), tokens=setup().tokens)
         parts.append((f"path {i}: {_names(seq, kind)}", source))
     what = "word" if kind == "LG" else "token"
     return Figure(
@@ -363,7 +429,7 @@ def _intersection_figure(kind: str) -> Figure:
     scores = nbest.tot_scores(paths_lattice, log_semiring=(kind == "LG"))
     best = int(torch.argmax(scores))
     one = paths_lattice[best]
-    dot = _draw(one, toy_lg()[1] if kind == "LG" else None)
+    dot = _draw(one, setup().words if kind == "LG" else None, tokens=setup().tokens)
     semiring = "log-semiring total" if kind == "LG" else "best (tropical) score"
     return Figure(
         note=(f"Path {best} (\"{_names(nbest.sequences[best], kind)}\") with epsilon self-loops "
@@ -393,40 +459,52 @@ def fig_nbest_intersection_lg() -> Figure:
 def fig_levenshtein() -> Figure:
     from icefall_lite.decoding.fast_beam_search import edit_distance
 
-    ref = [TOY_TOKENS.index(c) for c in AN4_TRANSCRIPT]
+    ref = setup().ref
     graph = k2().levenshtein_graph([ref])[0]
     _, nbest, note = _nbest("trivial")
     distances = ", ".join(
         f"\"{_names(s, 'trivial')}\" {edit_distance(ref, s)}" for s in nbest.sequences
     )
     return Figure(
-        note=(f"k2.levenshtein_graph of the reference tokens {ref} (\"{AN4_TRANSCRIPT}\"); "
-              f"label 0 stands for an insertion or deletion. Edit distances of the sampled "
-              f"paths to it: {distances}. {note}"),
-        dot=_draw(graph),
+        note=(f"k2.levenshtein_graph of the reference tokens {ref} (\"{AN4_TRANSCRIPT}\"); ε is "
+              f"label 0. Edit distances of the sampled paths to it: {distances}. {note}"),
+        dot=_draw(graph, tokens=["ε", *setup().tokens[1:]], decimals=3),
     )
+
+
+def decode_with(method: str, config=None) -> list[int]:
+    """Run the registered decoding method ``method`` on the figure utterance (the stand-in
+    model; the trivial graph or the toy LG as the registry asks)."""
+    from icefall_lite.decoding import DECODING_METHODS, DecodingConfig, decode, make_decoding_graph
+
+    run = setup()
+    graph = make_decoding_graph(method, len(run.tokens), LG=run.LG)
+    refs = [run.ref] if DECODING_METHODS[method].needs_ref else None
+    return decode(method, run.model, run.encoder_out, run.encoder_out_lens,
+                  config or DecodingConfig(), graph=graph, ref_texts=refs)[0]
+
+
+def method_outputs() -> list[tuple[str, str, str]]:
+    """``(method, output kind, output)`` of every registered method, default settings."""
+    from icefall_lite.decoding import DECODING_METHODS
+
+    rows = []
+    for name, method in DECODING_METHODS.items():
+        kind = "LG" if method.output == "words" else "trivial"
+        rows.append((name, method.output, _names(decode_with(name), kind)))
+    return rows
 
 
 def fig_search_outputs() -> Figure:
     """The hypotheses of the graph-free searches on the same input, as linear FSAs."""
-    from icefall_lite.decoding.beam_search import beam_search, modified_beam_search
-    from icefall_lite.decoding.greedy import greedy_search_batch
-
-    model, model_note = standin_model()
-    enc, enc_lens, feat_note = encoder_output()
     parts = []
-    searches = {
-        "greedy_search": greedy_search_batch,
-        "beam_search": beam_search,
-        "modified_beam_search": modified_beam_search,
-    }
-    for method, search in searches.items():
-        seq = search(model, enc, enc_lens)[0]
-        path = k2().linear_fsa(seq) if seq else k2().Fsa.from_str("0 1 -1 0\n1")
-        parts.append((f"{method}: {_names(seq, 'trivial')}", _draw(path)))
+    for method in ("greedy_search", "beam_search", "modified_beam_search"):
+        seq = decode_with(method)
+        parts.append((f"{method}: {_names(seq, 'trivial')}",
+                      _draw(_linear(seq), tokens=setup().tokens)))
     return Figure(
-        note=(f"Outputs of the three graph-free searches (beam_size 4), each drawn as a linear "
-              f"FSA. {feat_note} {model_note}"),
+        note=(f"Outputs of the three graph-free searches run through the decoding registry "
+              f"(default settings: beam_size 4), each drawn as a linear FSA. {setup().note}"),
         dot=_merge_dots(parts),
     )
 
@@ -445,8 +523,8 @@ def fig_prune_ranges() -> Figure:
         lm, am, symbols, 0, boundary=boundary, reduction="sum", return_grad=True
     )
     ranges = ns.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
-    # Occupation of node (s, t): the probability that the best-known alignment passes through it
-    # = the mass of the transitions leaving it (blank or symbol).
+    # Occupation probability of node (s, t): the posterior mass of the transitions leaving it
+    # (blank or symbol), which is what return_grad gives per transition.
     occ = py_grad[0].clone()  # [S+1, T]
     occ[:S] += px_grad[0][:, :T]
     svg = _grid_svg(occ, ranges[0], T, S)
@@ -515,3 +593,7 @@ if __name__ == "__main__":
         fig = make()
         size = len(fig.dot or fig.svg or "")
         print(f"{name:24s} {time.perf_counter() - start:6.2f} s  {size:7d} chars  {fig.note[:90]}")
+    start = time.perf_counter()
+    for row in method_outputs():
+        print(*row, sep="  ")
+    print(f"method_outputs {time.perf_counter() - start:.2f} s")

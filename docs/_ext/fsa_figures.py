@@ -14,6 +14,7 @@ Directives:
 - ``.. readme-commands::`` shows every fenced code block of the repository's ``README.md``
   under the heading of its section, so the quick start cannot drift from the README.
 - ``.. package-api:: PACKAGE`` documents a package and every submodule with ``automodule``.
+- ``.. decoding-comparison::`` runs every registered decoding method on the figure utterance.
 - ``.. decoding-options:: FIELD ...`` tables the named :class:`DecodingConfig` fields with
   their defaults and descriptions, read from the dataclass itself.
 
@@ -32,7 +33,7 @@ from pathlib import Path
 import doc_figures
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
-from markdown_nodes import inline, markdown_to_nodes
+from markdown_nodes import markdown_to_nodes
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,14 @@ ROOT = doc_figures.ROOT
 GENERATED = "generated"
 
 
+#: figure name -> (SVG path, note), filled once per build (several pages share figures)
+_RENDERED: dict[str, tuple[Path, str]] = {}
+
+
 def _rendered(name: str, srcdir: Path) -> tuple[Path, str]:
     """Run figure ``name`` once per build; return its SVG path and caption note."""
-    cache = _rendered.cache  # type: ignore[attr-defined]
-    if name in cache:
-        return cache[name]
+    if name in _RENDERED:
+        return _RENDERED[name]
     figure = doc_figures.FIGURES[name]()
     outdir = srcdir / GENERATED
     outdir.mkdir(exist_ok=True)
@@ -55,18 +59,19 @@ def _rendered(name: str, srcdir: Path) -> tuple[Path, str]:
         dot = shutil.which("dot")
         if dot is None:
             raise RuntimeError("Graphviz 'dot' is not installed (apt-get install graphviz)")
-        subprocess.run([dot, "-Tsvg", "-o", str(svg_path)], input=figure.dot.encode(),
-                       check=True, capture_output=True)
+        result = subprocess.run([dot, "-Tsvg", "-o", str(svg_path)], input=figure.dot.encode(),
+                                capture_output=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"dot failed on {outdir / (name + '.dot')}: "
+                               f"{result.stderr.decode(errors='replace')}")
     else:
         svg_path.write_text(figure.svg or "", encoding="utf-8")
-    cache[name] = (svg_path, figure.note)
-    return cache[name]
+    _RENDERED[name] = (svg_path, figure.note)
+    return _RENDERED[name]
 
 
-_rendered.cache = {}  # type: ignore[attr-defined]
-
-
-def _note_generated(env, docname: str) -> None:
+def _reread_every_build(env, docname: str) -> None:
+    """Mark ``docname`` as built from the code or from files that may appear later."""
     if not hasattr(env, "generated_figure_docs"):
         env.generated_figure_docs = set()
     env.generated_figure_docs.add(docname)
@@ -80,7 +85,7 @@ class GeneratedFigure(Directive):
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
         name = self.arguments[0]
-        _note_generated(env, env.docname)
+        _reread_every_build(env, env.docname)
         if name not in doc_figures.FIGURES:
             raise self.error(f"generated-figure: unknown figure {name!r}; known: "
                              f"{', '.join(doc_figures.FIGURES)}")
@@ -125,7 +130,7 @@ class RepoResults(Directive):
 
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
-        _note_generated(env, env.docname)
+        _reread_every_build(env, env.docname)
         for relpath in self.arguments:
             path = ROOT / relpath
             if path.is_file():
@@ -171,39 +176,31 @@ class ScriptHeader(Directive):
 
 
 class ReadmeCommands(Directive):
+    """Every fenced code block of the README, under the heading of its section."""
+
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
         readme = ROOT / "README.md"
         env.note_dependency(str(readme))
         out: list[nodes.Node] = []
         heading = None
-        in_fence = False
-        body: list[str] = []
-        language = ""
-        for line in readme.read_text(encoding="utf-8").splitlines():
-            if line.startswith("```"):
-                if in_fence:
-                    if heading:
-                        out.append(nodes.rubric("", "", *inline(heading)))
-                        heading = None
-                    code = "\n".join(body)
-                    block = nodes.literal_block(code, code)
-                    block["language"] = language or "text"
-                    out.append(block)
-                    body = []
-                else:
-                    language = line[3:].strip()
-                in_fence = not in_fence
-            elif in_fence:
-                body.append(line)
-            elif re.match(r"^#{2,6}\s", line):
-                heading = line.lstrip("#").strip()
+        for node in markdown_to_nodes(readme.read_text(encoding="utf-8")):
+            if isinstance(node, nodes.rubric):
+                heading = node
+            elif isinstance(node, nodes.literal_block):
+                if heading is not None:
+                    out.append(heading)
+                    heading = None
+                out.append(node)
         if not out:
             raise self.error(f"readme-commands: {readme} has no fenced code block")
         return out
 
 
 class DecodingOptions(Directive):
+    """The named DecodingConfig fields with their defaults and meanings, read from the
+    dataclass and its docstring."""
+
     required_arguments = 1
     final_argument_whitespace = True
 
@@ -219,6 +216,7 @@ class DecodingOptions(Directive):
             # the docstring says which methods read a field ("fast_beam_search* — ..."); the page
             # is about one method already
             meaning = re.sub(r"^[\w*/ ,]+ — ", "", help_text.get(name, ""))
+            meaning = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", meaning)
             rows.append([f"`{name}`", f"`{fields[name].default!r}`", meaning])
         return markdown_to_nodes(
             "| DecodingConfig field | default | meaning |\n|---|---|---|\n"
@@ -265,15 +263,55 @@ class PackageApi(Directive):
         return holder.children
 
 
+class DecodingComparison(Directive):
+    """Every registered decoding method run on the figure utterance with its defaults."""
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        _reread_every_build(env, env.docname)
+        try:
+            rows = doc_figures.method_outputs()
+        except Exception as e:  # noqa: BLE001 - any failure must surface as a build warning
+            logger.warning(f"decoding-comparison failed: {type(e).__name__}: {e}",
+                           location=(env.docname, self.lineno))
+            return []
+        table = markdown_to_nodes("| method | output | result |\n|---|---|---|\n" + "\n".join(
+            f"| `{name}` | {kind} | {text} |" for name, kind, text in rows))
+        note = (f"Computed during the docs build with DecodingConfig() defaults; word outputs use "
+                f"the LG of the LG pages. {doc_figures.setup().note}")
+        return [*table, nodes.paragraph(note, note, classes=["generated-note"])]
+
+
 class K2BuiltinTable(Directive):
     """Each name of ``k2.builtin`` and the module that defines it (from ``k2_builtin.SOURCES``)."""
 
     def run(self) -> list[nodes.Node]:
+        import importlib
+
+        from sphinx.addnodes import pending_xref
+
         from icefall_lite import k2_builtin
 
-        rows = [f"| `k2.{name}` | `{module}` |" for name, module in
-                sorted(k2_builtin.SOURCES.items(), key=lambda kv: (kv[1], kv[0]))]
-        return markdown_to_nodes("| name | defined in |\n|---|---|\n" + "\n".join(rows))
+        rows = sorted(k2_builtin.SOURCES.items(), key=lambda kv: (kv[1], kv[0]))
+        table = markdown_to_nodes("| name | defined in |\n|---|---|\n" + "\n".join(
+            f"| `k2.{name}` | `{module}` |" for name, module in rows))[0]
+        # link each name to its API entry (where the object says it is defined)
+        for row, (name, module) in zip(list(table.findall(nodes.row))[1:], rows):
+            try:
+                obj = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError):
+                continue
+            home = getattr(obj, "__module__", None) or module
+            if isinstance(obj, type(importlib)):
+                target = obj.__name__
+            else:
+                target = f"{home}.{getattr(obj, '__qualname__', name)}"
+            literal = row.next_node(nodes.literal)
+            xref = pending_xref("", refdomain="py", reftype="obj", reftarget=target,
+                                refexplicit=True, refwarn=False)
+            literal.replace_self(xref)
+            xref += literal
+        return [table]
 
 
 def _docstring_args(doc: str) -> dict[str, str]:
@@ -373,13 +411,12 @@ def _purge(app, env, docname: str) -> None:
 
 
 def _merge(app, env, docnames, other) -> None:
-    _note_generated(env, "")
-    env.generated_figure_docs |= getattr(other, "generated_figure_docs", set())
-    env.generated_figure_docs.discard("")
+    env.generated_figure_docs = (getattr(env, "generated_figure_docs", set())
+                                 | getattr(other, "generated_figure_docs", set()))
 
 
 def _reset(app) -> None:
-    _rendered.cache.clear()  # type: ignore[attr-defined]
+    _RENDERED.clear()
 
 
 def setup(app) -> dict:
@@ -389,6 +426,7 @@ def setup(app) -> dict:
     app.add_directive("script-header", ScriptHeader)
     app.add_directive("package-api", PackageApi)
     app.add_directive("k2-builtin-table", K2BuiltinTable)
+    app.add_directive("decoding-comparison", DecodingComparison)
     app.add_directive("decoding-options", DecodingOptions)
     app.connect("builder-inited", _reset)
     app.connect("autodoc-process-docstring", _tolerant_docstring, priority=400)

@@ -11,19 +11,18 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 
-__all__ = ["check_decoding_graph", "get_texts", "namespace_of", "output_labels", "scale_graph"]
+from icefall_lite.transducer.decode_stream import namespace_of
 
-
-def namespace_of(fsa):
-    """The k2 namespace (real ``k2`` or the built-in backend) whose ``Fsa`` made ``fsa``, so
-    that one process can decode with either (the parity tests do)."""
-    if type(fsa).__module__.split(".")[0] == "k2":
-        return importlib.import_module("k2")
-    return importlib.import_module("icefall_lite.k2_builtin")
+__all__ = [
+    "check_decoding_graph",
+    "clear_final_outputs",
+    "get_texts",
+    "namespace_of",
+    "output_labels",
+    "scale_graph",
+]
 
 
 def check_decoding_graph(graph) -> None:

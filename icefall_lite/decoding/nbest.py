@@ -26,7 +26,8 @@ class Nbest:
     """Distinct label sequences per utterance.
 
     Attributes:
-      fsa: FsaVec of linear acceptors, one per sequence (labels = the sequence; scores 0).
+      fsa: FsaVec of linear acceptors, one per sequence (labels = the sequence; scores 0);
+        None when no utterance has a path.
       sequences: the same sequences as Python lists.
       row_splits: int64 ``[num_utts + 1]``: sequences of utterance ``i`` are
         ``row_splits[i]:row_splits[i+1]``.
@@ -79,13 +80,15 @@ class Nbest:
         counts = torch.tensor([len(p) for p in per_utt], dtype=torch.int64)
         row_splits = torch.zeros(num_utts + 1, dtype=torch.int64)
         row_splits[1:] = torch.cumsum(counts, 0)
-        fsa = ns.linear_fsa(sequences, device=lattice.device)
+        fsa = ns.linear_fsa(sequences, device=lattice.device) if sequences else None
         return Nbest(fsa, sequences, row_splits.to(lattice.device))
 
     def intersect(self, lattice):
         """Each sequence (with epsilon self-loops) intersected with its utterance's lattice,
         on the lattice's output labels: an FsaVec (connected, top-sorted), one per sequence,
         whose paths are the lattice paths that output that sequence."""
+        if self.fsa is None:
+            return None
         ns = namespace_of(lattice)
         has_aux = hasattr(lattice, "aux_labels")
         inv = ns.invert(lattice) if has_aux else lattice
@@ -100,6 +103,8 @@ class Nbest:
     def tot_scores(self, path_lattice, log_semiring: bool, use_double_scores: bool = True):
         """Per sequence: best (tropical) or total (log) score of its paths in ``path_lattice``
         (from :meth:`intersect`); -inf where the lattice has none."""
+        if path_lattice is None:
+            return torch.zeros(0, dtype=torch.float64, device=self.row_splits.device)
         return path_lattice.get_tot_scores(
             use_double_scores=use_double_scores, log_semiring=log_semiring
         )

@@ -6,7 +6,7 @@ signatures and output order follow k2 1.23.4 (see ``shared/design/ALGORITHMS.md`
 Modules: :mod:`.ragged` (RaggedShape/RaggedTensor and ``ragged`` functions), :mod:`.fsa`
 (the Fsa class, ``create_fsa_vec``), :mod:`.text` (``from_str``, ``to_str_simple``, OpenFst /
 kaldifst conversion), :mod:`.ops` (arc_sort, top_sort, connect, invert, ...), :mod:`.paths`
-(forward/total scores, shortest_path, random_paths), :mod:`.intersect`, :mod:`.levenshtein`,
+(forward/total scores, shortest_path, random_paths), :mod:`.intersection`, :mod:`.levenshtein`,
 :mod:`.dot` (Graphviz).
 
 Fast construction from batched tensors (no loops, no text), e.g. for lattices::
@@ -29,8 +29,8 @@ Example::
 
 from icefall_lite.fsa import ragged
 from icefall_lite.fsa.dot import draw, to_dot
-from icefall_lite.fsa.fsa import Fsa, RaggedArc, create_fsa_vec
-from icefall_lite.fsa.intersect import intersect, intersect_device
+from icefall_lite.fsa.fsa import Fsa, RaggedArc, create_fsa_vec, load_fsa
+from icefall_lite.fsa.intersection import intersect, intersect_device
 from icefall_lite.fsa.levenshtein import levenshtein_alignment, levenshtein_graph
 from icefall_lite.fsa.ops import (
     add_epsilon_self_loops,
@@ -55,6 +55,7 @@ __all__ = [
     "connect", "create_fsa_vec", "draw", "expand_ragged_attributes", "from_kaldifst",
     "from_openfst", "index_fsa", "index_select", "intersect", "intersect_device", "invert",
     "levenshtein_alignment", "levenshtein_graph", "linear_fsa", "linear_fsa_with_self_loops",
+    "load_fsa",
     "random_paths", "ragged", "remove_epsilon_self_loops", "shortest_path", "to_dot",
     "to_str_simple", "top_sort", "trivial_graph",
 ]

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +26,6 @@ from icefall_lite.fsa import properties as props
 from icefall_lite.fsa.ragged import (
     RaggedShape,
     RaggedTensor,
-    expand_ranges,
     splits_from_row_ids,
     splits_from_sizes,
 )
@@ -112,7 +112,7 @@ def _arcs_from_tensor(arcs: torch.Tensor) -> RaggedArc:
 
 def check_arcs(src, dst, labels, arc_fsa, num_states) -> None:
     """Raise ValueError naming the problem if the arcs do not form valid k2 FSAs."""
-    err = props.validity_error(src, dst, labels, arc_fsa, num_states, None)
+    err = props.validity_error(src, dst, labels, arc_fsa, num_states)
     if err:
         raise ValueError(f"Fsa is not valid: {err}")
 
@@ -367,7 +367,7 @@ class Fsa:
         if p is None:
             info = self.arc_info()
             values = self.arcs.values()
-            num_states = int(info["start"].numel() and self.as_vec_shape().tot_size(1))
+            num_states = int(info["state_fsa"].numel())
             has_in = torch.zeros(num_states, dtype=torch.bool, device=self.device)
             has_out = torch.zeros_like(has_in)
             has_in[info["dst"]] = True
@@ -504,6 +504,13 @@ class Fsa:
     def __str__(self) -> str:
         return self.to_str()
 
+    def draw(self, filename: str | None, title: str | None = None) -> str:
+        """Graphviz dot source of this FSA, rendered to ``filename`` when given (needs the
+        ``dot`` program)."""
+        from icefall_lite.fsa.dot import draw, to_dot
+
+        return to_dot(self, title=title) if filename is None else draw(self, filename, title)
+
     __repr__ = __str__
 
     # -- scores along paths (see paths.py) ----------------------------------------------------
@@ -634,4 +641,45 @@ def make_fsa(
     return Fsa._from_parts(shape, src - off, dst - off, labels, scores)
 
 
-__all__ = ["Fsa", "RaggedArc", "create_fsa_vec", "expand_ranges"]
+__all__ = ["Fsa", "RaggedArc", "create_fsa_vec", "load_fsa", "make_fsa", "propagate_unary"]
+
+
+class _K2RaggedState:
+    """Stand-in for ``_k2.ragged.RaggedTensor`` when reading files written by real k2; its
+    pickled state is ``(row_splits1, row_ids1, ..., row_splitsN, row_idsN, values)`` (row_ids
+    may be a placeholder string)."""
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+    def to_ragged(self) -> RaggedTensor:
+        parts = list(self.state)
+        values = parts[-1]
+        splits = parts[0:-1:2]
+        return RaggedTensor(RaggedShape(splits), values)
+
+
+class _K2Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if module == "_k2.ragged" and name == "RaggedTensor":
+            return _K2RaggedState
+        return super().find_class(module, name)
+
+
+class _PickleModule:
+    """What ``torch.load(pickle_module=...)`` needs, with k2's ragged class mapped to ours."""
+
+    Unpickler = _K2Unpickler
+    load = pickle.load
+    __name__ = "icefall_lite_k2_pickle"
+
+
+def load_fsa(path, map_location: str | torch.device = "cpu") -> Fsa:
+    """Load an Fsa saved with ``torch.save(fsa.as_dict(), path)`` by either backend (ragged
+    attributes written by real k2 included) without importing k2."""
+    d = torch.load(path, map_location=map_location, pickle_module=_PickleModule,
+                   weights_only=False)
+    if not isinstance(d, dict) or "arcs" not in d:
+        raise ValueError(f"load_fsa: {path} does not hold an Fsa dict (no 'arcs' key)")
+    return Fsa.from_dict({k: v.to_ragged() if isinstance(v, _K2RaggedState) else v
+                          for k, v in d.items()})

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa, make_fsa
-from icefall_lite.fsa.intersect import intersect_device
+from icefall_lite.fsa.intersection import intersect_device
 from icefall_lite.fsa.ops import remove_epsilon_self_loops
 from icefall_lite.fsa.paths import shortest_path
 from icefall_lite.fsa.ragged import RaggedTensor, expand_ranges, splits_from_sizes

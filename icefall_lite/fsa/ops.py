@@ -255,17 +255,40 @@ def index_fsa(src: Fsa, indexes: torch.Tensor) -> Fsa:
     return out
 
 
-def expand_ragged_attributes(fsa: Fsa, name: str = "aux_labels") -> tuple[Fsa, torch.Tensor]:
-    """Turn ragged attribute ``name`` into a tensor attribute by splitting each arc into a
-    chain with one arc per ragged value (an empty list counts as one 0). The first arc of a
-    chain keeps the arc (label, score, other attributes); the rest are epsilon arcs, except
-    that a final arc's label -1 moves to the chain's last arc. Returns (fsa, arc_map)."""
+def expand_ragged_attributes(fsas: Fsa, ret_arc_map: bool = False,
+                             ragged_attribute_names: list[str] | None = None
+                             ) -> Fsa | tuple[Fsa, torch.Tensor]:
+    """Turn a ragged attribute into a tensor attribute by splitting each arc into a chain with
+    one arc per ragged value (an empty list counts as one 0; on a final arc the list is made
+    to end with -1). The first arc of a chain keeps the arc (label, score, other attributes);
+    the rest are epsilon arcs, except that a final arc's label -1 moves to the chain's last
+    arc. Returns the FSA (and the arc map, -1 for new arcs). One ragged attribute at most."""
+    names = ragged_attribute_names
+    if names is None:
+        names = [k for k, v in fsas.named_tensor_attr() if isinstance(v, RaggedTensor)]
+    if not names:
+        ident = torch.arange(fsas.num_arcs, dtype=torch.int32, device=fsas.device)
+        return (fsas, ident) if ret_arc_map else fsas
+    if len(names) > 1:
+        raise NotImplementedError("expand_ragged_attributes: the built-in backend expands one "
+                                  f"ragged attribute at a time, got {names}")
+    out, arc_map = _expand_one(fsas, names[0])
+    return (out, arc_map) if ret_arc_map else out
+
+
+def _expand_one(fsa: Fsa, name: str) -> tuple[Fsa, torch.Tensor]:
     rag = fsa._tensor_attr[name]
     info = fsa.arc_info()
     device = fsa.device
     n_arcs = fsa.num_arcs
+    old_labels = fsa.arcs.values()[:, 2].long()
+    final_arc = old_labels == -1
+    rvals = rag.values.long()
     lens = rag.shape.row_splits_long(1).diff()
-    chain = lens.clamp(min=1)
+    starts = rag.shape.row_splits_long(1)[:-1]
+    last_val = rvals[(starts + lens - 1).clamp(min=0)] if rvals.numel() else lens
+    need_tail = final_arc & ((lens == 0) | (last_val != -1))
+    chain = (lens + need_tail.long()).clamp(min=1)
     extra = chain - 1
     # new state ids: each old state followed by the intermediate states of its arcs
     n = int(info["state_fsa"].numel())
@@ -281,15 +304,14 @@ def expand_ragged_attributes(fsa: Fsa, name: str = "aux_labels") -> tuple[Fsa, t
     is_last = k == chain[owner] - 1
     new_src = torch.where(is_first, state_new[info["src"][owner]], inter_base[owner] + k - 1)
     new_dst = torch.where(is_last, state_new[info["dst"][owner]], inter_base[owner] + k)
-    old_labels = fsa.arcs.values()[:, 2].long()
-    final_arc = old_labels == -1
     label_here = torch.where(final_arc[owner], is_last, is_first)
     labels = torch.where(label_here, old_labels[owner], torch.zeros_like(k))
-    rvals = rag.values.long()
-    pos = rag.shape.row_splits_long(1)[:-1][owner] + k
+    pos = starts[owner] + k
     has_val = k < lens[owner]
+    tail = need_tail[owner] & (k == lens[owner])
     new_attr = torch.where(has_val, rvals[pos.clamp(max=max(rvals.numel() - 1, 0))]
                            if rvals.numel() else torch.zeros_like(k), torch.zeros_like(k))
+    new_attr = torch.where(tail, torch.full_like(new_attr, -1), new_attr)
     arc_map = torch.where(is_first, owner, torch.full_like(owner, -1))
     order = torch.sort(new_src, stable=True)[1]
     num_states = info["num_states"].clone().index_add_(0, info["fsa"], extra) \
@@ -309,7 +331,7 @@ def invert(fsa: Fsa, ret_arc_map: bool = False) -> Fsa | tuple[Fsa, torch.Tensor
     :func:`expand_ragged_attributes`)."""
     aux = fsa._tensor_attr.get("aux_labels")
     if isinstance(aux, RaggedTensor):
-        out, arc_map = expand_ragged_attributes(fsa, "aux_labels")
+        out, arc_map = _expand_one(fsa, "aux_labels")
         out = out.invert_()
     else:
         out = fsa.invert()

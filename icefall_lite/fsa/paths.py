@@ -41,14 +41,19 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     num_states = int(info["state_fsa"].numel())
     splits2 = fsa.as_vec_shape().row_splits_long(2)
     indeg = torch.bincount(dst, minlength=num_states)
-    level = torch.full((num_states,), -1, dtype=torch.int64, device=device)
-    frontier = (indeg == 0).nonzero().squeeze(1)
     out_deg = splits2.diff()
     last_pos = torch.empty(num_states, dtype=torch.int64, device=device)
-    lev = 0
+    frontier = (indeg == 0).nonzero().squeeze(1)
+    state_chunks: list[torch.Tensor] = []
+    arc_chunks: list[torch.Tensor] = []
+    level_sizes: list[int] = []
+    arc_sizes: list[int] = []
     while frontier.numel() > 0:
-        level[frontier] = lev
+        state_chunks.append(frontier)
+        level_sizes.append(frontier.numel())
         arcs, _ = expand_ranges(splits2[frontier], out_deg[frontier])
+        arc_chunks.append(arcs)
+        arc_sizes.append(arcs.numel())
         d = dst[arcs]
         indeg.index_add_(0, d, torch.full_like(d, -1))
         d = d[indeg[d] == 0]
@@ -56,29 +61,36 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
         pos = torch.arange(d.numel(), device=device)
         last_pos[d] = pos
         frontier = d[last_pos[d] == pos]
-        lev += 1
-    if bool((level < 0).any()):
-        bad = int((level < 0).nonzero()[0])
+    num_levels = len(level_sizes)
+    state_order = torch.cat(state_chunks) if state_chunks else indeg[:0]
+    if state_order.numel() != num_states:
+        done = torch.zeros(num_states, dtype=torch.bool, device=device)
+        done[state_order] = True
+        bad = int((~done).nonzero()[0])
         fsa_idx = int(info["state_fsa"][bad])
         raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
                          "is on or after it); this algorithm needs acyclic FSAs")
-    num_levels = lev
-    state_order = torch.sort(level, stable=True)[1]
-    state_splits = splits_from_sizes(torch.bincount(level, minlength=num_levels))
+    sizes_t = torch.tensor(level_sizes, dtype=torch.int64, device=device)
+    level = torch.empty(num_states, dtype=torch.int64, device=device)
+    level[state_order] = torch.repeat_interleave(
+        torch.arange(num_levels, device=device), sizes_t, output_size=num_states)
+    state_splits = splits_from_sizes(sizes_t)
     rank = torch.empty_like(level)
-    rank[state_order] = torch.arange(num_states, device=device) - state_splits[level[state_order]]
+    rank[state_order] = torch.arange(num_states, device=device) - torch.repeat_interleave(
+        state_splits[:-1], sizes_t, output_size=num_states)
+    out_order = torch.cat(arc_chunks) if arc_chunks else dst[:0]
     in_level = level[dst]
     in_order = torch.sort(in_level, stable=True)[1]
     in_splits = splits_from_sizes(torch.bincount(in_level, minlength=num_levels))
-    out_level = level[src]
-    out_order = torch.sort(out_level, stable=True)[1]
-    out_splits = splits_from_sizes(torch.bincount(out_level, minlength=num_levels))
+    out_splits = [0]
+    for n in arc_sizes:
+        out_splits.append(out_splits[-1] + n)
     cached = {
         "level": level, "num_levels": num_levels,
         "state_order": state_order, "state_splits": state_splits.tolist(),
         "in_order": in_order, "in_splits": in_splits.tolist(),
         "in_src": src[in_order], "in_loc": rank[dst[in_order]],
-        "out_order": out_order, "out_splits": out_splits.tolist(),
+        "out_order": out_order, "out_splits": out_splits,
         "out_dst": dst[out_order], "out_loc": rank[src[out_order]],
     }
     fsa._cache["_levels"] = cached

@@ -35,11 +35,11 @@ def unsigned_label(labels: torch.Tensor) -> torch.Tensor:
     return labels.to(torch.int64) & 0xFFFFFFFF
 
 
-def validity_error(src, dst, labels, arc_fsa, num_states, state_fsa_start) -> str:
+def validity_error(src, dst, labels, arc_fsa, num_states) -> str:
     """Empty string if the arcs form valid FSAs, else a message naming the first problem.
 
-    ``src``/``dst`` are state indexes local to each FSA, ``arc_fsa`` the FSA of each arc,
-    ``num_states[f]`` the states of FSA f, ``state_fsa_start`` unused offsets (kept for clarity).
+    ``src``/``dst`` are state indexes local to each FSA, ``arc_fsa`` the FSA of each arc and
+    ``num_states[f]`` the number of states of FSA f.
     """
     n = src.numel()
     if n == 0:

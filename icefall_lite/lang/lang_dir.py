@@ -66,7 +66,8 @@ def prepare_lang(
     """Write a lang directory's tables, lexicons and L graphs (see the module doc).
 
     Words come from ``transcript`` (and all of ``dictionary`` when given); with a dictionary,
-    a transcript word it lacks is logged as ``file:line: word`` and mapped to ``<unk>``.
+    a transcript word it lacks is logged as ``file:line: word``, listed in ``oov.txt`` and
+    mapped to ``<unk>``.
     """
     if dictionary is None and bpe_model is None:
         raise ValueError("prepare_lang needs a pronunciation dictionary (--lexicon) or a "
@@ -100,6 +101,13 @@ def prepare_lang(
     word_table.to_file(lang_dir / "words.txt")
     write_lexicon(lang_dir / "lexicon.txt", lexicon)
     write_lexicon(lang_dir / "lexicon_disambig.txt", lexicon_disambig)
+    oov_path = lang_dir / "oov.txt"
+    if transcript_words.oov:
+        with open(oov_path, "w", encoding="utf-8") as f:
+            f.writelines(f"{file}:{line} {word}\n" for file, line, word in transcript_words.oov)
+        logging.warning(f"all out-of-dictionary occurrences are listed in {oov_path}")
+    else:
+        oov_path.unlink(missing_ok=True)
 
     for name, lex, self_loop in (("L", lexicon, False), ("L_disambig", lexicon_disambig, True)):
         L = make_lexicon_fst(lex, token_table, word_table, sil_token=sil_token, sil_prob=sil_prob,

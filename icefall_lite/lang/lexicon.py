@@ -102,11 +102,14 @@ class TranscriptWords:
     oov: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-def read_transcript_words(path: str | Path, vocabulary: set[str] | None = None) -> TranscriptWords:
+def read_transcript_words(
+    path: str | Path, vocabulary: set[str] | None = None, max_logged: int = 20
+) -> TranscriptWords:
     """Count the words of a transcript (one sentence per line, words only).
 
-    With a ``vocabulary``, each word outside it is logged as ``file:line: word`` and recorded in
-    ``oov`` (callers map it to ``<unk>``); a transcript with no words raises ``ValueError``.
+    With a ``vocabulary``, each word outside it is recorded in ``oov`` (callers map it to
+    ``<unk>``) and the first ``max_logged`` are logged as ``file:line: word``, then a count; a
+    transcript with no words raises ``ValueError``.
     """
     path = require_file(path, "transcript")
     result = TranscriptWords()
@@ -115,8 +118,9 @@ def read_transcript_words(path: str | Path, vocabulary: set[str] | None = None) 
             for word in line.split():
                 if vocabulary is not None and word not in vocabulary:
                     result.oov.append((str(path), lineno, word))
-                    logging.warning(f"{path}:{lineno}: word {word!r} is not in the dictionary; "
-                                    "mapped to <unk>")
+                    if len(result.oov) <= max_logged:
+                        logging.warning(f"{path}:{lineno}: word {word!r} is not in the "
+                                        "dictionary; mapped to <unk>")
                 else:
                     result.counts[word] += 1
     if not result.counts and not result.oov:

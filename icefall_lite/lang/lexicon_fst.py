@@ -6,10 +6,7 @@ lexicons) an optional silence may follow every word and precede the first one, t
 probability ``sil_prob``, as in icefall's L with silence. With ``disambig_self_loop`` the loop
 state gets a ``#0:#0`` self-loop, so that G's backoff symbol passes through L in L∘G.
 
-The word label sits on the first token of a pronunciation (icefall's L) or, with
-``word_on="last"``, on its last real token (before any ``#k``): then pronunciations sharing a
-prefix share arcs after determinization in an encoded (token, word) label space, and every
-arc carries at most one word (what :func:`icefall_lite.lang.lg.compile_lg` needs).
+The word label sits on the first token of each pronunciation, as in icefall's L.
 
 Example::
 
@@ -32,7 +29,6 @@ def make_lexicon_fst(
     sil_token: str | None = None,
     sil_prob: float = 0.5,
     disambig_self_loop: bool = False,
-    word_on: str = "first",
 ):
     """Build L (input: token ids, output: word ids) as a kaldifst ``StdVectorFst``.
 
@@ -42,12 +38,9 @@ def make_lexicon_fst(
       sil_token: the optional-silence token (e.g. ``"SIL"``), or None for no silence.
       sil_prob: probability of a silence after each word (and before the first).
       disambig_self_loop: add the ``#0:#0`` self-loop at the loop state (for L_disambig).
-      word_on: ``"first"`` or ``"last"``: which token arc carries the word.
     """
     import kaldifst  # noqa: PLC0415
 
-    if word_on not in ("first", "last"):
-        raise ValueError(f"word_on={word_on!r}: expected 'first' or 'last'")
     if sil_token is not None and not 0.0 < sil_prob < 1.0:
         raise ValueError(f"sil_prob={sil_prob}: must be in (0, 1)")
 
@@ -80,17 +73,15 @@ def make_lexicon_fst(
         if not tokens:
             raise ValueError(f"lexicon word {word!r} has no tokens")
         ids = [token_id(word, t) for t in tokens]
-        real = [i for i, t in enumerate(tokens) if not is_disambig_symbol(t)]
-        if not real:
-            raise ValueError(f"lexicon word {word!r} has only disambiguation symbols")
-        word_pos = real[0] if word_on == "first" else real[-1]
+        if is_disambig_symbol(tokens[0]):
+            raise ValueError(f"lexicon word {word!r} starts with a disambiguation symbol")
         state = loop
         for pos, tid in enumerate(ids[:-1]):
             nxt = fst.add_state()
-            olabel = word_id(word) if pos == word_pos else 0
+            olabel = word_id(word) if pos == 0 else 0
             fst.add_arc(state, kaldifst.StdArc(tid, olabel, 0.0, nxt))
             state = nxt
-        olabel = word_id(word) if len(ids) - 1 == word_pos else 0
+        olabel = word_id(word) if len(ids) == 1 else 0
         for end, cost in ends:
             fst.add_arc(state, kaldifst.StdArc(ids[-1], olabel, cost, end))
 

@@ -2,6 +2,21 @@
 streaming forward), the stateless decoder, the joiner, the transducer :class:`AsrModel`, its
 typed configuration and export (``icefall_lite.models.export``).
 
+Differences from icefall's ``zipformer`` recipe (ZIPFORMER.md sections 12-13), all of them
+training-only; the inference forward pass is icefall's:
+
+- ScheduledFloat schedules are constants at their post-warm-up values: feed-forward and
+  embed dropout ``--dropout`` (0.1, mask shared over time), positional-encoding dropout 0.15, layer
+  skip ``0.035 * sqrt(ds)``, attention/conv/feed-forward skips 0 (so they are absent). The
+  layer-drop warm-up, const-attention, positional-score skip, ConvNeXt layer-drop, ScaleGrad and
+  the attention-score penalty are not implemented.
+- Balancer and Whiten are kept as gradient-only autograd functions (identity forward) with
+  constant probabilities (0.125 and 0.025); ``limit_param_value`` keeps the bypass scales in
+  [0.2, 1] and BiasNorm's log-scale in [-1.5, 1.5].
+- The unused ``layer.bypass_scale`` is dropped (5,760 fewer parameters in the normal model).
+- Padded frames are zeroed before the front end's ConvNeXt and replaced by the last valid frame
+  before each downsampling, so a padded batch gives each utterance its unpadded output.
+
 Example::
 
     >>> from icefall_lite.models import build_model, tiny_config

@@ -6,8 +6,8 @@
 - :func:`export_onnx` - ``encoder.onnx`` (front end + encoder + ``joiner.encoder_proj``),
   ``decoder.onnx`` (decoder + ``joiner.decoder_proj``) and ``joiner.onnx``, non-streaming or
   streaming (fixed chunk, states as flat inputs/outputs), with metadata;
-- :class:`OnnxTransducer` - onnxruntime sessions of those files with a greedy search, so recipes
-  can decode with ONNX; :func:`greedy_search` - the same loop for any projected encoder output.
+- running them: :mod:`icefall_lite.models.onnx_runtime` (``OnnxTransducer``,
+  ``OnnxStreamingEncoder``, ``greedy_search``), re-exported here.
 
 Example::
 
@@ -36,23 +36,27 @@ from icefall_lite.models.asr_model import AsrModel
 from icefall_lite.models.decoder import Decoder
 from icefall_lite.models.encoder_model import EncoderModel, StreamingEncoderModel
 from icefall_lite.models.joiner import Joiner
-from icefall_lite.models.zipformer import CPU, NUM_LAYER_STATES, Zipformer2
+from icefall_lite.models.onnx_runtime import (
+    OnnxStreamingEncoder,
+    OnnxTransducer,
+    greedy_search,
+    onnx_state_names,
+)
+from icefall_lite.models.zipformer import CPU, NUM_LAYER_STATES
 
 __all__ = [
     "EncoderModel",
+    "OnnxStreamingEncoder",
     "OnnxTransducer",
     "StreamingEncoderModel",
+    "StreamingTransducerForExport",
     "TransducerForExport",
     "export_jit",
     "export_onnx",
     "export_pretrained",
     "greedy_search",
+    "onnx_state_names",
 ]
-
-LAYER_STATE_NAMES = (
-    "cached_key", "cached_nonlin_attn", "cached_val1", "cached_val2", "cached_conv1",
-    "cached_conv2",
-)
 
 
 def export_pretrained(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -137,36 +141,6 @@ def export_jit(
     return scripted
 
 
-def greedy_search(
-    encoder_out: Tensor,
-    run_decoder: Callable[[Tensor], Tensor],
-    run_joiner: Callable[[Tensor, Tensor], Tensor],
-    blank_id: int,
-    context_size: int,
-    max_sym_per_frame: int = 1,
-) -> list[int]:
-    """Greedy transducer search over one utterance.
-
-    Args:
-      encoder_out: (T, J) encoder output already projected by ``joiner.encoder_proj``.
-      run_decoder: (1, context_size) int64 ids -> (1, J) projected decoder output.
-      run_joiner: (1, J), (1, J) -> (1, V) logits.
-      blank_id: blank; also the initial context. max_sym_per_frame: symbols per frame.
-    Returns the token ids (blank removed).
-    """
-    hyp = [blank_id] * context_size
-    decoder_out = run_decoder(torch.tensor([hyp[-context_size:]], dtype=torch.int64))
-    for t in range(encoder_out.size(0)):
-        frame = encoder_out[t : t + 1]
-        for _ in range(max_sym_per_frame):
-            token = int(run_joiner(frame, decoder_out).argmax(dim=-1)[0])
-            if token == blank_id:
-                break
-            hyp.append(token)
-            decoder_out = run_decoder(torch.tensor([hyp[-context_size:]], dtype=torch.int64))
-    return hyp[context_size:]
-
-
 class _OnnxEncoder(nn.Module):
     def __init__(self, model: AsrModel):
         super().__init__()
@@ -209,16 +183,6 @@ class _OnnxJoiner(nn.Module):
         return self.output_linear(torch.tanh(encoder_out + decoder_out))
 
 
-def _state_names(encoder: Zipformer2) -> list[str]:
-    names = []
-    layer = 0
-    for num_layers in encoder.num_encoder_layers:
-        for _ in range(num_layers):
-            names.extend(f"{name}_{layer}" for name in LAYER_STATE_NAMES)
-            layer += 1
-    return [*names, "embed_states", "processed_lens"]
-
-
 def _add_metadata(path: Path, metadata: dict[str, str]) -> None:
     import onnx  # noqa: PLC0415 - optional dependency
 
@@ -257,7 +221,7 @@ def _encoder_metadata(model: AsrModel, streaming: bool) -> dict[str, str]:
         chunk = enc.chunk_size[0]
         meta.update(
             decode_chunk_len=str(2 * chunk),
-            T=str(2 * chunk + 7 + 2 * model.encoder_embed.convnext.time_padding),
+            T=str(2 * chunk + StreamingEncoderModel(model.encoder_embed, enc).pad_length),
             chunk_size=str(chunk),
             left_context_len=_join(enc.left_context_frames[0] // ds
                                    for ds in enc.downsampling_factor),
@@ -276,7 +240,7 @@ def export_onnx(
 
     Non-streaming encoder: inputs ``x`` (N, T, F), ``x_lens`` (N,); outputs ``encoder_out``
     (N, T2, J), ``encoder_out_lens``. Streaming encoder (causal models): input ``x`` (N,
-    2*chunk + 13, F) and the states (see :func:`_state_names`), outputs ``encoder_out`` and
+    2*chunk + 13, F) and the states (names: :func:`onnx_state_names`), outputs ``encoder_out`` and
     ``new_<state>``. Decoder: ``y`` (N, context_size) int64 -> ``decoder_out`` (N, J). Joiner:
     ``encoder_out``, ``decoder_out`` (N, J) -> ``logit`` (N, V). Returns the three paths.
     """
@@ -292,11 +256,10 @@ def export_onnx(
 
     if streaming:
         enc = _OnnxStreamingEncoder(model)
-        chunk_len = 2 * model.encoder.chunk_size[0] + 7 + 2 * (
-            model.encoder_embed.convnext.time_padding)
+        chunk_len = 2 * enc.encoder.chunk_size + enc.encoder.pad_length
         x = torch.randn(batch_size, chunk_len, feature_dim)
         states = enc.encoder.get_init_states(batch_size)
-        names = _state_names(model.encoder)
+        names = onnx_state_names(model.encoder)
         batch_axes = {}
         num_layer_states = len(names) - 2
         for i, name in enumerate(names):
@@ -365,70 +328,4 @@ def _export_parameters() -> tuple[str, ...]:
 
     return tuple(inspect.signature(torch.onnx.export).parameters)
 
-
-class OnnxTransducer:
-    """onnxruntime sessions of the files written by :func:`export_onnx` (non-streaming).
-
-    Example::
-
-        model = OnnxTransducer("exp/encoder.onnx", "exp/decoder.onnx", "exp/joiner.onnx")
-        token_ids = model.greedy_search(features, feature_lens)
-    """
-
-    def __init__(self, encoder: str | os.PathLike, decoder: str | os.PathLike,
-                 joiner: str | os.PathLike, num_threads: int = 1):
-        import onnxruntime as ort  # noqa: PLC0415 - optional dependency
-
-        options = ort.SessionOptions()
-        options.inter_op_num_threads = num_threads
-        options.intra_op_num_threads = num_threads
-        self.encoder = ort.InferenceSession(str(encoder), options,
-                                            providers=["CPUExecutionProvider"])
-        self.decoder = ort.InferenceSession(str(decoder), options,
-                                            providers=["CPUExecutionProvider"])
-        self.joiner = ort.InferenceSession(str(joiner), options,
-                                           providers=["CPUExecutionProvider"])
-        meta = self.encoder.get_modelmeta().custom_metadata_map
-        self.metadata = dict(meta)
-        self.context_size = int(meta["context_size"])
-        self.blank_id = int(meta["blank_id"])
-
-    def run_encoder(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
-        """x: (N, T, F), x_lens: (N,) -> projected encoder_out (N, T2, J), lengths."""
-        out, out_lens = self.encoder.run(
-            None, {"x": x.float().cpu().numpy(), "x_lens": x_lens.long().cpu().numpy()}
-        )
-        return torch.from_numpy(out), torch.from_numpy(out_lens)
-
-    def run_decoder(self, y: Tensor) -> Tensor:
-        """y: (N, context_size) int64 -> (N, J)."""
-        (out,) = self.decoder.run(None, {"y": y.long().cpu().numpy()})
-        return torch.from_numpy(out)
-
-    def run_joiner(self, encoder_out: Tensor, decoder_out: Tensor) -> Tensor:
-        """(N, J), (N, J) -> logits (N, V)."""
-        (out,) = self.joiner.run(None, {"encoder_out": encoder_out.float().cpu().numpy(),
-                                        "decoder_out": decoder_out.float().cpu().numpy()})
-        return torch.from_numpy(out)
-
-    def greedy_search(self, x: Tensor, x_lens: Tensor) -> list[list[int]]:
-        """Greedy search of each utterance of the batch; returns token ids per utterance."""
-        encoder_out, encoder_out_lens = self.run_encoder(x, x_lens)
-        return [
-            greedy_search(encoder_out[i, : int(encoder_out_lens[i])], self.run_decoder,
-                          self.run_joiner, self.blank_id, self.context_size)
-            for i in range(encoder_out.size(0))
-        ]
-
-
-def onnx_streaming_state_names(metadata: dict[str, str] | None = None,
-                               model: AsrModel | None = None) -> list[str]:
-    """Input names of the streaming encoder's states, from a model or from ONNX metadata."""
-    if model is not None:
-        return _state_names(model.encoder)
-    if metadata is None:
-        raise ValueError("onnx_streaming_state_names: give metadata or model")
-    num_layers = sum(int(v) for v in metadata["num_encoder_layers"].split(","))
-    names = [f"{name}_{i}" for i in range(num_layers) for name in LAYER_STATE_NAMES]
-    return [*names, "embed_states", "processed_lens"]
 

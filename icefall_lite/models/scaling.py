@@ -30,6 +30,7 @@ __all__ = [
     "Balancer",
     "BiasNorm",
     "BypassModule",
+    "SharedDropout",
     "SwooshL",
     "SwooshR",
     "Whiten",
@@ -76,6 +77,28 @@ class SwooshR(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softplus(x - 1.0) - 0.08 * x - 0.313261687
+
+
+class SharedDropout(nn.Module):
+    """Dropout whose mask is shared along ``shared_dim`` (icefall's Dropout3): with time as the
+    shared dim, a dropped channel is dropped for the whole sequence.
+
+    Args:
+      p: drop probability. shared_dim: the dimension of size 1 in the mask.
+    """
+
+    def __init__(self, p: float, shared_dim: int):
+        super().__init__()
+        self.p = p
+        self.shared_dim = shared_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        shape = list(x.shape)
+        shape[self.shared_dim] = 1
+        keep = (torch.rand(shape, device=x.device) >= self.p).to(x.dtype)
+        return x * keep / (1.0 - self.p)
 
 
 class _LimitParamValue(torch.autograd.Function):

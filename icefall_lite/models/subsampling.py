@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from icefall_lite.models.scaling import (
     Balancer,
     BiasNorm,
+    SharedDropout,
     SwooshL,
     SwooshR,
     Whiten,
@@ -117,7 +118,7 @@ class Conv2dSubsampling(nn.Module):
         self.out = nn.Linear(self.out_width * layer3_channels, out_channels)
         self.out_whiten = Whiten(num_groups=1, whitening_limit=5.0)
         self.out_norm = BiasNorm(out_channels)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SharedDropout(dropout, shared_dim=1)  # (N, T, C): one mask per sequence
 
     def _project(self, x: Tensor) -> Tensor:
         batch_size, channels, seq_len, width = x.shape

@@ -26,6 +26,7 @@ Shapes: (T, N, C) inside the encoder. Example::
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from typing import Optional
 
@@ -43,6 +44,7 @@ from icefall_lite.models.scaling import (
     Balancer,
     BiasNorm,
     BypassModule,
+    SharedDropout,
     SwooshL,
     Whiten,
     scaled_linear,
@@ -140,7 +142,7 @@ class FeedforwardModule(nn.Module):
         self.hidden_balancer = Balancer(feedforward_dim, channel_dim=-1, min_positive=0.3,
                                         max_positive=1.0, min_abs=0.75, max_abs=5.0)
         self.activation = SwooshL()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SharedDropout(dropout, shared_dim=0)  # (T, N, F): one mask per sequence
         self.out_proj = scaled_linear(feedforward_dim, embed_dim, initial_scale=0.1)
         self.out_whiten = Whiten(num_groups=1, whitening_limit=7.5)
 
@@ -158,6 +160,7 @@ class Zipformer2EncoderLayer(nn.Module):
     Args:
       embed_dim: d. pos_dim: P. num_heads: H. query_head_dim, pos_head_dim, value_head_dim.
       feedforward_dim: F. dropout: feed-forward dropout. cnn_module_kernel: k. causal: chunked.
+      layer_skip_rate: probability (training only) that a sequence bypasses the whole layer.
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class Zipformer2EncoderLayer(nn.Module):
         dropout: float = 0.1,
         cnn_module_kernel: int = 31,
         causal: bool = False,
+        layer_skip_rate: float = 0.0,
     ):
         super().__init__()
         self.embed_dim = embed_dim
@@ -187,7 +191,7 @@ class Zipformer2EncoderLayer(nn.Module):
         self.conv_module1 = ConvolutionModule(embed_dim, cnn_module_kernel, causal)
         self.conv_module2 = ConvolutionModule(embed_dim, cnn_module_kernel, causal)
         self.bypass_mid = BypassModule(embed_dim)
-        self.bypass = BypassModule(embed_dim)
+        self.bypass = BypassModule(embed_dim, skip_rate=layer_skip_rate)
         self.norm = BiasNorm(embed_dim)
         # FF2's output tends to become too small without this (icefall's observation)
         self.balancer_ff2 = Balancer(embed_dim, channel_dim=-1, min_abs=0.1, max_abs=2.0)
@@ -393,6 +397,7 @@ class Zipformer2(nn.Module):
         batch; eval and streaming use the first; -1 = unlimited).
       feature_mask_probs: per-sequence probabilities of zeroing the upper two halves of the
         channels above ``encoder_unmasked_dim`` in training.
+      layer_skip_rate: per-sequence layer-skip probability in training, times sqrt(ds) per stack.
     """
 
     def __init__(
@@ -414,6 +419,7 @@ class Zipformer2(nn.Module):
         chunk_size: Sequence[int] = (-1,),
         left_context_frames: Sequence[int] = (-1,),
         feature_mask_probs: tuple[float, float] = (0.125, 0.234),
+        layer_skip_rate: float = 0.035,
     ):
         super().__init__()
         n = len(tuple(downsampling_factor))
@@ -462,6 +468,8 @@ class Zipformer2(nn.Module):
                 dropout=dropout,
                 cnn_module_kernel=self.cnn_module_kernel[i],
                 causal=causal,
+                # icefall's value after the layer-drop warm-up (the warm-up itself is dropped)
+                layer_skip_rate=layer_skip_rate * math.sqrt(self.downsampling_factor[i]),
             )
             encoder: nn.Module = Zipformer2Encoder(layer, self.num_encoder_layers[i], pos_dim)
             if self.downsampling_factor[i] != 1:

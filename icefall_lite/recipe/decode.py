@@ -35,7 +35,7 @@ from icefall_lite.recipe.common import (
     require_file,
 )
 from icefall_lite.training.checkpoint import load_model_for_decoding
-from icefall_lite.training.log_setup import remove_handlers, setup_logger
+from icefall_lite.training.log_setup import setup_logger
 from icefall_lite.utils.env import log_env_info
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
     """Decode ``--test-sets`` with ``--decoding-method``; returns {test set: {wer, rtf, ...}}."""
     args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
     out_dir = args.exp_dir / args.decoding_method
-    handlers = setup_logger(out_dir / f"log-decode-{checkpoint_prefix(args)}", 0, 1)
+    log_handle = setup_logger(out_dir / f"log-decode-{checkpoint_prefix(args)}", 0, 1)
     try:
         log_env_info(logger)
         logger.info("decoding arguments: %s", vars(args))
@@ -189,4 +189,4 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
                         stats.num_ref_words, rtf, elapsed, audio_seconds)
         return summary
     finally:
-        remove_handlers(handlers)
+        log_handle.close()

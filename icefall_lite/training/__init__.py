@@ -1,14 +1,20 @@
 """Transducer training: ScaledAdam + Eden, checkpoints and model averaging, the DDP training loop.
 
-- :mod:`~icefall_lite.training.optim`: ``ScaledAdam``, ``Eden``, ``get_parameter_groups_with_lrs``
+- :mod:`~icefall_lite.training.optim`: ``ScaledAdam``, ``LRScheduler``, ``Eden``,
+  ``get_parameter_groups_with_lrs``
 - :mod:`~icefall_lite.training.checkpoint`: ``epoch-N.pt`` / ``checkpoint-B.pt``, averaging,
   ``load_model_for_decoding``
 - :mod:`~icefall_lite.training.averaging`: the running model average and state-dict means
 - :mod:`~icefall_lite.training.args` / :mod:`~icefall_lite.training.config`: the options
   (icefall's flag names) generated from typed dataclasses
 - :mod:`~icefall_lite.training.batches`: batches -> model inputs, too-short utterance filters
-- :mod:`~icefall_lite.training.loop`: ``compute_loss`` (warm-up scales), ``train_one_epoch``
+- :mod:`~icefall_lite.training.loop`: ``compute_loss`` (warm-up scales), ``train_one_epoch``,
+  validation
 - :mod:`~icefall_lite.training.train`: ``run`` (one DDP rank) and ``main`` (the recipe entry)
+- helpers: :mod:`~icefall_lite.training.distributed` (DDP / torchrun setup),
+  :mod:`~icefall_lite.training.rng` (seeds, RNG state), :mod:`~icefall_lite.training.sampler_state`
+  (exact sampler resume behind prefetching workers), :mod:`~icefall_lite.training.metrics`,
+  :mod:`~icefall_lite.training.log_setup`, :mod:`~icefall_lite.training.diagnostics`
 
 Submodules are imported on demand; nothing here pulls in tqdm or TensorBoard.
 """

@@ -55,3 +55,8 @@ def setup_logger(
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     return handle
+
+
+def remove_handlers(handle: LogHandle) -> None:
+    """Undo :func:`setup_logger` (same as ``handle.close()``)."""
+    handle.close()

@@ -20,14 +20,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from icefall_lite.training.averaging import update_averaged_model
@@ -42,6 +39,7 @@ from icefall_lite.training.checkpoint import checkpoint_path, remove_checkpoints
 from icefall_lite.training.diagnostics import log_parameter_stats
 from icefall_lite.training.distributed import any_rank_true, is_distributed
 from icefall_lite.training.metrics import MetricsTracker
+from icefall_lite.training.rng import gather_rng_states, set_rng_state
 from icefall_lite.training.sampler_state import sampler_state_for_consumed
 
 logger = logging.getLogger(__name__)
@@ -156,37 +154,6 @@ def adjusted_batch_count(args: Any, batch_idx_train: int, world_size: int) -> fl
     if not max_duration:
         return float(batch_idx_train)
     return batch_idx_train * max_duration * world_size / args.ref_duration
-
-
-def get_rng_state() -> dict[str, Any]:
-    """The Python, numpy, torch and CUDA RNG states of this process."""
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def gather_rng_states() -> list[dict[str, Any]]:
-    """The RNG state of every rank (all ranks must call this), so a resumed run continues each
-    rank's random stream exactly."""
-    state = get_rng_state()
-    if not is_distributed():
-        return [state]
-    states: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(states, state)
-    return states
 
 
 def save_training_checkpoint(ctx: TrainContext, filename, sampler: Any) -> None:
@@ -323,6 +290,7 @@ def train_one_epoch(
     valid_dl: Iterable[dict] | None,
     epoch: int,
     skip_batches: int = 0,
+    rng_state: dict[str, Any] | None = None,
 ) -> None:
     """Train for one epoch (or the rest of it after a mid-epoch resume).
 
@@ -333,6 +301,9 @@ def train_one_epoch(
       epoch: the 1-based epoch number.
       skip_batches: batches of ``train_dl`` to pass over first (to resume when the sampler cannot
         restore its own position).
+      rng_state: this rank's RNG state from a mid-epoch checkpoint; restored after the DataLoader
+        iterator has drawn its worker seed (as it did at the start of the interrupted epoch), so
+        the main process continues the interrupted run's random stream.
     """
     from tqdm import tqdm  # an optional ("asr") dependency, like the rest of the training stack
 
@@ -340,9 +311,12 @@ def train_one_epoch(
     ctx.model.train()
     sampler = getattr(train_dl, "sampler", None)
     total = MetricsTracker()
-    batches = tqdm(train_dl, desc=f"Epoch {epoch}", disable=ctx.rank != 0 or not ctx.show_progress,
-                   dynamic_ncols=True, leave=False)
-    for batch_idx, batch in enumerate(batches):
+    batches = iter(train_dl)
+    if rng_state is not None:
+        set_rng_state(rng_state)
+    progress = tqdm(batches, desc=f"Epoch {epoch}", disable=ctx.rank != 0 or not ctx.show_progress,
+                    dynamic_ncols=True, leave=False)
+    for batch_idx, batch in enumerate(progress):
         if batch_idx < skip_batches:
             continue
         state.batch_idx_train += 1

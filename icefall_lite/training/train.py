@@ -44,14 +44,12 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import random
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 import torch.multiprocessing as mp
 from torch import Tensor, nn
@@ -72,10 +70,10 @@ from icefall_lite.training.loop import (
     TrainContext,
     TrainState,
     save_training_checkpoint,
-    set_rng_state,
     train_one_epoch,
 )
 from icefall_lite.training.optim import Eden, ScaledAdam, get_parameter_groups_with_lrs
+from icefall_lite.training.rng import fix_random_seed
 from icefall_lite.utils.env import log_env_info
 
 logger = logging.getLogger(__name__)
@@ -136,13 +134,6 @@ class TrainingRecipe:
     make_targets: TargetMaker | None = None
     output_frames: Callable[[Tensor], Tensor] = zipformer_output_frames
     show_progress: bool = True
-
-
-def fix_random_seed(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def make_grad_scaler(enabled: bool):
@@ -217,12 +208,12 @@ def _load_resume(
                    rng_states=checkpoint.get("rng_states") or [])
 
 
-def _restore_rng(resume: _Resume, rank: int, world_size: int) -> None:
+def _saved_rng_state(resume: _Resume, rank: int, world_size: int) -> dict[str, Any] | None:
     if len(resume.rng_states) == world_size:
-        set_rng_state(resume.rng_states[rank])
-    else:
-        logger.warning("%s holds RNG states of %d ranks, not %d: random streams restart from "
-                       "the epoch seed", resume.path, len(resume.rng_states), world_size)
+        return resume.rng_states[rank]
+    logger.warning("%s holds RNG states of %d ranks, not %d: random streams restart from the "
+                   "epoch seed", resume.path, len(resume.rng_states), world_size)
+    return None
 
 
 def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | None) -> None:
@@ -240,8 +231,9 @@ def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | N
         resumed_epoch = mid_epoch and epoch == first_epoch
         ctx.scheduler.step_epoch(epoch - 1)
         fix_random_seed(args.seed + epoch - 1)
+        rng_state = None
         if resumed_epoch:
-            _restore_rng(resume, ctx.rank, ctx.world_size)
+            rng_state = _saved_rng_state(resume, ctx.rank, ctx.world_size)
         else:
             state.batches_in_epoch = 0
         if hasattr(sampler, "set_epoch"):
@@ -250,7 +242,7 @@ def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | N
         if ctx.tb_writer is not None:
             ctx.tb_writer.add_scalar("train/epoch", epoch, state.batch_idx_train)
         train_one_epoch(ctx, train_dl, valid_dl, epoch,
-                        skip_batches=skip_batches if resumed_epoch else 0)
+                        skip_batches=skip_batches if resumed_epoch else 0, rng_state=rng_state)
         if args.print_diag:
             return
         _save_epoch(ctx, epoch, sampler)

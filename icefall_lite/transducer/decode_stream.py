@@ -41,12 +41,15 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
 warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
+
+# float32 rounding of (log-prob + graph score) versus the float64 beam test stays far below this
+_PREFILTER_MARGIN = 1e-2
 
 __all__ = ["RnntDecodingConfig", "RnntDecodingStream", "RnntDecodingStreams"]
 
@@ -152,7 +155,7 @@ class _Graphs:
     state_offset: torch.Tensor  # int64 [N]
     arc_offset: torch.Tensor  # int64 [N]
     num_states: torch.Tensor  # int64 [N]
-    owners: list = field(default_factory=list)
+    max_states: int = 1
 
 
 def _combine_graphs(fsas: list, device: torch.device) -> _Graphs:
@@ -192,11 +195,13 @@ def _combine_graphs(fsas: list, device: torch.device) -> _Graphs:
         state_offset=per_stream(g_state_off),
         arc_offset=per_stream(g_arc_off),
         num_states=per_stream(g_num_states),
+        max_states=max(g_num_states),
     )
 
 
-def _namespace_of(fsa):
-    """The k2 namespace (real or built-in) whose ``Fsa`` class made ``fsa``."""
+def namespace_of(fsa):
+    """The k2 namespace (real ``k2`` or the built-in backend) whose ``Fsa`` class made ``fsa``:
+    decoding follows the graph, so one process can decode with either (the parity tests do)."""
     if type(fsa).__module__.split(".")[0] == "k2":
         return importlib.import_module("k2")
     return importlib.import_module("icefall_lite.k2_builtin")
@@ -224,24 +229,46 @@ def _segment_max(values: torch.Tensor, seg: torch.Tensor, num_segs: int) -> torc
 
 
 def _rank_within(group: torch.Tensor, score: torch.Tensor, num_groups: int) -> torch.Tensor:
-    """Rank (0 = best) of each element by descending score within its group (groups sorted)."""
-    order = torch.sort(-score, stable=True)[1]
-    order = order[torch.sort(group[order], stable=True)[1]]
+    """Rank (0 = best) of each element by descending score within its group; ``group`` must be
+    sorted. Ties keep the input order. One row-wise sort of a padded [groups, longest] matrix."""
     counts = torch.bincount(group, minlength=num_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.empty_like(group)
-    rank[order] = torch.arange(group.numel(), device=group.device) - starts[group[order]]
-    return rank
+    pos = torch.arange(group.numel(), device=group.device) - (torch.cumsum(counts, 0) - counts)[
+        group
+    ]
+    width = int(counts.max())
+    table = torch.full((num_groups, width), float("-inf"), dtype=score.dtype, device=score.device)
+    table[group, pos] = score
+    order = torch.sort(table, dim=1, descending=True, stable=True)[1]
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(width, device=group.device).expand(num_groups, width))
+    return ranks[group, pos]
+
+
+def _group_order(stream: torch.Tensor, value: torch.Tensor, value_bound: int, num_streams: int):
+    """Permutation that sorts ``(stream, value)`` pairs, and the sorted pairs. One sort of a
+    combined int64 key when it cannot overflow, else two stable sorts."""
+    if value_bound * max(num_streams, 1) < 2**62:
+        key, order = torch.sort(stream * value_bound + value)
+        return order, key // value_bound, key % value_bound
+    order = torch.sort(value, stable=True)[1]
+    order = order[torch.sort(stream[order], stable=True)[1]]
+    return order, stream[order], value[order]
 
 
 def _prune(
     group: torch.Tensor, score: torch.Tensor, num_groups: int, beam: float, max_elems: int
 ) -> torch.Tensor:
-    """Keep-mask: score within ``beam`` of its group's best, and among the ``max_elems`` best."""
+    """Keep-mask: score within ``beam`` of its group's best, and among the ``max_elems`` best.
+
+    Only elements inside the beam are ranked: everything outside it scores lower than all of
+    them, so their ranks are unchanged."""
     best = _segment_max(score, group, num_groups)
     keep = score >= best[group] - beam
     if 0 < max_elems < score.numel():
-        keep &= _rank_within(group, score, num_groups) < max_elems
+        inside = torch.nonzero(keep).squeeze(1)
+        if inside.numel() > max_elems:
+            ranks = _rank_within(group[inside], score[inside], num_groups)
+            keep[inside[ranks >= max_elems]] = False
     return keep
 
 
@@ -300,7 +327,7 @@ class RnntDecodingStreams:
         ctx_stream = self._stream[first]
         row_splits = torch.zeros(self.num_streams + 1, dtype=torch.int32, device=self.device)
         row_splits[1:] = torch.cumsum(torch.bincount(ctx_stream, minlength=self.num_streams), 0)
-        ns = _namespace_of(self.src_streams[0].fsa)
+        ns = namespace_of(self.src_streams[0].fsa)
         shape = ns.ragged.create_ragged_shape2(row_splits=row_splits, cached_tot_size=num_ctx)
         return shape, contexts.to(torch.int32)
 
@@ -320,104 +347,111 @@ class RnntDecodingStreams:
                 f"RnntDecodingStreams.advance: logprobs must have shape ({num_ctx}, "
                 f"{cfg.vocab_size}) (contexts x vocab_size), got {tuple(logprobs.shape)}"
             )
-        lp = logprobs.detach().to(torch.float32).double()
+        V, H = cfg.vocab_size, cfg.decoder_history_len
+        lp32 = logprobs.detach().to(device=self.device, dtype=torch.float32).reshape(-1)
+        lp = lp32.double()
         device, N = self.device, self.num_streams
         stream, values, scores = self._stream, self._values, self._scores
-        G = g.num_states[stream]
-        graph_state = values % G
-        comb_state = g.state_offset[stream] + graph_state
-        out_degree = g.row_splits[comb_state + 1] - g.row_splits[comb_state]
-        num_arcs = torch.where(graph_state == G - 1, torch.zeros_like(out_degree), out_degree + 1)
-
-        # (1) expand: per state a blank self-loop (position 0) and its graph arcs.
         S = values.numel()
-        state_of_arc = torch.repeat_interleave(torch.arange(S, device=device), num_arcs)
-        arc_starts = torch.cumsum(num_arcs, 0) - num_arcs
-        pos = torch.arange(state_of_arc.numel(), device=device) - arc_starts[state_of_arc]
-        is_blank = pos == 0
-        comb_arc = torch.where(
-            is_blank, torch.zeros_like(pos), g.row_splits[comb_state[state_of_arc]] + pos - 1
+        G = g.num_states.index_select(0, stream)
+        graph_state = values % G
+        ctx_value = values // G
+        comb_state = g.state_offset.index_select(0, stream) + graph_state
+        arcs_lo = g.row_splits.index_select(0, comb_state)
+        alive = graph_state != G - 1  # the final graph state has no arcs, not even a blank
+        degree = torch.where(alive, g.row_splits.index_select(0, comb_state + 1) - arcs_lo, 0)
+        num_arcs = degree + alive.long()
+        first_arc = torch.cumsum(num_arcs, 0) - num_arcs  # source-order slot of the blank
+        lp_row = ctx_of_state * V
+        threshold = _segment_max(scores, stream, N).index_select(0, stream) - cfg.beam
+
+        # (1)+(2) graph arcs; the first-pass beam judges a final arc (-1) with probability one
+        # and keeps every epsilon; blank self-loops are always kept. A float32 pre-filter with
+        # a safety margin drops most arcs cheaply; the exact float64 test decides.
+        E = int(degree.sum())
+        src = torch.repeat_interleave(torch.arange(S, device=device), degree, output_size=E)
+        arc_offset = arcs_lo - (torch.cumsum(degree, 0) - degree)
+        comb_arc = torch.arange(E, device=device) + arc_offset.index_select(0, src)
+        label = g.labels.index_select(0, comb_arc)
+        lp_arc = lp32.index_select(0, lp_row.index_select(0, src) + label.clamp(min=0))
+        graph_score = g.scores.index_select(0, comb_arc)
+        slack = (threshold - scores).float() - _PREFILTER_MARGIN
+        candidate = (lp_arc + graph_score >= slack.index_select(0, src)) | (label <= 0)
+        cand = torch.nonzero(candidate).squeeze(1)
+        src, comb_arc, label = src[cand], comb_arc[cand], label[cand]
+        lp_arc, graph_score = lp_arc[cand].double(), graph_score[cand].double()
+        before = scores.index_select(0, src) + graph_score
+        after = before + lp_arc
+        prune_score = torch.where(label == -1, before, after)
+        keep = (prune_score >= threshold.index_select(0, src)) | (label == 0)
+        kept = torch.nonzero(keep).squeeze(1)
+        src, comb_arc, label = src[kept], comb_arc[kept], label[kept]
+        lp_arc, after, graph_score = lp_arc[kept], after[kept], graph_score[kept]
+        weight = graph_score + lp_arc
+        slot = first_arc.index_select(0, src) + 1 + comb_arc - arcs_lo.index_select(0, src)
+        G_src = G.index_select(0, src)
+        ctx_src = ctx_value.index_select(0, src)
+        shifted = (ctx_src % (V ** (H - 1))) * V + label
+        dst_value = torch.where(label > 0, shifted, ctx_src) * G_src + g.dest.index_select(
+            0, comb_arc
         )
-        arc_stream = stream[state_of_arc]
-        label = torch.where(is_blank, torch.zeros_like(pos), g.labels[comb_arc])
-        arc_ctx = ctx_of_state[state_of_arc]
-        lp_blank = lp[arc_ctx, 0]
-        lp_label = lp[arc_ctx, label.clamp(min=0)]
-        graph_score = torch.where(is_blank, torch.zeros_like(lp_blank), g.scores[comb_arc].double())
-        src_score = scores[state_of_arc]
+        graph_arc = comb_arc - g.arc_offset.index_select(0, stream.index_select(0, src))
 
-        # (2) first-pass beam: final arcs are judged with probability one; blanks and
-        # epsilons always survive, so a stream never loses all its states.
-        best_prev = _segment_max(scores, stream, N)
-        lp_prune = torch.where(label == -1, torch.zeros_like(lp_label), lp_label)
-        in_beam = src_score + graph_score + lp_prune >= best_prev[arc_stream] - cfg.beam
-        keep = is_blank | (label == 0) | in_beam
-        idx = torch.nonzero(keep).squeeze(1)
-        state_of_arc, arc_stream, label, is_blank = (
-            state_of_arc[idx], arc_stream[idx], label[idx], is_blank[idx]
-        )
-        comb_arc, graph_score, src_score = comb_arc[idx], graph_score[idx], src_score[idx]
-        arc_lp = torch.where(label > 0, lp_label[idx], lp_blank[idx])
+        blank_src = torch.nonzero(alive).squeeze(1)
+        lp_blank = lp.index_select(0, lp_row.index_select(0, blank_src))
+        src = torch.cat([blank_src, src])
+        slot = torch.cat([first_arc.index_select(0, blank_src), slot])
+        label = torch.cat([torch.zeros_like(blank_src), label])
+        dst_value = torch.cat([values.index_select(0, blank_src), dst_value])
+        dst_score = torch.cat([scores.index_select(0, blank_src) + lp_blank, after])
+        weight = torch.cat([lp_blank, weight])
+        graph_arc = torch.cat([torch.full_like(blank_src, -1), graph_arc])
+        arc_stream = stream.index_select(0, src)
 
-        # (3) destination states and scores.
-        V, H = cfg.vocab_size, cfg.decoder_history_len
-        Gs = G[state_of_arc]
-        src_value = values[state_of_arc]
-        src_ctx = src_value // Gs
-        shifted = (src_ctx % (V ** (H - 1))) * V + label
-        dst_ctx = torch.where(label > 0, shifted, src_ctx)
-        dst_graph = torch.where(is_blank, src_value % Gs, g.dest[comb_arc])
-        dst_value = dst_ctx * Gs + dst_graph
-        arc_weight = graph_score + arc_lp
-        dst_score = src_score + graph_score + arc_lp
-
-        # (4) group arcs by (stream, destination state); Viterbi score per state.
-        order = torch.sort(dst_value, stable=True)[1]
-        order = order[torch.sort(arc_stream[order], stable=True)[1]]
-        o_stream, o_value = arc_stream[order], dst_value[order]
+        # (3) group arcs by (stream, destination state); Viterbi score per state.
+        order, o_stream, o_value = _group_order(arc_stream, dst_value, V**H * g.max_states, N)
         state_id = _segment_starts(_changed(o_stream, o_value))
-        num_states = int(state_id[-1]) + 1
+        num_states = int(state_id[-1]) + 1 if state_id.numel() else 0
         state_first = _changed(state_id)
         st_stream, st_value = o_stream[state_first], o_value[state_first]
         st_score = _segment_max(dst_score[order], state_id, num_states)
 
-        # (5) prune states per stream (beam, max_states), then contexts (beam, max_contexts).
+        # (4) prune states per stream (beam, max_states), then contexts (beam, max_contexts).
         keep_state = _prune(st_stream, st_score, N, cfg.beam, cfg.max_states)
         st_ctx = _segment_starts(_changed(st_stream, st_value // g.num_states[st_stream]))
-        num_ctx_new = int(st_ctx[-1]) + 1
+        num_ctx_new = int(st_ctx[-1]) + 1 if st_ctx.numel() else 0
         ctx_stream = st_stream[_changed(st_ctx)]
         masked = torch.where(keep_state, st_score, torch.full_like(st_score, float("-inf")))
         ctx_score = _segment_max(masked, st_ctx, num_ctx_new)
         keep_ctx = _prune(ctx_stream, ctx_score, N, cfg.beam, cfg.max_contexts)
         keep_state &= keep_ctx[st_ctx]
 
-        # (6) new states; record the arcs entering them, in source order.
+        # (5) new states; record the arcs entering them, in source order.
         new_index = torch.cumsum(keep_state.long(), 0) - 1
         new_stream = st_stream[keep_state]
         new_counts = torch.bincount(new_stream, minlength=N)
         new_starts = torch.cumsum(new_counts, 0) - new_counts
         arc_state = torch.empty_like(state_id)
         arc_state[order] = state_id
-        arc_keep = keep_state[arc_state]
+        rec = torch.nonzero(keep_state[arc_state]).squeeze(1)
+        rec = rec[torch.sort(slot[rec])[1]]
+        rec_stream = arc_stream[rec]
         old_counts = torch.bincount(stream, minlength=N)
         old_starts = torch.cumsum(old_counts, 0) - old_counts
-        kept_stream = arc_stream[arc_keep]
         self._frames.append(
             {
-                "stream": kept_stream,
-                "src": state_of_arc[arc_keep] - old_starts[kept_stream],
-                "dst": new_index[arc_state[arc_keep]] - new_starts[kept_stream],
-                "label": label[arc_keep],
-                "score": arc_weight[arc_keep].float(),
-                "graph_arc": torch.where(
-                    is_blank, torch.full_like(comb_arc, -1), comb_arc - g.arc_offset[arc_stream]
-                )[arc_keep],
+                "stream": rec_stream,
+                "src": src[rec] - old_starts[rec_stream],
+                "dst": new_index[arc_state[rec]] - new_starts[rec_stream],
+                "label": label[rec],
+                "score": weight[rec].float(),
+                "graph_arc": graph_arc[rec],
                 "num_states": old_counts,
             }
         )
-        self._stream, self._values, self._scores = new_stream, st_value[keep_state], st_score[
-            keep_state
-        ]
+        self._stream = new_stream
+        self._values = st_value[keep_state]
+        self._scores = st_score[keep_state]
 
     # -- end of a chunk -----------------------------------------------------------------------
 
@@ -542,7 +576,7 @@ class RnntDecodingStreams:
 
 def _build_lattice(streams, stream, src, dst, label, score, graph_arc, states_per_fsa):
     """Assemble the FsaVec (in the namespace of the graphs) and carry the graph attributes."""
-    ns = _namespace_of(streams[0].fsa)
+    ns = namespace_of(streams[0].fsa)
     device = stream.device
     N = len(streams)
     arcs = torch.stack(

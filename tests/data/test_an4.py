@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from data_helpers import FakeUtterance, make_an4_corpus
+from data_helpers import FakeUtterance, make_an4_corpus, snapshot
 
 from icefall_lite.data.corpora.an4 import prepare_split, read_transcripts
+from icefall_lite.data.download import download
 from icefall_lite.data.validation import DataIssues, ManifestError
 
 REAL_AN4 = Path("/work/shared/download/an4")
@@ -75,3 +76,9 @@ def test_line_without_utterance_id_is_rejected(tmp_path):
     (root / "etc" / "an4_test.transcription").write_text("YES\n")
     with pytest.raises(ManifestError, match=r"an4_test\.transcription:1: expected"):
         read_transcripts(root, "test")
+
+
+def test_download_is_skipped_and_nothing_written_when_an4_is_present(synthetic_an4):
+    before = snapshot(synthetic_an4)
+    assert download("an4", synthetic_an4) == synthetic_an4 / "an4"
+    assert snapshot(synthetic_an4) == before

@@ -57,6 +57,14 @@ def test_training_batches_respect_max_duration_and_cover_the_epoch(synthetic_fba
     assert sorted(ids) == sorted(c.id for c in cuts)
 
 
+def test_default_config_keeps_every_cut_of_a_corpus_smaller_than_its_buckets(synthetic_fbank):
+    _, fbank_dir = synthetic_fbank
+    data = AsrDataModule(AsrDataConfig(manifest_dir=fbank_dir, num_workers=0))
+    cuts = data.load_cuts("an4", "train")  # 18 cuts, 30 buckets by default
+    ids = [i for batch in data.train_dataloaders(cuts) for i in _ids(batch)]
+    assert sorted(ids) == sorted(c.id for c in cuts)
+
+
 def test_spec_augment_masks_training_features_without_changing_shapes(synthetic_fbank):
     _, fbank_dir = synthetic_fbank
     plain = _module(fbank_dir, enable_spec_aug=False, shuffle=False)

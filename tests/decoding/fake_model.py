@@ -73,8 +73,8 @@ def alignment_scores(table: dict, num_frames: int, vocab_size: int, context_size
                      initial: tuple[int, ...], frames_scored: int):
     """``{token tuple: [score of each alignment]}`` over all alignments with at most one token
     per frame on frames ``0..frames_scored-1`` (blank = 0), starting from context ``initial``.
-    ``table`` is :func:`log_prob_table` (contexts of ids 0..V-1; a -1 in ``initial`` is looked
-    up through ``context_lp``)."""
+    ``table`` maps context tuples to ``[T, V]`` log-probs (:func:`log_prob_table`, or
+    :func:`log_prob_table_with_start` when ``initial`` holds -1)."""
     out: dict[tuple[int, ...], list[float]] = {}
     for choice in itertools.product(range(vocab_size), repeat=frames_scored):
         ctx, score, tokens = tuple(initial), 0.0, []

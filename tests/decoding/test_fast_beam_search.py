@@ -101,3 +101,21 @@ def test_edit_distance_matches_hand_counts():
     assert edit_distance([1, 2, 3], [1, 3]) == 1
     assert edit_distance([], [4, 5]) == 2
     assert edit_distance([1, 2, 3], [3, 2, 1]) == 2
+
+
+def test_allow_partial_decides_between_an_empty_answer_and_the_best_partial_path():
+    """A graph whose final state cannot be reached: without allow_partial every method answers
+    nothing; with it, one-best returns the words of the best path through the last frame."""
+    torch.manual_seed(10)
+    model = FakeTransducer(vocab_size=4, context_size=2)
+    enc, lens = model.random_batch([6, 4])
+    arcs = torch.tensor([[0, 0, 1, 0], [0, 0, 2, 0], [0, 0, 3, 0], [1, 2, -1, 0]],
+                        dtype=torch.int32)
+    graph = k2.Fsa(arcs)
+    graph.aux_labels = torch.tensor([5, 6, 7, -1], dtype=torch.int32)
+    kw = dict(beam=8.0, max_states=16, max_contexts=8)
+    assert fast_beam_search_one_best(model, graph, enc, lens, allow_partial=False, **kw) == [[], []]
+    assert fast_beam_search_nbest_LG(model, graph, enc, lens, allow_partial=False,
+                                     num_paths=10, **kw) == [[], []]
+    partial = fast_beam_search_one_best(model, graph, enc, lens, allow_partial=True, **kw)
+    assert all(hyp and all(w in (5, 6, 7) for w in hyp) for hyp in partial)

@@ -50,7 +50,7 @@ def random_ragged_aux(rng: random.Random, arcs: list, max_word: int = 9) -> list
     out = []
     for (_, _, lab, _) in arcs:
         words = [rng.randint(1, max_word) for _ in range(rng.choice([0, 0, 1, 1, 2, 3]))]
-        if lab == -1:
+        if lab == -1 and rng.random() < 0.7:  # k2 appends the -1 itself when it is missing
             words = words + [-1]
         out.append(words)
     return out

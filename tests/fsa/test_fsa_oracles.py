@@ -340,3 +340,16 @@ def test_fsa_indexing_to_device_and_attribute_errors():
     with pytest.raises(ValueError, match="entries"):
         vec.foo = torch.zeros(3)
     assert list(itertools.islice(vec.named_tensor_attr(), 1))[0][0] == "scores"
+
+
+def test_load_fsa_reads_a_saved_fsa_vec_with_ragged_aux_labels(tmp_path):
+    vec = RandomVec(random.Random(6), num_fsas=4).build(F, aux="ragged")
+    torch.save(vec.as_dict(), tmp_path / "vec.pt")
+    back = F.load_fsa(tmp_path / "vec.pt")
+    assert back.shape == vec.shape
+    assert torch.equal(back.arcs.values(), vec.arcs.values())
+    assert back.aux_labels.tolist() == vec.aux_labels.tolist()
+    assert torch.equal(back.extra_float, vec.extra_float)
+    with pytest.raises(ValueError, match="no 'arcs' key"):
+        torch.save({"x": 1}, tmp_path / "bad.pt")
+        F.load_fsa(tmp_path / "bad.pt")

@@ -75,9 +75,11 @@ def best_sentence_log10_prob(order: int, entries, words: tuple[str, ...]) -> flo
     return best(("<s>",) if order > 1 else (), 0)
 
 
-def enumerate_fsa_paths(fsa_dict: dict, max_tokens: int) -> dict[tuple, float]:
-    """All successful paths of a k2 ``as_dict`` FSA with at most ``max_tokens`` labels (the
-    FSA must be epsilon-free). Returns {(token ids, non-zero aux labels): best total score}."""
+def enumerate_fsa_paths(fsa_dict: dict, max_tokens: int, allow_epsilon: bool = False
+                        ) -> dict[tuple, float]:
+    """All successful paths of a k2 ``as_dict`` FSA with at most ``max_tokens`` non-epsilon
+    labels (epsilon arcs only with ``allow_epsilon``; the FSA must have no epsilon cycle).
+    Returns {(non-zero labels, non-zero aux labels): best total score}."""
     arcs = fsa_dict["arcs"]
     scores = arcs[:, 3].contiguous().view(torch.float32).tolist()
     src, dst, labels = arcs[:, 0].tolist(), arcs[:, 1].tolist(), arcs[:, 2].tolist()
@@ -94,27 +96,31 @@ def enumerate_fsa_paths(fsa_dict: dict, max_tokens: int) -> dict[tuple, float]:
             if labels[i] == -1:
                 key = (tokens, words)
                 result[key] = max(result.get(key, -math.inf), total)
+            elif labels[i] == 0:
+                assert allow_epsilon, "epsilon arc in an FSA that must be epsilon-free"
+                new_words = (*words, aux[i]) if aux[i] != 0 else words
+                stack.append((dst[i], tokens, new_words, total))
             elif len(tokens) < max_tokens:
-                assert labels[i] != 0, "epsilon arc in an FSA that must be epsilon-free"
                 new_words = (*words, aux[i]) if aux[i] != 0 else words
                 stack.append((dst[i], (*tokens, labels[i]), new_words, total))
     return result
 
 
 def expected_lg_paths(lexicon: dict[str, list[list[str]]], token_ids: dict[str, int],
-                      word_ids: dict[str, int], arpa: str | Path, max_tokens: int,
+                      word_ids: dict[str, int], arpa: str | Path | None, max_tokens: int,
                       sil: tuple[str, float] | None = None, max_order: int = 99
                       ) -> dict[tuple, float]:
     """What LG must accept: every word sequence G allows, spelled by every pronunciation (and,
     with ``sil = (token, prob)``, an optional silence before and after each word), up to
-    ``max_tokens`` tokens, scored ln P_LM (+ ln of the silence choices)."""
-    order, entries = read_arpa(arpa, max_order)
-    vocab = [w for w in lexicon if (w,) in entries]
+    ``max_tokens`` tokens, scored ln P_LM (+ ln of the silence choices). Without ``arpa``:
+    every word sequence, LM score 0 (what L alone accepts)."""
+    order, entries = read_arpa(arpa, max_order) if arpa else (0, {})
+    vocab = [w for w in lexicon if (w,) in entries or not arpa]
     shortest = min(len(p) for prons in lexicon.values() for p in prons)
     expected: dict[tuple, float] = {}
     for n in range(0, max_tokens // shortest + 1):
         for words in itertools.product(vocab, repeat=n):
-            lm = best_sentence_log10_prob(order, entries, words) * LN10
+            lm = best_sentence_log10_prob(order, entries, words) * LN10 if arpa else 0.0
             for prons in itertools.product(*(lexicon[w] for w in words)):
                 for sil_choice in (itertools.product((0, 1), repeat=n + 1) if sil else [()]):
                     tokens: list[str] = []

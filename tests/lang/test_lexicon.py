@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from lang_helpers import REPO, enumerate_fsa_paths, load_cli, read_table
+from lang_helpers import REPO, enumerate_fsa_paths, expected_lg_paths, load_cli, read_table
 
 from icefall_lite.lang.lexicon import add_disambig_symbols, read_pronunciation_dict
 from icefall_lite.lang.symbol_table import SymbolTable
@@ -85,6 +85,20 @@ def test_bpe_lexicon_fst_accepts_exactly_concatenated_pronunciations(bpe_lang):
     for (_, _, label, _), word in zip(arcs, aux):
         if label in first and word != 0:
             assert word in {words[w] for w, *p in lexicon if tokens[p[0]] == label}
+
+
+def test_phone_lexicon_fst_accepts_pronunciations_with_optional_silence(phone_lang):
+    lexicon: dict[str, list[list[str]]] = {}
+    for line in (phone_lang / "lexicon.txt").read_text().splitlines():
+        word, *tokens = line.split()
+        lexicon.setdefault(word, []).append(tokens)
+    expected = expected_lg_paths(lexicon, read_table(phone_lang / "tokens.txt"),
+                                 read_table(phone_lang / "words.txt"), None, max_tokens=4,
+                                 sil=("SIL", 0.5))
+    actual = enumerate_fsa_paths(torch.load(phone_lang / "L.pt"), 4, allow_epsilon=True)
+    assert len(expected) > 100 and set(actual) == set(expected)
+    for key, score in expected.items():
+        assert actual[key] == pytest.approx(score, abs=1e-5), key
 
 
 def test_lexicon_disambig_fst_has_hash0_self_loop(bpe_lang):

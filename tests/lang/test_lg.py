@@ -16,6 +16,7 @@ from lang_helpers import (
     read_table,
 )
 
+from icefall_lite.lang.grammar import arpa_to_g
 from icefall_lite.lang.lang_dir import build_lg, prepare_lang
 
 
@@ -101,6 +102,7 @@ def test_out_of_dictionary_words_are_reported_and_mapped_to_unk(phone_lang, tmp_
     assert info.oov == [(str(transcript), 2, "ZZ")]
     assert f"{transcript}:2: word 'ZZ' is not in the dictionary; mapped to <unk>" in caplog.text
     assert "ZZ" not in read_table(tmp_path / "lang" / "words.txt")
+    assert (tmp_path / "lang" / "oov.txt").read_text() == f"{transcript}:2 ZZ\n"
     # the LM text of the phone lang counted C as <unk>: its G has the bigram "<unk> A"
     assert "<unk> A" in (phone_lang / "lm.arpa").read_text()
 
@@ -118,6 +120,11 @@ def test_missing_lang_files_name_the_file(tmp_path, phone_lang):
         build_lg(tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere.dic"):
         prepare_lang(tmp_path, phone_lang / "transcript.txt", dictionary=tmp_path / "nowhere.dic")
+    with pytest.raises(ValueError, match="needs a pronunciation dictionary"):
+        prepare_lang(tmp_path, phone_lang / "transcript.txt")
+    (tmp_path / "words_no_hash0.txt").write_text("<eps> 0\nA 1\n<s> 2\n</s> 3\n")
+    with pytest.raises(ValueError, match="words_no_hash0.txt lacks '#0'"):
+        arpa_to_g(phone_lang / "lm.arpa", tmp_path / "words_no_hash0.txt")
 
 
 def test_k2_fixture_is_what_the_tools_build_now(phone_lang):

@@ -75,17 +75,3 @@ def test_simple_and_pruned_losses_decrease_when_overfitting_a_batch(causal):
     last_pruned = sum(h[1] for h in history[-5:]) / 5
     assert last_simple < 0.5 * first_simple
     assert last_pruned < 0.5 * first_pruned
-
-
-@pytest.mark.k2
-def test_losses_with_real_k2_equal_the_builtin_losses(real_k2, builtin_k2, monkeypatch):
-    import icefall_lite.models.asr_model as asr_model
-
-    model = build_model(small_config()).eval()
-    x, x_lens = random_batch(LENGTHS)
-    results = []
-    for namespace in (real_k2, builtin_k2):
-        monkeypatch.setattr(asr_model, "k2", namespace)
-        with torch.no_grad():
-            results.append(model(x, x_lens, TOKENS, prune_range=3, lm_scale=0.25))
-    torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-3)

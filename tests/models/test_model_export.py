@@ -11,12 +11,13 @@ import torch
 
 from icefall_lite.models import build_model
 from icefall_lite.models.export import (
+    OnnxStreamingEncoder,
     OnnxTransducer,
     export_jit,
     export_onnx,
     export_pretrained,
     greedy_search,
-    onnx_streaming_state_names,
+    onnx_state_names,
 )
 from tests.models.helpers import random_batch, small_config
 
@@ -64,6 +65,9 @@ def test_scripted_model_matches_eager_encoder_and_transcripts(exported, tmp_path
     model, _, _, _ = exported
     export_jit(model, tmp_path / "jit_script.pt")
     scripted = torch.jit.load(str(tmp_path / "jit_script.pt"))
+    # the decoding library reads these from the scripted decoder
+    assert (scripted.decoder.blank_id, scripted.decoder.context_size,
+            scripted.decoder.vocab_size) == (0, 2, 10)
     x, x_lens = random_batch([137, 90])
     with torch.no_grad():
         expected, expected_lens = model.forward_encoder(x, x_lens)
@@ -116,28 +120,26 @@ def test_onnx_models_match_eager_encoder_and_transcripts(exported):
 
 
 def test_streaming_onnx_encoder_matches_eager_streaming(exported):
-    import onnxruntime as ort
-
     model, _, _, paths = exported
-    session = ort.InferenceSession(str(paths["encoder"]), providers=["CPUExecutionProvider"])
-    meta = session.get_modelmeta().custom_metadata_map
+    encoder = OnnxStreamingEncoder(paths["encoder"])
+    meta = encoder.metadata
     assert meta["decode_chunk_len"] == "32" and meta["T"] == "45"
     assert meta["left_context_len"] == "32,16,8,4,8,16"
-    names = onnx_streaming_state_names(metadata=meta)
-    assert names == onnx_streaming_state_names(model=model)
+    assert encoder.state_names == onnx_state_names(model.encoder)
     batch_size = 2
     eager_states = model.get_init_states(batch_size)
-    onnx_states = [s.numpy() for s in eager_states]
+    onnx_states = encoder.get_init_states(batch_size)
+    for eager, onnx in zip(eager_states, onnx_states):
+        assert tuple(eager.shape) == onnx.shape and not onnx.any()
     x, _ = random_batch([32 * 4 + 13] * batch_size)
     with torch.no_grad():
-        for k in range(4):
+        for k in range(4):  # the 32-frame left context (2 chunks) rolls over
             piece = x[:, 32 * k : 32 * k + 45]
             lens = torch.full((batch_size,), 45)
             expected, _, eager_states = model.streaming_forward_encoder(piece, lens, eager_states)
-            outputs = session.run(None, {"x": piece.numpy(), **dict(zip(names, onnx_states))})
-            onnx_states = outputs[1:]
-            torch.testing.assert_close(torch.from_numpy(outputs[0]),
-                                       model.joiner.encoder_proj(expected), atol=1e-4, rtol=1e-4)
+            actual, onnx_states = encoder(piece, onnx_states)
+            torch.testing.assert_close(actual, model.joiner.encoder_proj(expected),
+                                       atol=1e-4, rtol=1e-4)
 
 
 def test_pretrained_state_dict_round_trips(exported, tmp_path):

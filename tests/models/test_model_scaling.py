@@ -10,6 +10,7 @@ from icefall_lite.models.scaling import (
     Balancer,
     BiasNorm,
     BypassModule,
+    SharedDropout,
     SwooshL,
     SwooshR,
     Whiten,
@@ -76,3 +77,19 @@ def test_limit_param_value_flips_gradients_that_push_out_of_range():
     y = limit_param_value(p, -1.5, 1.5, prob=1.0)
     (grad,) = torch.autograd.grad((y * torch.tensor([1.0, 1.0, -1.0])).sum(), p)
     assert grad.tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_shared_dropout_drops_whole_channels_along_the_shared_dim():
+    dropout = SharedDropout(0.5, shared_dim=0).train()
+    x = torch.ones(7, 3, 40)
+    y = dropout(x)
+    assert torch.equal(y, y[:1].expand_as(y))  # same mask for every frame
+    assert set(y.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1/(1-p)
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_bypass_skip_rate_one_returns_the_input_in_training_only():
+    bypass = BypassModule(4, skip_rate=1.0).train()
+    x_orig, x = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    assert torch.equal(bypass(x_orig, x), x_orig)
+    assert torch.equal(bypass.eval()(x_orig, x), torch.full((2, 3, 4), 0.5))

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import RECIPE_KWARGS, TINY_DEFAULTS, make_args, read_losses
+from training_helpers import (
+    RECIPE_KWARGS,
+    TINY_DEFAULTS,
+    build_lhotse_datamodule,
+    make_args,
+    read_losses,
+)
 
 from icefall_lite.training.checkpoint import find_checkpoints
 from icefall_lite.training.train import TrainingRecipe, main, run
@@ -182,3 +188,37 @@ def test_torchrun_environment_joins_through_env_rendezvous(tmp_path, monkeypatch
     assert seen == [{"rank": 0, "world_size": 1}]
     assert not dist.is_initialized()  # cleaned up
     assert _load(exp / "epoch-1.pt")["params"]["world_size"] == 1
+
+
+def test_resume_behind_prefetching_lhotse_dataloader_reproduces_losses(tmp_path, monkeypatch):
+    # Two DataLoader workers make the sampler run ahead of the loop; the checkpoint must record
+    # the sampler position of the last *trained* batch.
+    recipe = TrainingRecipe(**{**RECIPE_KWARGS, "build_datamodule": build_lhotse_datamodule},
+                            show_progress=False)
+    log = tmp_path / "full.txt"
+    monkeypatch.setenv("STANDIN_LOSS_LOG", str(log))
+    exp = tmp_path / "exp"
+    state = run(0, 1, make_args(exp, "--keep-last-k", "0"), recipe)
+    full = read_losses(log)
+    assert len(full) == state.batch_idx_train
+    checkpoints = [_load(p) for p in find_checkpoints(exp)]
+    mid_epoch = [c for c in checkpoints
+                 if c["cur_epoch"] == 2 and 0 < c["batches_in_epoch"] < len(full) // 2]
+    assert mid_epoch, "no checkpoint in the middle of epoch 2"
+    start = mid_epoch[0]["batch_idx_train"]
+    log = tmp_path / "resumed.txt"
+    monkeypatch.setenv("STANDIN_LOSS_LOG", str(log))
+    run(0, 1, make_args(exp, "--start-batch", str(start)), recipe)
+    assert _flat(read_losses(log)) == pytest.approx(_flat(full[start:]), abs=1e-6, rel=0)
+
+
+def test_bad_options_and_missing_resume_checkpoint_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="--save-every-n must be >= 1"):
+        main(TINY_DEFAULTS, argv=["--exp-dir", str(tmp_path), "--save-every-n", "0"],
+             **RECIPE_KWARGS)
+    with pytest.raises(ValueError, match="--start-epoch 5 is after --num-epochs 2"):
+        main(TINY_DEFAULTS, argv=["--exp-dir", str(tmp_path), "--start-epoch", "5"],
+             **RECIPE_KWARGS)
+    with pytest.raises(FileNotFoundError, match="checkpoint-99.pt"):
+        main(TINY_DEFAULTS, argv=["--exp-dir", str(tmp_path), "--start-batch", "99"],
+             **RECIPE_KWARGS)

@@ -24,9 +24,12 @@ def assert_same_lattice(expected, actual):
 
 
 @pytest.mark.k2
+@pytest.mark.parametrize("context_size", [1, 2])
 @pytest.mark.parametrize("beam,max_states,max_contexts", CONFIGS)
-def test_trivial_graph_lattice_equals_k2(real_k2, builtin_k2, beam, max_states, max_contexts):
-    joiner = TableJoiner(len(NUM_FRAMES), max(NUM_FRAMES), vocab_size=5, context_size=2, seed=1)
+def test_trivial_graph_lattice_equals_k2(real_k2, builtin_k2, beam, max_states, max_contexts,
+                                         context_size):
+    joiner = TableJoiner(len(NUM_FRAMES), max(NUM_FRAMES), vocab_size=5,
+                         context_size=context_size, seed=1)
     run = lambda ns: decode_with(  # noqa: E731
         ns, [ns.trivial_graph(4)] * len(NUM_FRAMES), joiner, NUM_FRAMES, beam, max_states,
         max_contexts,

@@ -22,4 +22,6 @@ if __name__ == "__main__":
         "keep_last_k": 3,
         "ref_duration": 60,
         "num_workers": 0,
+        "log_interval": 10,
+        "valid_interval": 50,
     })

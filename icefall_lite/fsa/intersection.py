@@ -4,7 +4,7 @@
 The product is explored breadth-first from the pair of start states, all FSAs at once: each
 iteration expands the newest pair-states, matching their arcs by label with a sorted search
 (``torch.searchsorted``), and assigns ids to pair-states never seen before. Seen pairs are kept
-in a few sorted chunks merged like a log-structured table, so lookups stay cheap. Output state
+in a dense array when the pair space is small, else in a vectorised hash table. Output state
 ids follow discovery order per FSA, the final pair last; arcs of a state are in the order of
 (a-arc, b-arc), or (b-arc, a-arc) with ``sorted_match_a``, as k2 orders them. The result is not
 connected (call ``connect``).
@@ -24,34 +24,58 @@ from icefall_lite.fsa.ragged import RaggedShape, expand_ranges
 _LABEL_SHIFT = 1 << 33
 
 
-# pair-state tables up to this many entries are dense int32 arrays (2 of them), else sorted
+# pair-state spaces up to this many entries use dense int32 arrays (2 of them), else a hash
 _DENSE_LIMIT = 1 << 24
 
 
-class _SortedPairTable:
-    """Pair keys -> ids kept in sorted chunks, merged like a log-structured table."""
+class _HashPairTable:
+    """Pair keys -> ids in an open-addressing hash table (linear probing), every probe
+    round one batch of tensor ops; grows (rehashes) at half load."""
 
-    def __init__(self, device: torch.device):
-        self.chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
+    def __init__(self, device: torch.device, capacity: int = 1 << 16):
         self.device = device
+        self._alloc(capacity)
+        self.count = 0
+
+    def _alloc(self, capacity: int) -> None:
+        self.cap = capacity
+        self.keys = torch.full((capacity,), -1, dtype=torch.int64, device=self.device)
+        self.vals = torch.full((capacity,), -1, dtype=torch.int64, device=self.device)
+
+    def _hash(self, keys: torch.Tensor) -> torch.Tensor:
+        return ((keys * 0x9E3779B1) ^ (keys >> 29)) & (self.cap - 1)
 
     def lookup(self, keys: torch.Tensor) -> torch.Tensor:
         out = torch.full_like(keys, -1)
-        for ck, cid in self.chunks:
-            pos = torch.searchsorted(ck, keys).clamp(max=ck.numel() - 1)
-            out = torch.where(ck[pos] == keys, cid[pos], out)
+        pending = torch.arange(keys.numel(), device=keys.device)
+        slot = self._hash(keys)
+        while pending.numel() > 0:
+            stored = self.keys[slot]
+            hit = stored == keys[pending]
+            out[pending[hit]] = self.vals[slot[hit]]
+            go_on = ~hit & (stored != -1)
+            pending, slot = pending[go_on], (slot[go_on] + 1) & (self.cap - 1)
         return out
 
-    def _add(self, keys: torch.Tensor, ids: torch.Tensor) -> None:
-        order = torch.sort(keys)[1]
-        self.chunks.append((keys[order], ids[order]))
-        while len(self.chunks) > 1 and \
-                self.chunks[-2][0].numel() <= 2 * self.chunks[-1][0].numel():
-            k2_, i2 = self.chunks.pop()
-            k1, i1 = self.chunks.pop()
-            k, i = torch.cat([k1, k2_]), torch.cat([i1, i2])
-            order = torch.sort(k)[1]
-            self.chunks.append((k[order], i[order]))
+    def _insert(self, keys: torch.Tensor, vals: torch.Tensor) -> None:
+        """Insert distinct keys that are not in the table yet."""
+        if 2 * (self.count + keys.numel()) > self.cap:
+            old_keys, old_vals = self.keys, self.vals
+            used = old_keys != -1
+            cap = self.cap
+            while 2 * (self.count + keys.numel()) > cap:
+                cap *= 2
+            self._alloc(cap)
+            self.count = 0
+            self._insert(old_keys[used], old_vals[used])
+        self.count += keys.numel()
+        slot = self._hash(keys)
+        while keys.numel() > 0:
+            free = self.keys[slot] == -1
+            self.keys[slot[free]] = keys[free]  # one of the keys aiming at a slot wins
+            won = self.keys[slot] == keys
+            self.vals[slot[won]] = vals[won]
+            keys, vals, slot = keys[~won], vals[~won], (slot[~won] + 1) & (self.cap - 1)
 
     def resolve(self, keys: torch.Tensor, next_id: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Ids of ``keys``; unseen keys get new ids in order of first occurrence. Returns
@@ -69,7 +93,7 @@ class _SortedPairTable:
         rank = torch.empty_like(first)
         rank[by_first] = torch.arange(first.numel(), device=keys.device)
         ids[pos_new] = next_id + rank[inv]
-        self._add(uniq, next_id + rank)
+        self._insert(uniq, next_id + rank)
         return ids, pos_new[first_sorted]
 
 
@@ -172,7 +196,7 @@ def intersect_device(
     else:
         def pair_key(ga, gb):
             return ga * nb_states + gb
-        table = _SortedPairTable(device)
+        table = _HashPairTable(device)
 
     front_a = ai["start"][b_to_a_map[fsa_ids]]
     front_b = bi["start"][fsa_ids]

@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Export the LibriSpeech model (run from egs/librispeech/ASR): EXP_DIR/pretrained.pt, and with
+--jit 1 / --onnx 1 the TorchScript / ONNX models. See --help for every option.
+
+    ./zipformer/export.py --epoch 30 --avg 9 --jit 1
+"""
+
+from model_defaults import CORPUS, MODEL
+
+from icefall_lite.recipe.export import main
+
+if __name__ == "__main__":
+    main({**CORPUS, **MODEL, "exp_dir": "zipformer/exp", "epoch": 30, "avg": 9})

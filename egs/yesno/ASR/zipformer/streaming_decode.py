@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""Chunk-wise streaming decoding of a causal yesno model (trained with --causal 1; run from
+egs/yesno/ASR). See --help for every option.
+
+    ./zipformer/streaming_decode.py --causal 1 --epoch 15 --avg 2 --decode-chunk-len 32
+"""
+
+from model_defaults import CORPUS, MODEL
+
+from icefall_lite.recipe.streaming_decode import main
+
+if __name__ == "__main__":
+    main({**CORPUS, **MODEL, "exp_dir": "zipformer/exp", "epoch": 15, "avg": 2,
+          "num_decode_streams": 30, "num_workers": 0})

@@ -1,0 +1,95 @@
+"""``zipformer/export.py`` of every recipe: write the averaged model of ``--exp-dir`` as
+
+- ``EXP_DIR/pretrained.pt`` - ``{"model": state_dict}`` (always; for ``pretrained.py
+  --checkpoint``);
+- ``--jit 1``: ``EXP_DIR/jit_script.pt`` (``torch.jit.script``, non-streaming; for
+  ``pretrained.py --nn-model``) and, for a causal model, the streaming variant
+  ``EXP_DIR/jit_script_chunk_<C>_left_<L>.pt`` (``get_init_states`` + chunk-wise encoder);
+- ``--onnx 1``: ``encoder/decoder/joiner-<epoch-E-avg-A>.onnx`` (non-streaming) and, for a causal
+  model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus a copy of ``tokens.txt``.
+
+Example (from a recipe directory)::
+
+    ./zipformer/export.py --epoch 30 --avg 10 --jit 1 --onnx 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.models.export import export_jit, export_onnx, export_pretrained
+from icefall_lite.recipe.common import add_corpus_arguments, require_file
+from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
+from icefall_lite.training.log_setup import setup_logger
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Export the averaged model (pretrained.pt, TorchScript, ONNX).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve",
+    )
+    add_corpus_arguments(parser, defaults)
+    ZipformerConfig.add_arguments(parser)
+    add_checkpoint_arguments(parser)
+    group = parser.add_argument_group("export")
+    group.add_argument("--jit", type=int, default=0,
+                       help="1: also write jit_script.pt (and the streaming jit model if causal)")
+    group.add_argument("--onnx", type=int, default=0,
+                       help="1: also write encoder/decoder/joiner ONNX files and tokens.txt")
+    parser.set_defaults(**defaults)
+    return parser
+
+
+def averaging_name(args: argparse.Namespace) -> str:
+    """``epoch-E-avg-A`` (or ``iter-B-avg-A``), the file-name part of exported ONNX models."""
+    return (f"iter-{args.iter}" if args.iter > 0 else f"epoch-{args.epoch}") + f"-avg-{args.avg}"
+
+
+def export(args: argparse.Namespace) -> dict[str, Path]:
+    """Load the averaged model and write every requested file; returns {what: path}."""
+    tokens = require_file(Path(args.lang_dir) / "tokens.txt", "token table")
+    model = load_decoding_model(args, "cpu")
+    exp_dir = Path(args.exp_dir)
+    written = {"pretrained": export_pretrained(model, exp_dir / "pretrained.pt")}
+    causal = bool(model.encoder.causal)
+    chunk, left = model.encoder.chunk_size[0], model.encoder.left_context_frames[0]
+    if args.jit:
+        written["jit"] = exp_dir / "jit_script.pt"
+        export_jit(model, written["jit"], streaming=False)
+        if causal:
+            written["jit_streaming"] = exp_dir / f"jit_script_chunk_{chunk}_left_{left}.pt"
+            export_jit(model, written["jit_streaming"], streaming=True)
+    if args.onnx:
+        name = averaging_name(args)
+        for part, path in export_onnx(model, exp_dir, suffix=f"-{name}").items():
+            written[part] = path
+        if causal:
+            paths = export_onnx(model, exp_dir, streaming=True,
+                                suffix=f"-{name}-chunk-{chunk}-left-{left}")
+            for part, path in paths.items():
+                written[f"{part}_streaming"] = path
+        written["tokens"] = exp_dir / "tokens.txt"
+        if tokens.resolve() != written["tokens"].resolve():
+            shutil.copyfile(tokens, written["tokens"])
+    for what, path in written.items():
+        logger.info("%s: %s", what, path)
+    return written
+
+
+def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, Path]:
+    """Export as the command line asks; returns {what: path} of the files written."""
+    args = build_parser(defaults).parse_args(argv)
+    handle = setup_logger(Path(args.exp_dir) / "log-export", 0, 1)
+    try:
+        logger.info("export arguments: %s", vars(args))
+        return export(args)
+    finally:
+        handle.close()

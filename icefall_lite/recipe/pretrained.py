@@ -1,0 +1,323 @@
+"""``zipformer/pretrained.py`` of every recipe: sound files -> text with an exported model.
+
+The model comes from one of
+
+- ``--checkpoint EXP/pretrained.pt`` (written by export.py; the model options must match the
+  training run's, which the recipe's defaults do);
+- ``--nn-model EXP/jit_script.pt`` (``export.py --jit 1``; no model options needed);
+- ``--encoder/--decoder/--joiner EXP/*.onnx`` (``export.py --onnx 1``; run with onnxruntime,
+  greedy search only).
+
+Tokens are turned into text with ``--bpe-model`` (sentencepiece) or ``--tokens`` (tokens.txt,
+``▁`` starts a word). Features are those of training: 80-bin fbank through the same extractor
+(:func:`icefall_lite.data.fbank.make_fbank_extractor`, kaldifeat) at ``--sample-rate``, the rate
+the recipe's features were computed at (the corpus's own: 8 kHz for yesno, 16 kHz for AN4 and
+LibriSpeech). A file at another rate is resampled to it, with a log line. ``*_LG`` methods
+read ``LG.pt`` and ``words.txt`` from ``--lang-dir``.
+
+Example (from a recipe directory)::
+
+    ./zipformer/pretrained.py --checkpoint zipformer/exp/pretrained.pt \\
+        --bpe-model data/lang_bpe_100/bpe.model --method modified_beam_search a.wav b.wav
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
+from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.decoding.greedy import initial_context
+from icefall_lite.decoding.registry import DECODING_METHODS, decode
+from icefall_lite.models.asr_model import build_model
+from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.recipe.common import read_word_table, require_file
+
+logger = logging.getLogger(__name__)
+
+#: Feature padding of a batch: lhotse's LOG_EPSILON, as the training batches are padded.
+LOG_EPS = math.log(1e-10)
+
+#: pretrained.py decodes without references, so the oracle method is left out.
+METHODS = tuple(name for name, m in DECODING_METHODS.items() if not m.needs_ref)
+
+
+# ----------------------------------------------------------------------------------------------
+# audio and features
+
+
+def resample(samples: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling of a 1-D signal (windowed sinc, Hann window, 6 zero crossings).
+
+    Output sample ``j`` is the sum over input samples ``i`` of ``x[i] * h(j / new - i / orig)``
+    with ``h`` a low-pass at ``min(orig, new) / 2`` (times a roll-off of 0.99), so downsampling
+    does not alias. Returns ``ceil(len * new / orig)`` float32 samples.
+    """
+    if orig_rate == new_rate:
+        return samples.astype(np.float32)
+    g = math.gcd(orig_rate, new_rate)
+    orig, new = orig_rate // g, new_rate // g
+    cutoff = 0.99 * min(orig, new)  # in units of the gcd rate: low-pass at cutoff / 2
+    zeros = 6
+    width = math.ceil(zeros * orig / cutoff)
+    x = torch.from_numpy(samples.astype(np.float32))
+    # Each output phase j (0 <= j < new) reads input samples i - width .. i + width + orig.
+    idx = torch.arange(-width, width + orig, dtype=torch.float64)
+    t = idx[None, :] / orig - torch.arange(new, dtype=torch.float64)[:, None] / new
+    t = t * cutoff
+    t = t.clamp(-zeros, zeros)
+    window = torch.cos(t / zeros * math.pi / 2) ** 2
+    kernels = torch.where(t == 0, torch.ones_like(t), torch.sin(math.pi * t) / (math.pi * t))
+    kernels = (kernels * window * cutoff / orig).float()
+    padded = torch.nn.functional.pad(x[None, None], (width, width + orig))
+    out = torch.nn.functional.conv1d(padded, kernels[:, None], stride=orig)  # (1, new, frames)
+    out = out[0].t().reshape(-1)
+    return out[: math.ceil(len(samples) * new / orig)].numpy()
+
+
+def read_sound_file(path: str | Path, sample_rate: int) -> np.ndarray:
+    """The first channel of ``path`` as float32 in [-1, 1] at ``sample_rate`` Hz.
+
+    Raises FileNotFoundError for a missing file and ValueError for one that is not audio; a file
+    at another rate is resampled, with a log line."""
+    import soundfile as sf  # noqa: PLC0415
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sound file not found: {path}")
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError variants
+        raise ValueError(f"cannot read sound file {path}: {e}") from e
+    samples = samples[:, 0]
+    if samples.size == 0:
+        raise ValueError(f"sound file {path} has no samples")
+    if rate != sample_rate:
+        logger.warning("%s: sample rate %d Hz, the model expects %d Hz: resampling", path,
+                       rate, sample_rate)
+        samples = resample(samples, rate, sample_rate)
+    return samples
+
+
+def compute_features(waves: list[np.ndarray], sample_rate: int,
+                     num_mel_bins: int = 80) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fbank of each wave with the training extractor; returns (N, T, F) padded with LOG_EPS
+    and the (N,) lengths."""
+    from icefall_lite.data.fbank import make_fbank_extractor  # noqa: PLC0415 - loads lhotse
+
+    extractor = make_fbank_extractor(num_mel_bins, sampling_rate=sample_rate)
+    feats = [torch.as_tensor(np.asarray(extractor.extract(w, sample_rate)), dtype=torch.float32)
+             for w in waves]
+    lens = torch.tensor([f.size(0) for f in feats], dtype=torch.int64)
+    batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=LOG_EPS)
+    return batch, lens
+
+
+# ----------------------------------------------------------------------------------------------
+# tokens -> text
+
+
+class TokenText:
+    """Token ids -> text with a sentencepiece model or a ``tokens.txt`` table."""
+
+    def __init__(self, bpe_model: Path | None = None, tokens: Path | None = None) -> None:
+        self.sp = None
+        self.table: dict[int, str] = {}
+        if bpe_model is not None:
+            import sentencepiece as spm  # noqa: PLC0415
+
+            path = require_file(bpe_model, "BPE model (--bpe-model)")
+            self.sp = spm.SentencePieceProcessor(model_file=str(path))
+            self.vocab_size = self.sp.get_piece_size()
+        elif tokens is not None:
+            path = require_file(tokens, "token table (--tokens)")
+            for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                fields = line.split()
+                if len(fields) != 2 or not fields[1].isdigit():
+                    raise ValueError(f"{path}:{line_no}: expected 'token id', got {line!r}")
+                self.table[int(fields[1])] = fields[0]
+            # disambiguation symbols (#0, ...) follow the real tokens in a lang dir's table
+            self.vocab_size = 1 + max(i for i, s in self.table.items() if not s.startswith("#"))
+        else:
+            raise ValueError("give --bpe-model or --tokens to turn token ids into text")
+
+    def __call__(self, ids: list[int]) -> str:
+        if self.sp is not None:
+            return self.sp.decode(ids)
+        return "".join(self.table[i] for i in ids).replace("\u2581", " ").strip()
+
+
+# ----------------------------------------------------------------------------------------------
+# models
+
+
+def onnx_greedy_search(onnx_model, features: torch.Tensor,
+                       feature_lens: torch.Tensor) -> list[list[int]]:
+    """Greedy search with an :class:`~icefall_lite.models.export.OnnxTransducer`, one symbol per
+    frame, starting from the same decoder context as the eager
+    :func:`~icefall_lite.decoding.greedy.greedy_search_batch` (so both give the same tokens)."""
+    encoder_out, encoder_out_lens = onnx_model.run_encoder(features, feature_lens)
+    context_size, blank_id = onnx_model.context_size, onnx_model.blank_id
+    results = []
+    for n in range(encoder_out.size(0)):
+        hyp = initial_context(context_size, blank_id)
+        decoder_out = onnx_model.run_decoder(torch.tensor([hyp[-context_size:]]))
+        for t in range(int(encoder_out_lens[n])):
+            token = int(onnx_model.run_joiner(encoder_out[n, t : t + 1], decoder_out).argmax())
+            if token != blank_id:
+                hyp.append(token)
+                decoder_out = onnx_model.run_decoder(torch.tensor([hyp[-context_size:]]))
+        results.append(hyp[context_size:])
+    return results
+
+
+def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
+    """(model, encode) where ``encode(x, x_lens) -> (encoder_out, lens)``; the model has the
+    decoder/joiner interface of the decoding library (an AsrModel or the TorchScript module)."""
+    if args.nn_model is not None:
+        path = require_file(args.nn_model, "TorchScript model (--nn-model)")
+        model = torch.jit.load(str(path), map_location=device)
+        model.eval()
+        if hasattr(model, "get_init_states"):
+            raise ValueError(f"--nn-model {path} is a streaming model; use jit_script.pt")
+        return model, model.encoder
+    path = require_file(args.checkpoint, "checkpoint (--checkpoint)")
+    config = ZipformerConfig.from_args(args)
+    config.vocab_size = vocab_size
+    model = build_model(config)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"] if "model" in state else state)
+    except (RuntimeError, KeyError, TypeError, EOFError, OSError) as e:
+        raise ValueError(f"cannot load --checkpoint {path} into the model (do the model options "
+                         f"match the training run's?): {e}") from e
+    model.to(device).eval()
+    return model, model.forward_encoder
+
+
+def load_lg(lang_dir: Path, method: str, ngram_lm_scale: float, vocab_size: int,
+            device: torch.device):
+    """The scaled LG graph of ``--lang-dir`` (or the trivial graph / None) for ``method``."""
+    from icefall_lite import k2  # noqa: PLC0415
+    from icefall_lite.decoding.registry import make_decoding_graph  # noqa: PLC0415
+
+    LG = None
+    if DECODING_METHODS[method].graph == "LG":
+        path = Path(lang_dir) / "LG.pt"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--method {method} needs {path}, which does not exist: build it with the "
+                f"LG stage of prepare.sh, or pass the --lang-dir that holds LG.pt")
+        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
+    graph = make_decoding_graph(method, vocab_size, LG, ngram_lm_scale)
+    return None if graph is None else graph.to(device)
+
+
+# ----------------------------------------------------------------------------------------------
+# command line
+
+
+def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Transcribe sound files with an exported model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve",
+    )
+    group = parser.add_argument_group("model files (one of)")
+    group.add_argument("--checkpoint", type=Path, default=None,
+                       help="pretrained.pt written by export.py")
+    group.add_argument("--nn-model", type=Path, default=None,
+                       help="jit_script.pt written by export.py --jit 1")
+    group.add_argument("--encoder", type=Path, default=None, help="encoder ONNX model")
+    group.add_argument("--decoder", type=Path, default=None, help="decoder ONNX model")
+    group.add_argument("--joiner", type=Path, default=None, help="joiner ONNX model")
+    group = parser.add_argument_group("text")
+    group.add_argument("--bpe-model", type=Path, default=None, help="sentencepiece model")
+    group.add_argument("--tokens", type=Path, default=None,
+                       help="tokens.txt (used when --bpe-model is not given)")
+    group.add_argument("--lang-dir", type=Path, default=None,
+                       help="lang dir with LG.pt and words.txt, for the *_LG methods")
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--method", default="greedy_search", choices=METHODS,
+                       help="decoding method (ONNX models: greedy_search only)")
+    group.add_argument("--sample-rate", type=int, default=16000,
+                       help="sample rate of the training features; other rates are resampled")
+    add_dataclass_arguments(group, DecodingConfig)
+    ZipformerConfig.add_arguments(parser)
+    parser.add_argument("sound_files", nargs="+", type=Path,
+                        help="sound files (wav, flac, ...) to transcribe")
+    parser.set_defaults(**defaults)
+    return parser
+
+
+def check_args(args: argparse.Namespace) -> str:
+    """Which model kind the arguments name (``checkpoint``, ``jit``, ``onnx``); ValueError if
+    none or several."""
+    onnx = [args.encoder, args.decoder, args.joiner]
+    kinds = [k for k, given in (("checkpoint", args.checkpoint is not None),
+                                ("jit", args.nn_model is not None),
+                                ("onnx", any(p is not None for p in onnx))) if given]
+    if len(kinds) != 1:
+        raise ValueError("give exactly one of --checkpoint, --nn-model, or "
+                         f"--encoder/--decoder/--joiner (got {kinds or 'none'})")
+    if kinds[0] == "onnx":
+        if any(p is None for p in onnx):
+            raise ValueError("ONNX decoding needs all of --encoder, --decoder and --joiner")
+        if args.method != "greedy_search":
+            raise ValueError(f"ONNX models decode with greedy_search only, not {args.method}")
+    if DECODING_METHODS[args.method].graph == "LG" and args.lang_dir is None:
+        raise ValueError(f"--method {args.method} needs --lang-dir (the dir with LG.pt)")
+    return kinds[0]
+
+
+def transcribe(args: argparse.Namespace) -> dict[str, str]:
+    """{sound file: text} for ``args.sound_files``."""
+    kind = check_args(args)
+    text = TokenText(args.bpe_model, args.tokens if args.bpe_model is None else None)
+    waves = [read_sound_file(f, args.sample_rate) for f in args.sound_files]
+    features, feature_lens = compute_features(waves, args.sample_rate, args.feature_dim)
+    if kind == "onnx":
+        from icefall_lite.models.export import OnnxTransducer  # noqa: PLC0415
+
+        for p in (args.encoder, args.decoder, args.joiner):
+            require_file(p, "ONNX model")
+        hyps = onnx_greedy_search(OnnxTransducer(args.encoder, args.decoder, args.joiner),
+                                  features, feature_lens)
+        output = "tokens"
+    else:
+        device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+        config = dataclass_from_args(DecodingConfig, args)
+        graph = load_lg(args.lang_dir, args.method, config.ngram_lm_scale, text.vocab_size,
+                        device)
+        model, encode = load_model(args, text.vocab_size, device)
+        with torch.no_grad():
+            encoder_out, encoder_out_lens = encode(features.to(device), feature_lens.to(device))
+            hyps = decode(args.method, model, encoder_out, encoder_out_lens, config, graph)
+        output = DECODING_METHODS[args.method].output
+    if output == "words":
+        words = read_word_table(args.lang_dir)
+        texts = [" ".join(words[i] for i in hyp) for hyp in hyps]
+    else:
+        texts = [text(hyp) for hyp in hyps]
+    return {str(f): t for f, t in zip(args.sound_files, texts)}
+
+
+def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, str]:
+    """Transcribe the sound files of the command line, log ``file: text`` per file and return
+    {file: text}."""
+    args = build_parser(defaults).parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
+    results = transcribe(args)
+    for path, text in results.items():
+        logger.info("%s: %s", path, text)
+    return results
