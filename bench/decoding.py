@@ -17,6 +17,7 @@ import importlib
 import time
 
 import torch
+from timing import best_seconds
 from torch import nn
 
 from icefall_lite.decoding import fast_beam_search, modified_beam_search
@@ -97,15 +98,6 @@ def time_search_only(ns, graph, log_probs, num_frames, beam, max_states, max_con
     return time.perf_counter() - start, lattice.arcs.values().shape[0]
 
 
-def best_of(repeats: int, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-streams", type=int, default=100)
@@ -147,10 +139,10 @@ def main() -> None:
                     fn = lambda graph=graph: fast_beam_search(  # noqa: E731
                         model, graph, enc, lens, **limits)
                 with torch.no_grad():
-                    times[name] = best_of(args.repeats, fn)
+                    times[name] = best_seconds(fn, args.repeats)
             rows.append((f"fast_beam_search {graph_name}, {what}", times))
     with torch.no_grad():
-        t_mbs = best_of(args.repeats, lambda: modified_beam_search(model, enc, lens, 4))
+        t_mbs = best_seconds(lambda: modified_beam_search(model, enc, lens, 4), args.repeats)
     rows.append(("modified_beam_search (no k2 inside)", {"built-in": t_mbs}))
 
     print(f"{N} streams x {T} frames (vocab {V}, LG {args.lg_states} states, beam "

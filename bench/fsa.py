@@ -15,10 +15,9 @@ Prints a table of median times and the built-in / k2 ratio.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_seconds
 
 
 def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_state: int,
@@ -61,16 +60,6 @@ def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_st
     return torch.cat([head] + parts)
 
 
-def timeit(fn, repeats: int) -> float:
-    fn()  # warm-up (fills caches such as state levels on a fresh Fsa inside fn)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def run_backend(k2, data: torch.Tensor, num_paths: int, repeats: int) -> dict:
     def fresh():
         lat = k2.Fsa(data.clone())
@@ -85,11 +74,12 @@ def run_backend(k2, data: torch.Tensor, num_paths: int, repeats: int) -> dict:
     a_sorted = k2.arc_sort(lat)
 
     out = {
-        "shortest_path": timeit(lambda: k2.shortest_path(fresh(), use_double_scores=True),
-                                repeats),
-        "random_paths": timeit(lambda: k2.random_paths(fresh(), use_double_scores=True,
-                                                       num_paths=num_paths), repeats),
-        "intersect_device": timeit(lambda: k2.intersect_device(
+        "shortest_path": median_seconds(
+            lambda: k2.shortest_path(fresh(), use_double_scores=True), repeats),
+        "random_paths": median_seconds(
+            lambda: k2.random_paths(fresh(), use_double_scores=True, num_paths=num_paths),
+            repeats),
+        "intersect_device": median_seconds(lambda: k2.intersect_device(
             a_sorted, b, path_to_utt, sorted_match_a=True), repeats),
         "_num_arcs": lat.num_arcs, "_num_paths": b.shape[0],
     }

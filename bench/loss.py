@@ -28,13 +28,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
+from timing import median_seconds
 
 from icefall_lite.k2 import builtin
 
@@ -130,16 +130,6 @@ def run_row(row: str, x: dict, loss_only: bool) -> None:
             value.zero_grad(set_to_none=True)
 
 
-def time_row(row: str, x: dict, repeats: int, loss_only: bool) -> float:
-    run_row(row, x, loss_only)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_row(row, x, loss_only)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _rss_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -217,7 +207,7 @@ def main() -> None:
             add_logit_leaves(x, with_full=True)
         results = {}
         for row in rows:
-            seconds = time_row(row, x, args.repeats, loss_only)
+            seconds = median_seconds(functools.partial(run_row, row, x, loss_only), args.repeats)
             results[row] = (seconds, peak_memory_mib(row, args, loss_only))
         print_table(title, results)
     sys.stdout.flush()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from icefall_lite.lang.cli import run_tool, setup_logging
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.lang.grammar import arpa_to_g
+from icefall_lite.utils.logging import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from icefall_lite.lang.cli import run_tool, setup_logging
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.lang.ngram import estimate_kneser_ney, read_sentences, write_arpa
 from icefall_lite.lang.symbol_table import SymbolTable
+from icefall_lite.utils.logging import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:

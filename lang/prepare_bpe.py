@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 
 from icefall_lite.lang.bpe import train_bpe_model, write_bpe_tokens
-from icefall_lite.lang.cli import run_tool, setup_logging
+from icefall_lite.lang.cli import run_tool
+from icefall_lite.utils.logging import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -17,8 +17,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from icefall_lite.lang.cli import run_tool, setup_logging
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.lang.lang_dir import prepare_lang
+from icefall_lite.utils.logging import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,9 @@ Directives:
 - ``.. repo-results:: PATH [PATH ...]`` includes the first of those repository files that
   exists (Markdown such as ``egs/<corpus>/ASR/RESULTS.md`` converted: tables, lists, code; other
   files verbatim), or says that no results are recorded yet.
-- ``.. script-header:: PATH`` shows the leading comment block of a recipe script (usage, stages).
+- ``.. script-header:: PATH`` shows a script's description (a Python docstring or the leading
+  comment block of a shell script).
+- ``.. recipe-scripts:: egs/<corpus>/ASR`` lists each script of a recipe with its description.
 - ``.. readme-commands::`` shows every fenced code block of the repository's ``README.md``
   under the heading of its section, so the quick start cannot drift from the README.
 - ``.. package-api:: PACKAGE`` documents a package and every submodule with ``automodule``.
@@ -24,6 +26,7 @@ A generator that fails becomes a Sphinx warning naming the figure and the error 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import shutil
@@ -149,8 +152,30 @@ class RepoResults(Directive):
         return [intro, nodes.literal_block(text, text)]
 
 
+def _script_doc(path: Path) -> str:
+    """A script's own description: a Python module's docstring, or the leading comment block of
+    a shell script (after the shebang)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".py":
+        return ast.get_docstring(ast.parse(text)) or ""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#!"):
+            continue
+        if not line.startswith("#"):
+            break
+        lines.append(line[2:] if line.startswith("# ") else line[1:])
+    return "\n".join(lines).strip("\n")
+
+
+def _literal(text: str) -> nodes.literal_block:
+    block = nodes.literal_block(text, text)
+    block["language"] = "text"
+    return block
+
+
 class ScriptHeader(Directive):
-    """The leading comment block of a repository script (its usage and stages), verbatim."""
+    """The description of one repository script (its usage and stages), verbatim."""
 
     required_arguments = 1
 
@@ -162,17 +187,35 @@ class ScriptHeader(Directive):
             text = f"{relpath} does not exist in this checkout yet."
             return [nodes.note("", nodes.paragraph(text, text))]
         env.note_dependency(str(path))
-        lines = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.startswith("#!"):
-                continue
-            if not line.startswith("#"):
-                break
-            lines.append(line[2:] if line.startswith("# ") else line[1:])
-        text = "\n".join(lines).strip("\n") or f"({relpath} has no header comment)"
-        block = nodes.literal_block(text, text)
-        block["language"] = "text"
-        return [block]
+        return [_literal(_script_doc(path) or f"({relpath} has no description)")]
+
+
+class RecipeScripts(Directive):
+    """Each script of a recipe directory (``run.sh``, then ``zipformer/*.py`` in workflow
+    order) with its description, so that a new script shows up without editing the docs."""
+
+    required_arguments = 1
+    order = ("run.sh", "train.py", "decode.py", "streaming_decode.py", "export.py",
+             "pretrained.py")
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        _reread_every_build(env, env.docname)
+        recipe = ROOT / self.arguments[0]
+        scripts = [p for p in [recipe / "run.sh", *sorted((recipe / "zipformer").glob("*.py"))]
+                   if p.is_file() and p.stat().st_mode & 0o111]
+        rank = {name: i for i, name in enumerate(self.order)}
+        scripts.sort(key=lambda p: (rank.get(p.name, len(rank)), p.name))
+        if not scripts:
+            text = f"{self.arguments[0]} has no scripts in this checkout yet."
+            return [nodes.note("", nodes.paragraph(text, text))]
+        out: list[nodes.Node] = []
+        for path in scripts:
+            env.note_dependency(str(path))
+            name = str(path.relative_to(recipe))
+            out.append(nodes.rubric("", "", nodes.literal(name, name)))
+            out.append(_literal(_script_doc(path) or "(no description)"))
+        return out
 
 
 class ReadmeCommands(Directive):
@@ -424,6 +467,7 @@ def setup(app) -> dict:
     app.add_directive("repo-results", RepoResults)
     app.add_directive("readme-commands", ReadmeCommands)
     app.add_directive("script-header", ScriptHeader)
+    app.add_directive("recipe-scripts", RecipeScripts)
     app.add_directive("package-api", PackageApi)
     app.add_directive("k2-builtin-table", K2BuiltinTable)
     app.add_directive("decoding-comparison", DecodingComparison)

@@ -13,12 +13,14 @@ step_manifests() {
 }
 
 # step_fbank CORPUS MANIFEST_DIR FBANK_DIR NUM_WORKERS [SPLIT_TO_SPEED_PERTURB...]
+# The number of mel bins is the recipe's $num_mel_bins when it sets one, else 80.
 step_fbank() {
   local corpus=$1 manifest_dir=$2 fbank_dir=$3 num_workers=$4
   shift 4
   is_done "$fbank_dir/.$corpus.done" && return 0
   run_python -m icefall_lite.data.fbank --manifest-dir "$manifest_dir" --output-dir "$fbank_dir" \
-    --prefix "$corpus" --num-workers "$num_workers" --perturb-speed-splits "$@"
+    --prefix "$corpus" --num-workers "$num_workers" --num-mel-bins "${num_mel_bins:-80}" \
+    --perturb-speed-splits "$@"
   mark_done "$fbank_dir/.$corpus.done"
 }
 

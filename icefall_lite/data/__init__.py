@@ -12,8 +12,8 @@ Modules, in the order a recipe uses them:
 - :mod:`~icefall_lite.data.transcripts`: training transcripts for BPE, lexicon and LM.
 - :mod:`~icefall_lite.data.datamodule`: DataLoaders for training and decoding.
 - :mod:`~icefall_lite.data.summary`: the closing summary of ``prepare.sh``.
-- :mod:`~icefall_lite.data.audio`, :mod:`~icefall_lite.data.manifests`,
-  :mod:`~icefall_lite.data.config`: SPHERE reading, manifest names, dataclass → argparse.
+- :mod:`~icefall_lite.data.audio`, :mod:`~icefall_lite.data.manifests`: SPHERE reading,
+  manifest names (dataclass → argparse: :mod:`icefall_lite.utils.config`).
 
 Example::
 

@@ -53,9 +53,9 @@ from lhotse.dataset.sampling.base import CutSampler
 from torch.utils.data import DataLoader
 
 from icefall_lite.data.audio import use_libsndfile_for_sphere
-from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
 from icefall_lite.data.fbank import SPEED_FACTORS, make_fbank_extractor
 from icefall_lite.data.manifests import manifest_path
+from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +111,10 @@ class AsrDataConfig:
     feature_dim: int = field(default=80, metadata={"help": "fbank bins for on-the-fly features"})
     seed: int = field(default=42, metadata={"help": "seed of the sampler and the workers"})
     world_size: int | None = field(
-        default=None, metadata={"help": "DDP world size (default: from torch.distributed)"}
+        default=None, metadata={"help": "DDP world size (None: from torch.distributed)"}
     )
     rank: int | None = field(
-        default=None, metadata={"help": "DDP rank (default: from torch.distributed)"}
+        default=None, metadata={"help": "DDP rank (None: from torch.distributed)"}
     )
 
     def __post_init__(self) -> None:
@@ -131,7 +131,7 @@ class AsrDataConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AsrDataConfig:
-        return dataclass_from_args(cls, args)
+        return config_from_args(cls, args, allow_missing=False)
 
 
 class _WorkerInit:

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from icefall_lite.data.corpora import CORPORA
-from icefall_lite.lang.cli import setup_logging
+from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
 

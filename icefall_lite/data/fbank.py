@@ -30,7 +30,7 @@ from lhotse import CutSet, FeatureExtractor, LilcomChunkyWriter, load_manifest
 
 from icefall_lite.data.audio import use_libsndfile_for_sphere
 from icefall_lite.data.manifests import list_splits, manifest_path
-from icefall_lite.lang.cli import setup_logging
+from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
 

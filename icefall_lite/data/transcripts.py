@@ -22,7 +22,7 @@ from pathlib import Path
 from lhotse import load_manifest_lazy
 
 from icefall_lite.data.manifests import list_splits, manifest_path
-from icefall_lite.lang.cli import setup_logging
+from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
 

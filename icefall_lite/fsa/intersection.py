@@ -19,13 +19,13 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa
-from icefall_lite.fsa.ragged import RaggedShape, expand_ranges
+from icefall_lite.fsa.ragged import RaggedShape, expand_ranges, splits_from_sizes
 
 _LABEL_SHIFT = 1 << 33
 
 
-# pair-state spaces up to this many entries use dense int32 arrays (2 of them), else a hash
-_DENSE_LIMIT = 1 << 24
+# pair-state spaces up to this many entries (512 MB) use a dense int32 array, else a hash
+_DENSE_LIMIT = 1 << 27
 
 
 class _HashPairTable:
@@ -98,43 +98,78 @@ class _HashPairTable:
 
 
 class _DensePairTable:
-    """Pair keys -> ids in a dense array (keys are < ``size``)."""
+    """Pair keys -> ids in one dense int32 array (keys are < ``size``; -1 = unseen).
+
+    Key order puts the pairs of one FSA and one a-state next to each other, so one BFS
+    iteration touches a compact region of the array."""
 
     def __init__(self, size: int, device: torch.device):
         self.ids = torch.full((size,), -1, dtype=torch.int32, device=device)
-        self.first = torch.empty(size, dtype=torch.int32, device=device)
+
+    def lookup(self, keys: torch.Tensor) -> torch.Tensor:
+        return self.ids[keys].long()
 
     def resolve(self, keys: torch.Tensor, next_id: int) -> tuple[torch.Tensor, torch.Tensor]:
         ids = self.ids[keys]
         pos_new = (ids < 0).nonzero().squeeze(1)
         if pos_new.numel() == 0:
             return ids.long(), pos_new
+        if keys.numel() >= _MARK_OFFSET:
+            raise ValueError("intersect_device: too many arcs in one BFS step")
         nkeys = keys[pos_new]
-        pos32 = pos_new.to(torch.int32)
-        self.first[nkeys] = torch.iinfo(torch.int32).max
-        self.first.scatter_reduce_(0, nkeys, pos32, reduce="amin")
-        first_pos = pos_new[self.first[nkeys] == pos32]
+        # mark unseen slots with (position - offset) < -1, smallest position wins: the first
+        # occurrence of each new key, found without sorting
+        mark = pos_new.to(torch.int32) - _MARK_OFFSET
+        self.ids.scatter_reduce_(0, nkeys, mark, reduce="amin")
+        first_pos = pos_new[self.ids[nkeys] == mark]
         self.ids[keys[first_pos]] = torch.arange(
             next_id, next_id + first_pos.numel(), dtype=torch.int32, device=keys.device)
-        return self.ids[keys].long(), first_pos
+        ids[pos_new] = self.ids[nkeys]
+        return ids.long(), first_pos
 
 
-def _label_index(info, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Arcs sorted by (global src state, label, arc index) and their sort keys."""
-    key = info["src"] * _LABEL_SHIFT + (labels.long() + 1)
-    order = torch.sort(key, stable=True)[1]
-    return key[order], order
+_MARK_OFFSET = 1 << 30
 
 
-def _match(q_state: torch.Tensor, q_label: torch.Tensor, keys: torch.Tensor,
-           order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each query (state, label), the arcs of that state with that label (by index).
-    Returns (arc indexes, query owner)."""
-    q = q_state * _LABEL_SHIFT + (q_label + 1)
-    lo = torch.searchsorted(keys, q)
-    hi = torch.searchsorted(keys, q, right=True)
-    pos, owner = expand_ranges(lo, hi - lo)
-    return order[pos], owner
+class _LabelIndex:
+    """Arcs sorted by (global src state, label, arc index), to find the arcs of a state with
+    a given label: one ``searchsorted`` plus a lookup of where each run of equal keys ends."""
+
+    def __init__(self, src: torch.Tensor, labels: torch.Tensor):
+        key = src * _LABEL_SHIFT + (labels.long() + 1)
+        self.keys, self.order = torch.sort(key, stable=True)
+        n = key.numel()
+        # run_end_ext[i]: one past the last sorted position with the key of position i
+        new_run = torch.ones(n, dtype=torch.bool, device=key.device)
+        if n > 1:
+            new_run[1:] = self.keys[1:] != self.keys[:-1]
+        run_start = new_run.nonzero().squeeze(1)
+        run_len = torch.diff(run_start, append=torch.tensor([n], device=key.device))
+        run_end = torch.repeat_interleave(run_start + run_len, run_len, output_size=n)
+        self.run_end_ext = torch.cat([run_end, run_end.new_full((1,), n)])
+        self.unique_keys = run_start.numel() == n
+        # a sentinel that matches no query, so lookups at position n need no clamp
+        self.keys_ext = torch.cat([self.keys, self.keys.new_full((1,), -1)])
+        self._shift = torch.tensor(_LABEL_SHIFT, dtype=torch.int64, device=key.device)
+        self.n = n
+
+    def match(self, q_state: torch.Tensor, q_label: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each query (state, label), the arcs of that state with that label (by index).
+        Returns (arc indexes, query owner)."""
+        if self.n == 0:
+            empty = q_state[:0]
+            return empty, empty
+        q = torch.addcmul(q_label + 1, q_state, self._shift)
+        lo = torch.searchsorted(self.keys, q)
+        hit = self.keys_ext[lo] == q
+        if self.unique_keys:
+            # at most one arc per (state, label): the common case needs no range expansion
+            owner = hit.nonzero().squeeze(1)
+            return self.order[lo[owner]], owner
+        count = torch.where(hit, self.run_end_ext[lo] - lo, torch.zeros_like(lo))
+        pos, owner = expand_ranges(lo, count)
+        return self.order[pos], owner
 
 
 def intersect_device(
@@ -174,9 +209,12 @@ def intersect_device(
     b_splits = b_fsas.as_vec_shape().row_splits_long(2)
     nb_states = int(bi["state_fsa"].numel()) + 1
     if sorted_match_a:
-        m_keys, m_order = _label_index(ai, a_lab)
+        index = _LabelIndex(ai["src"], a_lab)
+        e_splits, e_lab = b_splits, b_lab
     else:
-        m_keys, m_order = _label_index(bi, b_lab)
+        index = _LabelIndex(bi["src"], b_lab)
+        e_splits, e_lab = a_splits, a_lab
+    e_deg = e_splits.diff()
 
     ok = (bi["num_states"] > 0) & (ai["num_states"][b_to_a_map] > 0)
     fsa_ids = ok.nonzero().squeeze(1)
@@ -186,12 +224,16 @@ def intersect_device(
     total_pairs = int(pair_sizes.sum())
     b_state_fsa = bi["state_fsa"]
     if total_pairs <= _DENSE_LIMIT:
+        # key = pair_off[f] + (ga - a_start[f]) * nb[f] + (gb - b_start[f]), f the FSA of gb,
+        # folded into key = ga * mult[gb] + base[gb]
         pair_off = torch.cumsum(pair_sizes, 0) - pair_sizes
-        a_start = ai["start"][b_to_a_map]
+        nb = bi["num_states"]
+        mult = nb[b_state_fsa]
+        base = (pair_off - ai["start"][b_to_a_map] * nb - bi["start"])[b_state_fsa] + \
+            torch.arange(b_state_fsa.numel(), device=device)
 
         def pair_key(ga, gb):
-            f = b_state_fsa[gb]
-            return pair_off[f] + (ga - a_start[f]) * bi["num_states"][f] + (gb - bi["start"][f])
+            return torch.addcmul(base[gb], ga, mult[gb])
         table = _DensePairTable(max(total_pairs, 1), device)
     else:
         def pair_key(ga, gb):
@@ -200,87 +242,109 @@ def intersect_device(
 
     front_a = ai["start"][b_to_a_map[fsa_ids]]
     front_b = bi["start"][fsa_ids]
-    num_ids = 0
-    state_a: list[torch.Tensor] = []
     state_b: list[torch.Tensor] = []
-    front_id, _ = table.resolve(pair_key(front_a, front_b), 0)
+    table.resolve(pair_key(front_a, front_b), 0)
     num_ids = front_a.numel()
-    state_a.append(front_a)
     state_b.append(front_b)
     arc_parts: list[tuple[torch.Tensor, ...]] = []
-    while front_id.numel() > 0:
-        if sorted_match_a:
-            b_arc, own = expand_ranges(b_splits[front_b],
-                                       b_splits[front_b + 1] - b_splits[front_b])
-            a_arc, sel = _match(front_a[own], b_lab[b_arc], m_keys, m_order)
-            b_arc, own = b_arc[sel], own[sel]
-        else:
-            a_arc, own = expand_ranges(a_splits[front_a],
-                                       a_splits[front_a + 1] - a_splits[front_a])
-            b_arc, sel = _match(front_b[own], a_lab[a_arc], m_keys, m_order)
-            a_arc, own = a_arc[sel], own[sel]
+    while front_a.numel() > 0:
+        # expand the arcs of one side, look the other side's arcs up by label
+        e_state, q_state = (front_b, front_a) if sorted_match_a else (front_a, front_b)
+        e_arc, own = expand_ranges(e_splits[e_state], e_deg[e_state])
+        m_arc, sel = index.match(q_state[own], e_lab[e_arc])
+        e_arc, own = e_arc[sel], own[sel]
+        a_arc, b_arc = (m_arc, e_arc) if sorted_match_a else (e_arc, m_arc)
         if a_arc.numel() == 0:
             break
         da, db = ai["dst"][a_arc], bi["dst"][b_arc]
         dst_id, first_pos = table.resolve(pair_key(da, db), num_ids)
-        arc_parts.append((front_id[own], a_arc, b_arc, dst_id))
+        arc_parts.append((own + (num_ids - front_a.numel()), a_arc, b_arc, dst_id))
         front_a, front_b = da[first_pos], db[first_pos]
-        front_id = torch.arange(num_ids, num_ids + first_pos.numel(), device=device)
         num_ids += first_pos.numel()
-        state_a.append(front_a)
         state_b.append(front_b)
-    return _assemble(a_fsas, b_fsas, ai, bi, b_to_a_map, fsa_ids, state_a, state_b,
-                     arc_parts, ret_arc_maps)
+    final_id = torch.full((num_b,), -1, dtype=torch.int64, device=device)
+    if fsa_ids.numel():
+        final_id[fsa_ids] = table.lookup(pair_key(ai["final"][b_to_a_map[fsa_ids]],
+                                                  bi["final"][fsa_ids]))
+    return _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps)
 
 
-def _assemble(a_fsas, b_fsas, ai, bi, b_to_a_map, fsa_ids, state_a, state_b, arc_parts,
-              ret_arc_maps):
+def _new_positions(fsa_of: torch.Tensor, sizes: list[int], num_fsas: int,
+                   fsa_base: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Items listed step by step (``sizes[k]`` in step k), each step grouped by FSA in
+    increasing order, get positions grouped by FSA (list order kept within an FSA), from a
+    [steps x fsas] count table instead of a sort. Returns (positions, count per FSA); the
+    FSA blocks start at ``fsa_base`` (default: packed)."""
+    device = fsa_of.device
+    num_steps = max(len(sizes), 1)
+    n = fsa_of.numel()
+    step_off = torch.arange(num_steps, device=device) * num_fsas
+    cell = fsa_of + torch.repeat_interleave(
+        step_off[:len(sizes)], torch.tensor(sizes, dtype=torch.int64, device=device),
+        output_size=n)
+    flat = torch.bincount(cell, minlength=num_steps * num_fsas)
+    counts = flat.view(num_steps, num_fsas)
+    per_fsa = counts.sum(0)
+    if fsa_base is None:
+        fsa_base = torch.cumsum(per_fsa, 0) - per_fsa
+    # position = base of the FSA + its items in earlier steps + rank within the cell
+    delta = (fsa_base + torch.cumsum(counts, 0) - counts).reshape(-1) - \
+        (torch.cumsum(flat, 0) - flat)
+    return torch.arange(n, device=device) + delta[cell], per_fsa
+
+
+def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps):
     """Number states per FSA (discovery order, final pair last) and lay arcs out by state.
 
-    Arcs were generated grouped by source state in increasing discovery id, each state's
-    arcs contiguous, so their new position is computed directly (no sort of arcs)."""
+    States were discovered step by step, each step grouped by FSA in increasing order, and
+    the arcs of step k leave exactly the states discovered in step k (in order); so both
+    new positions come from per-(step, FSA) counts, without sorting."""
     device = a_fsas.device
-    num_b = b_to_a_map.numel()
-    sa = torch.cat(state_a)
-    sb = torch.cat(state_b)
-    s_fsa = bi["state_fsa"][sb] if sb.numel() else sb
-    final_a = ai["final"][b_to_a_map]
-    final_b = bi["final"]
-    is_final = (sa == final_a[s_fsa]) & (sb == final_b[s_fsa])
+    num_b = b_fsas.shape[0]
+    s_fsa = bi["state_fsa"][torch.cat(state_b)]
+    new_of_old, found = _new_positions(s_fsa, [s.numel() for s in state_b], num_b)
     # FSAs whose final pair was never reached still get a final state (with no arcs)
-    has_final = torch.zeros(num_b, dtype=torch.bool, device=device)
-    has_final[s_fsa[is_final]] = True
-    missing = fsa_ids[~has_final[fsa_ids]]
-    s_fsa = torch.cat([s_fsa, missing])
-    is_final = torch.cat([is_final, torch.ones_like(missing, dtype=torch.bool)])
-    n = s_fsa.numel()
-    ids = torch.arange(n, device=device)
-    order = torch.sort((s_fsa * 2 + is_final.long()) * (n + 1) + ids)[1]  # new -> old
-    new_of_old = torch.empty_like(order)
-    new_of_old[order] = ids
-    num_states = torch.bincount(s_fsa, minlength=num_b)
+    reached = final_id >= 0
+    has_states = torch.zeros(num_b, dtype=torch.bool, device=device)
+    has_states[fsa_ids] = True
+    extra = (has_states & ~reached).long()
+    num_states = found + extra
+    splits1 = splits_from_sizes(num_states)
+    if bool(extra.any()):
+        new_of_old = new_of_old + (torch.cumsum(extra, 0) - extra)[s_fsa]
+    # the final pair goes last; states discovered after it move up by one (rare)
+    f_old = final_id[reached]
+    f_new = new_of_old[f_old]
+    f_last = splits1[1:][reached] - 1
+    if bool((f_new != f_last).any()):
+        after = torch.full((num_b,), s_fsa.numel() + 1, dtype=torch.int64, device=device)
+        after[reached] = f_new
+        new_of_old = new_of_old - (new_of_old > after[s_fsa]).long()
+        new_of_old[f_old] = f_last
+    local_of_old = new_of_old - splits1[:-1][s_fsa]
+    tot_states = int(splits1[-1])
     if arc_parts:
-        src_id, a_map, b_map, dst_id = (torch.cat(x) for x in zip(*arc_parts))
+        src_id, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
     else:
-        src_id = a_map = b_map = dst_id = torch.zeros(0, dtype=torch.int64, device=device)
-    out_deg_old = torch.bincount(src_id, minlength=n)
-    block_start_old = torch.cumsum(out_deg_old, 0) - out_deg_old
-    splits2 = torch.zeros(n + 1, dtype=torch.int64, device=device)
-    splits2[1:] = torch.cumsum(out_deg_old[order], 0)
-    new_src = new_of_old[src_id]
-    new_pos = splits2[new_src] + (torch.arange(src_id.numel(), device=device)
-                                  - block_start_old[src_id])
-    perm = torch.empty_like(new_pos)
-    perm[new_pos] = torch.arange(new_pos.numel(), device=device)
-    a_map, b_map = a_map[perm], b_map[perm]
-    new_src, new_dst = new_src[perm], new_of_old[dst_id[perm]]
-    splits1 = torch.zeros(num_b + 1, dtype=torch.int64, device=device)
-    splits1[1:] = torch.cumsum(num_states, 0)
-    state_off = splits1[:-1][s_fsa[order]]  # per new state: first state of its FSA
+        src_id = a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int64, device=device)
+    num_arcs = src_id.numel()
+    new_pos, _ = _new_positions(s_fsa[src_id], [p[0].numel() for p in arc_parts], num_b)
+    a_map = torch.empty_like(a_arc)
+    a_map[new_pos] = a_arc
+    b_map = torch.empty_like(b_arc)
+    b_map[new_pos] = b_arc
+    src = torch.empty(num_arcs, dtype=torch.int32, device=device)
+    src[new_pos] = local_of_old[src_id].to(torch.int32)
+    dst = torch.empty_like(src)
+    dst[new_pos] = local_of_old[dst_id].to(torch.int32)
+    out_deg = torch.zeros(tot_states, dtype=torch.int64, device=device)
+    out_deg[new_of_old] = torch.bincount(src_id, minlength=s_fsa.numel())
+    splits2 = splits_from_sizes(out_deg)
     labels = a_fsas.arcs.values()[a_map, 2]
-    scores = a_fsas.scores.detach()[a_map] + b_fsas.scores.detach()[b_map]
-    out = Fsa._from_parts(RaggedShape([splits1, splits2]), new_src - state_off[new_src],
-                          new_dst - state_off[new_src], labels, scores)
+    # scores keep autograd (k2 sums the scores of both inputs)
+    scores = a_fsas.scores[a_map] + b_fsas.scores[b_map]
+    out = Fsa._from_parts(RaggedShape([splits1, splits2]), src, dst, labels, scores)
     _propagate_binary(a_fsas, b_fsas, out, a_map, b_map)
     if ret_arc_maps:
         return out, a_map.to(torch.int32), b_map.to(torch.int32)
@@ -290,8 +354,8 @@ def _assemble(a_fsas, b_fsas, ai, bi, b_to_a_map, fsa_ids, state_a, state_b, arc
 def _propagate_binary(a: Fsa, b: Fsa, out: Fsa, a_map: torch.Tensor,
                       b_map: torch.Tensor) -> None:
     """k2's attribute rules for binary ops: float attributes present in both are summed
-    (``scores`` among them); others come from a, then from b."""
-    for name, a_value in a.named_tensor_attr():
+    (``scores`` is already set that way); others come from a, then from b."""
+    for name, a_value in a.named_tensor_attr(include_scores=False):
         if name in b._tensor_attr:
             b_value = b._tensor_attr[name]
             if a_value.dtype != torch.float32 or b_value.dtype != torch.float32:
@@ -302,7 +366,7 @@ def _propagate_binary(a: Fsa, b: Fsa, out: Fsa, a_map: torch.Tensor,
             setattr(out, name, a_value[a_map])
         else:
             setattr(out, name, a_value.index(a_map)[0])
-    for name, b_value in b.named_tensor_attr():
+    for name, b_value in b.named_tensor_attr(include_scores=False):
         if name in out._tensor_attr:
             continue
         if isinstance(b_value, torch.Tensor):

@@ -28,9 +28,11 @@ NEG_INF = float("-inf")
 def state_levels(fsa: Fsa) -> dict[str, object]:
     """Topological levels of all states (cached on ``fsa``).
 
-    Returns ``level`` (int64 per global state), ``num_levels``, and the arcs grouped by the
-    level of their destination (``in_order``, ``in_splits``) and of their source
-    (``out_order``, ``out_splits``). Raises ValueError if some FSA has a cycle.
+    Returns ``level`` (int64 per global state), ``num_levels``, the states grouped by level
+    (``state_order``, ``state_splits``) and the arcs grouped by the level of their source
+    (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order). The grouping
+    by destination level that pull-style passes need is :func:`_in_levels`. Raises
+    ValueError if some FSA has a cycle.
     """
     cached = fsa._cache.get("_levels")
     if cached is not None:
@@ -43,25 +45,33 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     indeg = torch.bincount(dst, minlength=num_states)
     out_deg = splits2.diff()
     last_pos = torch.empty(num_states, dtype=torch.int64, device=device)
+    minus_one = torch.full((dst.numel(),), -1, dtype=torch.int64, device=device)
+    positions = torch.arange(max(dst.numel(), 1), device=device)
     frontier = (indeg == 0).nonzero().squeeze(1)
     state_chunks: list[torch.Tensor] = []
     arc_chunks: list[torch.Tensor] = []
-    level_sizes: list[int] = []
-    arc_sizes: list[int] = []
+    state_splits = [0]
+    out_splits = [0]
+    # Kahn's algorithm, one level per iteration; about a dozen small ops per level
     while frontier.numel() > 0:
         state_chunks.append(frontier)
-        level_sizes.append(frontier.numel())
-        arcs, _ = expand_ranges(splits2[frontier], out_deg[frontier])
+        state_splits.append(state_splits[-1] + frontier.numel())
+        deg = out_deg.index_select(0, frontier)
+        ends = torch.cumsum(deg, 0)
+        n = int(ends[-1])
+        # arcs of the frontier states: arange(start, start + deg) for each, concatenated
+        arcs = torch.repeat_interleave(splits2.index_select(0, frontier) - ends + deg, deg,
+                                       output_size=n).add_(positions[:n])
         arc_chunks.append(arcs)
-        arc_sizes.append(arcs.numel())
-        d = dst[arcs]
-        indeg.index_add_(0, d, torch.full_like(d, -1))
-        d = d[indeg[d] == 0]
+        out_splits.append(out_splits[-1] + n)
+        d = dst.index_select(0, arcs)
+        indeg.index_add_(0, d, minus_one[:n])
+        d = d[indeg.index_select(0, d) == 0]
         # de-duplicate without sorting: keep the position that won the scatter
-        pos = torch.arange(d.numel(), device=device)
-        last_pos[d] = pos
-        frontier = d[last_pos[d] == pos]
-    num_levels = len(level_sizes)
+        pos = positions[:d.numel()]
+        last_pos.scatter_(0, d, pos)
+        frontier = d[last_pos.index_select(0, d) == pos]
+    num_levels = len(state_chunks)
     state_order = torch.cat(state_chunks) if state_chunks else indeg[:0]
     if state_order.numel() != num_states:
         done = torch.zeros(num_states, dtype=torch.bool, device=device)
@@ -70,30 +80,50 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
         fsa_idx = int(info["state_fsa"][bad])
         raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
                          "is on or after it); this algorithm needs acyclic FSAs")
-    sizes_t = torch.tensor(level_sizes, dtype=torch.int64, device=device)
+    sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
     level = torch.empty(num_states, dtype=torch.int64, device=device)
     level[state_order] = torch.repeat_interleave(
         torch.arange(num_levels, device=device), sizes_t, output_size=num_states)
-    state_splits = splits_from_sizes(sizes_t)
-    rank = torch.empty_like(level)
-    rank[state_order] = torch.arange(num_states, device=device) - torch.repeat_interleave(
-        state_splits[:-1], sizes_t, output_size=num_states)
     out_order = torch.cat(arc_chunks) if arc_chunks else dst[:0]
-    in_level = level[dst]
-    in_order = torch.sort(in_level, stable=True)[1]
-    in_splits = splits_from_sizes(torch.bincount(in_level, minlength=num_levels))
-    out_splits = [0]
-    for n in arc_sizes:
-        out_splits.append(out_splits[-1] + n)
     cached = {
         "level": level, "num_levels": num_levels,
-        "state_order": state_order, "state_splits": state_splits.tolist(),
-        "in_order": in_order, "in_splits": in_splits.tolist(),
-        "in_src": src[in_order], "in_loc": rank[dst[in_order]],
+        "state_order": state_order, "state_splits": state_splits,
         "out_order": out_order, "out_splits": out_splits,
-        "out_dst": dst[out_order], "out_loc": rank[src[out_order]],
+        "out_src": src.index_select(0, out_order), "out_dst": dst.index_select(0, out_order),
     }
     fsa._cache["_levels"] = cached
+    return cached
+
+
+def _level_rank(fsa: Fsa) -> torch.Tensor:
+    """Position of each state within its level (cached)."""
+    rank = fsa._cache.get("_level_rank")
+    if rank is None:
+        lv = state_levels(fsa)
+        order = lv["state_order"]
+        splits = torch.tensor(lv["state_splits"], dtype=torch.int64, device=order.device)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel(), device=order.device) - \
+            torch.repeat_interleave(splits[:-1], splits.diff(), output_size=order.numel())
+        fsa._cache["_level_rank"] = rank
+    return rank
+
+
+def _in_levels(fsa: Fsa) -> dict[str, object]:
+    """Arcs grouped by the level of their destination (arc index order within a level), for
+    pull-style passes: ``in_order``, ``in_splits``, ``in_src`` and ``in_loc`` (the rank of
+    the destination within its level). Cached."""
+    cached = fsa._cache.get("_in_levels")
+    if cached is None:
+        info = fsa.arc_info()
+        lv = state_levels(fsa)
+        dst = info["dst"]
+        in_level = lv["level"][dst]
+        in_order = torch.sort(in_level, stable=True)[1]
+        in_splits = splits_from_sizes(torch.bincount(in_level, minlength=lv["num_levels"]))
+        cached = {"in_order": in_order, "in_splits": in_splits.tolist(),
+                  "in_src": info["src"][in_order], "in_loc": _level_rank(fsa)[dst[in_order]]}
+        fsa._cache["_in_levels"] = cached
     return cached
 
 
@@ -105,25 +135,50 @@ def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
         return m
     finite = torch.isfinite(m)
     safe = torch.where(finite, m, torch.zeros_like(m))
-    tot = torch.exp(init - safe).index_add(0, idx, torch.exp(vals - safe[idx]))
+    tot = torch.exp(init - safe).index_add(0, idx, torch.exp(vals - safe.index_select(0, idx)))
     return torch.where(finite, torch.log(tot) + safe, m)
+
+
+def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
+    """Tropical forward scores pushed along the arcs level by level (4 ops per level): max is
+    exact and order-free, so this equals the pull-style pass bit for bit."""
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    num_states = int(info["state_fsa"].numel())
+    out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
+    nonempty = info["num_states"] > 0
+    out[info["start"][nonempty]] = 0.0
+    splits = lv["out_splits"]
+    src, dst = lv["out_src"], lv["out_dst"]
+    sc = scores.index_select(0, lv["out_order"])
+    for lev in range(lv["num_levels"]):
+        a0, a1 = splits[lev], splits[lev + 1]
+        if a0 == a1:
+            continue
+        out.scatter_reduce_(0, dst[a0:a1], out.index_select(0, src[a0:a1]) + sc[a0:a1],
+                            reduce="amax")
+    return out
 
 
 def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
                 ) -> torch.Tensor:
     """Forward (alpha) or backward (beta) scores, one batch of ops per level, touching only
     the states and arcs of that level."""
+    if not backward and not log_semiring:
+        return _tropical_forward(fsa, scores)
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["final" if backward else "start"][nonempty]] = 0.0
-    side = "out" if backward else "in"
-    order, splits = lv[f"{side}_order"], lv[f"{side}_splits"]
-    other = lv["out_dst"] if backward else lv["in_src"]
-    loc = lv[f"{side}_loc"]
-    sc = scores[order]
+    if backward:
+        order, splits, other = lv["out_order"], lv["out_splits"], lv["out_dst"]
+        loc = _level_rank(fsa)[lv["out_src"]]
+    else:
+        il = _in_levels(fsa)
+        order, splits, other, loc = il["in_order"], il["in_splits"], il["in_src"], il["in_loc"]
+    sc = scores.index_select(0, order)
     ss = lv["state_splits"]
     levels = range(lv["num_levels"] - 1, -1, -1) if backward else range(1, lv["num_levels"])
     for lev in levels:
@@ -131,8 +186,9 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
         if a0 == a1:
             continue
         states = lv["state_order"][ss[lev]: ss[lev + 1]]
-        vals = out[other[a0:a1]] + sc[a0:a1]
-        out[states] = _segment_reduce(out[states], loc[a0:a1], vals, log_semiring)
+        vals = out.index_select(0, other[a0:a1]) + sc[a0:a1]
+        out.index_copy_(0, states, _segment_reduce(out.index_select(0, states), loc[a0:a1],
+                                                   vals, log_semiring))
     return out
 
 
@@ -160,12 +216,13 @@ def _best_entering_arcs(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor) -> 
     the highest arc index, as in k2."""
     info = fsa.arc_info()
     src, dst = info["src"], info["dst"]
-    cand = alpha[src] + scores
-    hit = (cand == alpha[dst]) & torch.isfinite(cand)
+    cand = alpha.index_select(0, src) + scores
+    hit = (cand == alpha.index_select(0, dst)) & torch.isfinite(cand)
     n = alpha.numel()
-    arc_idx = torch.arange(scores.numel(), device=scores.device)
+    arc_idx = torch.where(hit, torch.arange(scores.numel(), device=scores.device),
+                          torch.full_like(dst, -1))
     best = torch.full((n,), -1, dtype=torch.int64, device=scores.device)
-    return best.scatter_reduce(0, dst[hit], arc_idx[hit], reduce="amax", include_self=True)
+    return best.scatter_reduce_(0, dst, arc_idx, reduce="amax")
 
 
 class _ForwardScores(torch.autograd.Function):
@@ -197,8 +254,9 @@ class _ForwardScores(torch.autograd.Function):
             w = torch.zeros_like(scores)
             ok = best >= 0
             w[best[ok]] = 1.0
-        order, splits = lv["in_order"], lv["in_splits"]
-        w_in, dst_in, src_in = w[order], dst[order], lv["in_src"]
+        il = _in_levels(fsa)
+        order, splits = il["in_order"], il["in_splits"]
+        w_in, dst_in, src_in = w[order], dst[order], il["in_src"]
         grad_in = torch.zeros_like(scores)
         for lev in range(lv["num_levels"] - 1, 0, -1):
             a0, a1 = splits[lev], splits[lev + 1]
@@ -253,8 +311,8 @@ def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch
         alpha = _forward(fsa, scores, log_semiring)
         beta = _backward(fsa, scores, log_semiring)
         tot = get_tot_scores(fsa, use_double_scores, log_semiring).detach()
-        t = tot[info["fsa"]]
-        post = alpha[info["src"]] + scores + beta[info["dst"]] - t
+        t = tot.index_select(0, info["fsa"])
+        post = alpha.index_select(0, info["src"]) + scores + beta.index_select(0, info["dst"]) - t
         return torch.where(torch.isfinite(t), post, torch.full_like(post, NEG_INF))
 
 
@@ -327,11 +385,12 @@ def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
     num_states = int(info["state_fsa"].numel())
     norm = torch.full((num_states,), NEG_INF, dtype=post.dtype, device=post.device)
     norm = _segment_reduce(norm, src, post, True)
-    prob = torch.exp(post - norm[src])
-    prob = torch.where(torch.isfinite(norm[src]), prob, torch.zeros_like(prob))
+    norm_src = norm.index_select(0, src)
+    prob = torch.exp(post - norm_src)
+    prob = torch.where(torch.isfinite(norm_src), prob, torch.zeros_like(prob))
     incl = torch.cumsum(prob, 0)
     splits2 = fsa.as_vec_shape().row_splits_long(2)
-    first = splits2[:-1][src]
+    first = splits2[:-1].index_select(0, src)
     base = torch.where(first > 0, incl[(first - 1).clamp(min=0)], torch.zeros_like(incl))
     return incl - prob - base
 

@@ -1,19 +1,13 @@
-"""Shared set-up of the ``lang/`` command-line tools."""
+"""Shared error handling of the ``lang/`` command-line tools.
+
+Their log set-up is :func:`icefall_lite.utils.logging.setup_logging`.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Callable
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr with time, level and source, as the recipes do."""
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s",
-        level=logging.DEBUG if verbose else logging.INFO,
-        force=True,
-    )
 
 
 def run_tool(body: Callable[[], None]) -> None:

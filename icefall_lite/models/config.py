@@ -21,6 +21,8 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+
 __all__ = ["ZipformerConfig", "normal_config", "tiny_config"]
 
 Ints = tuple[int, ...]
@@ -35,24 +37,6 @@ def _ints(default: str, help_text: str):
 
 def _value(default, help_text: str):
     return field(default=default, metadata={"help": help_text})
-
-
-def _parse_ints(text: str) -> Ints:
-    try:
-        return tuple(int(v) for v in str(text).split(","))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from e
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = str(text).lower()
-    if lowered in ("1", "true", "yes", "y", "t"):
-        return True
-    if lowered in ("0", "false", "no", "n", "f"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean (0/1/true/false), got {text!r}")
 
 
 @dataclass
@@ -102,29 +86,13 @@ class ZipformerConfig:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """Add ``--num-encoder-layers`` ... with this dataclass's defaults to ``parser``."""
-        group = parser.add_argument_group("Zipformer model")
-        for f in dataclasses.fields(cls):
-            flag = "--" + f.name.replace("_", "-")
-            default = f.default
-            if f.metadata.get("ints"):
-                text = ",".join(str(v) for v in default)
-                group.add_argument(flag, type=_parse_ints, default=default,
-                                   help=f"{f.metadata['help']} (default: {text})")
-            elif isinstance(default, bool):
-                group.add_argument(flag, type=_parse_bool, default=default,
-                                   help=f"{f.metadata['help']} (default: {int(default)})")
-            else:
-                group.add_argument(flag, type=type(default), default=default,
-                                   help=f"{f.metadata['help']} (default: {default})")
+        add_dataclass_arguments(parser, cls, title="Zipformer model")
         return parser
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ZipformerConfig:
         """Build from parsed arguments (attributes missing from ``args`` keep their defaults)."""
-        values = {
-            f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)
-        }
-        return cls(**values)
+        return config_from_args(cls, args)
 
 
 def normal_config(vocab_size: int = 500, causal: bool = False) -> ZipformerConfig:

@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from icefall_lite import k2
-from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, decode, make_decoding_graph
@@ -35,8 +34,9 @@ from icefall_lite.recipe.common import (
     require_file,
 )
 from icefall_lite.training.checkpoint import load_model_for_decoding
-from icefall_lite.training.log_setup import setup_logger
+from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 from icefall_lite.utils.env import log_env_info
+from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,27 @@ def decode_dataset(args, model, dataloader, config: DecodingConfig, graph, codec
     return results, audio_seconds
 
 
+def write_test_set_results(out_dir: Path, test_set: str, key: str, method: str,
+                           results: list, elapsed: float, audio_seconds: float,
+                           settings: dict[str, Any]) -> dict[str, Any]:
+    """Write the result files and ``summary-<set>-<key>.json`` (WER, RTF, settings) of one test
+    set, log the WER line, and return the summary."""
+    stats = write_results(out_dir, test_set, key, results)
+    rtf = real_time_factor(elapsed, audio_seconds)
+    summary = {
+        "test_set": test_set, "method": method, "wer": round(stats.wer, 2),
+        "errors": stats.errors, "words": stats.num_ref_words, "rtf": round(rtf, 4),
+        "decode_seconds": round(elapsed, 2), "audio_seconds": round(audio_seconds, 2),
+        "settings": settings | {"key": key},
+    }
+    (out_dir / f"summary-{test_set}-{key}.json").write_text(
+        json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    logger.info("%s %s: WER %.2f%% (%d / %d), RTF %.4f (%.1f s for %.1f s of audio)",
+                test_set, method, stats.wer, stats.errors, stats.num_ref_words, rtf, elapsed,
+                audio_seconds)
+    return summary
+
+
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, dict]:
     """Decode ``--test-sets`` with ``--decoding-method``; returns {test set: {wer, rtf, ...}}."""
     args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
@@ -159,7 +180,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         log_env_info(logger)
         logger.info("decoding arguments: %s", vars(args))
         device = pick_device()
-        config = dataclass_from_args(DecodingConfig, args)
+        config = config_from_args(DecodingConfig, args, allow_missing=False)
         codec = BpeCodec(args.lang_dir)
         model = load_decoding_model(args, device)
         graph = load_graph(args, codec.vocab_size, device)
@@ -174,19 +195,9 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
             results, audio_seconds = decode_dataset(args, model, dataloader, config, graph,
                                                     codec, to_words)
             elapsed = time.perf_counter() - start
-            stats = write_results(out_dir, test_set, key, results)
-            rtf = real_time_factor(elapsed, audio_seconds)
-            summary[test_set] = {
-                "method": args.decoding_method, "wer": round(stats.wer, 2),
-                "errors": stats.errors, "words": stats.num_ref_words, "rtf": round(rtf, 4),
-                "decode_seconds": round(elapsed, 2), "audio_seconds": round(audio_seconds, 2),
-                "settings": dataclasses.asdict(config) | {"key": key},
-            }
-            (out_dir / f"summary-{test_set}-{key}.json").write_text(
-                json.dumps(summary[test_set], indent=2) + "\n", encoding="utf-8")
-            logger.info("%s %s: WER %.2f%% (%d / %d), RTF %.4f (%.1f s for %.1f s of audio)",
-                        test_set, args.decoding_method, stats.wer, stats.errors,
-                        stats.num_ref_words, rtf, elapsed, audio_seconds)
+            summary[test_set] = write_test_set_results(
+                out_dir, test_set, key, args.decoding_method, results, elapsed, audio_seconds,
+                dataclasses.asdict(config))
         return summary
     finally:
         log_handle.close()

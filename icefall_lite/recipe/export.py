@@ -26,7 +26,7 @@ from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.export import export_jit, export_onnx, export_pretrained
 from icefall_lite.recipe.common import add_corpus_arguments, require_file
 from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
-from icefall_lite.training.log_setup import setup_logger
+from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 

@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.greedy import initial_context
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.models.asr_model import build_model
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.recipe.common import read_word_table, require_file
+from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
         output = "tokens"
     else:
         device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
-        config = dataclass_from_args(DecodingConfig, args)
+        config = config_from_args(DecodingConfig, args, allow_missing=False)
         graph = load_lg(args.lang_dir, args.method, config.ngram_lm_scale, text.vocab_size,
                         device)
         model, encode = load_model(args, text.vocab_size, device)

@@ -18,12 +18,9 @@ from icefall_lite.decoding.registry import DECODING_METHODS
 
 
 def collect(exp_dir: Path) -> list[dict]:
-    """Every decode summary under ``exp_dir/<method>/``, newest file per (method, set, key)."""
-    rows = []
-    for path in sorted(exp_dir.glob("*/summary-*.json")):
-        row = json.loads(path.read_text(encoding="utf-8"))
-        row["test_set"] = path.name[len("summary-"):].split("-", 1)[0]
-        rows.append(row)
+    """Every decode summary under ``exp_dir/<method>/``."""
+    rows = [json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(exp_dir.glob("*/summary-*.json"))]
     order = {name: i for i, name in enumerate(DECODING_METHODS)}
     return sorted(rows, key=lambda r: (r["test_set"], order.get(r["method"], 99), r["method"]))
 

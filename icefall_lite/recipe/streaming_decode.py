@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -39,14 +38,13 @@ from typing import Any
 
 import torch
 
-from icefall_lite.data.config import add_dataclass_arguments, dataclass_from_args
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.greedy import initial_context, run_decoder
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
-from icefall_lite.decoding.results import real_time_factor, result_suffix, write_results
+from icefall_lite.decoding.results import result_suffix
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.zipformer import NUM_LAYER_STATES
 from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, pick_device
@@ -54,8 +52,10 @@ from icefall_lite.recipe.decode import (
     add_checkpoint_arguments,
     checkpoint_prefix,
     load_decoding_model,
+    write_test_set_results,
 )
-from icefall_lite.training.log_setup import setup_logger
+from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
     try:
         logger.info("streaming decoding arguments: %s", vars(args))
         device = pick_device()
-        config = dataclass_from_args(DecodingConfig, args)
+        config = config_from_args(DecodingConfig, args, allow_missing=False)
         codec = BpeCodec(args.lang_dir)
         model = load_decoding_model(args, device)
         decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames)
@@ -393,20 +393,10 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
                 results.append((s.cut_id, s.ref, codec.decode(s.result).split()))
                 audio_seconds += s.duration
             elapsed = time.perf_counter() - start
-            stats = write_results(out_dir, test_set, key, results)
-            rtf = real_time_factor(elapsed, audio_seconds)
-            summary[test_set] = {
-                "method": f"streaming {args.decoding_method}", "wer": round(stats.wer, 2),
-                "errors": stats.errors, "words": stats.num_ref_words, "rtf": round(rtf, 4),
-                "decode_seconds": round(elapsed, 2), "audio_seconds": round(audio_seconds, 2),
-                "settings": dataclasses.asdict(config) | {"key": key, "chunk_size": chunk,
-                                                          "left_context_frames": left},
-            }
-            (out_dir / f"summary-{test_set}-{key}.json").write_text(
-                json.dumps(summary[test_set], indent=2) + "\n", encoding="utf-8")
-            logger.info("%s streaming %s (chunk %d, left %d): WER %.2f%% (%d / %d), RTF %.4f",
-                        test_set, args.decoding_method, chunk, left, stats.wer, stats.errors,
-                        stats.num_ref_words, rtf)
+            summary[test_set] = write_test_set_results(
+                out_dir, test_set, key, f"streaming {args.decoding_method}", results, elapsed,
+                audio_seconds,
+                dataclasses.asdict(config) | {"chunk_size": chunk, "left_context_frames": left})
         return summary
     finally:
         handle.close()

@@ -5,8 +5,8 @@
 - :mod:`~icefall_lite.training.checkpoint`: ``epoch-N.pt`` / ``checkpoint-B.pt``, averaging,
   ``load_model_for_decoding``
 - :mod:`~icefall_lite.training.averaging`: the running model average and state-dict means
-- :mod:`~icefall_lite.training.args` / :mod:`~icefall_lite.training.config`: the options
-  (icefall's flag names) generated from typed dataclasses
+- :mod:`~icefall_lite.training.args`: the options (icefall's flag names) generated from typed
+  dataclasses by :mod:`icefall_lite.utils.config`
 - :mod:`~icefall_lite.training.batches`: batches -> model inputs, too-short utterance filters
 - :mod:`~icefall_lite.training.loop`: ``compute_loss`` (warm-up scales), ``train_one_epoch``,
   validation
@@ -14,7 +14,7 @@
 - helpers: :mod:`~icefall_lite.training.distributed` (DDP / torchrun setup),
   :mod:`~icefall_lite.training.rng` (seeds, RNG state), :mod:`~icefall_lite.training.sampler_state`
   (exact sampler resume behind prefetching workers), :mod:`~icefall_lite.training.metrics`,
-  :mod:`~icefall_lite.training.log_setup`, :mod:`~icefall_lite.training.diagnostics`
+  :mod:`~icefall_lite.training.diagnostics` (log files: :mod:`icefall_lite.utils.logging`)
 
 Submodules are imported on demand; nothing here pulls in tqdm or TensorBoard.
 """

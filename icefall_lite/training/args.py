@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icefall_lite.training.config import HelpFormatter, add_dataclass_arguments
+from icefall_lite.utils.config import HelpFormatter, add_dataclass_arguments
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -89,7 +89,7 @@ def build_parser(
     for add in add_arguments:
         add(parser)
     for cls in configs:
-        add_dataclass_arguments(parser, cls, defaults)
+        add_dataclass_arguments(parser, cls, defaults, title=cls.__name__)
     add_dataclass_arguments(parser, TrainingConfig, defaults, title="training")
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(defaults) - known)

@@ -65,7 +65,6 @@ from icefall_lite.training.distributed import (
     launched_by_torchrun,
     setup_dist,
 )
-from icefall_lite.training.log_setup import setup_logger
 from icefall_lite.training.loop import (
     TrainContext,
     TrainState,
@@ -75,6 +74,7 @@ from icefall_lite.training.loop import (
 from icefall_lite.training.optim import Eden, ScaledAdam, get_parameter_groups_with_lrs
 from icefall_lite.training.rng import fix_random_seed
 from icefall_lite.utils.env import log_env_info
+from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 

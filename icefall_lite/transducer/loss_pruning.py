@@ -20,6 +20,8 @@ import logging
 import torch
 from torch import Tensor
 
+from icefall_lite.transducer.mutual_information import check_grid_shapes
+
 __all__ = ["get_rnnt_prune_ranges", "do_rnnt_pruning"]
 
 
@@ -62,17 +64,10 @@ def get_rnnt_prune_ranges(
     Returns:
       int64 ``[B, T, s_range]`` absolute positions ``s``, ``ranges[b, t] = w_t + arange(s_range)``.
     """
-    if px_grad.ndim != 3 or py_grad.ndim != 3:
-        raise ValueError("px_grad, py_grad: expected 3-D tensors")
-    B, S, T1 = px_grad.shape
-    T = py_grad.shape[2]
-    if T1 not in (T, T + 1) or tuple(py_grad.shape) != (B, S + 1, T):
-        raise ValueError(
-            f"px_grad {tuple(px_grad.shape)}, py_grad {tuple(py_grad.shape)}: expected "
-            "[B, S, T+1] or [B, S, T], and [B, S+1, T]"
-        )
+    B, S, T = check_grid_shapes(px_grad, py_grad, "px_grad, py_grad")
     if tuple(boundary.shape) != (B, 4):
         raise ValueError(f"boundary: expected shape ({B}, 4), got {tuple(boundary.shape)}")
+    T1 = px_grad.shape[2]
     regular = T1 == T + 1
     smallest = 2 if regular else 1
     if s_range < smallest:

@@ -173,6 +173,21 @@ class _MutualInformation(torch.autograd.Function):
         return px_grad * scale, py_grad * scale, None, None, None
 
 
+def check_grid_shapes(px: Tensor, py: Tensor, names: str = "px, py") -> tuple[int, int, int]:
+    """``(B, S, T)`` of a transducer grid: ``px [B, S, T+1]`` (regular) or ``[B, S, T]``
+    (modified) and ``py [B, S+1, T]``; a ValueError naming ``names`` otherwise."""
+    if px.ndim != 3 or py.ndim != 3:
+        raise ValueError(f"{names}: expected 3-D tensors, got {tuple(px.shape)}, {tuple(py.shape)}")
+    B, S, T1 = px.shape
+    T = py.shape[2]
+    if T1 not in (T, T + 1) or tuple(py.shape) != (B, S + 1, T):
+        raise ValueError(
+            f"{names}: got {tuple(px.shape)} and {tuple(py.shape)}, expected [B, S, T+1] "
+            "(regular) or [B, S, T] (modified), and [B, S+1, T]"
+        )
+    return B, S, T
+
+
 def check_boundary(boundary: Tensor | None, B: int, S: int, T: int, device) -> Tensor:
     """Validated ``boundary`` (``[B, 4]`` int64 rows ``s_begin, t_begin, s_end, t_end``), or the
     default ``[0, 0, S, T]`` rows when it is None."""
@@ -224,15 +239,7 @@ def mutual_information_recursion(
         >>> total.shape, px_grad.shape
         (torch.Size([2]), torch.Size([2, 3, 5]))
     """
-    if px.ndim != 3 or py.ndim != 3:
-        raise ValueError(f"px, py: expected 3-D tensors, got {tuple(px.shape)}, {tuple(py.shape)}")
-    B, S, T1 = px.shape
-    T = py.shape[2]
-    if T1 not in (T, T + 1) or tuple(py.shape) != (B, S + 1, T):
-        raise ValueError(
-            f"px {tuple(px.shape)} and py {tuple(py.shape)}: expected px [B, S, T+1] (regular) "
-            "or [B, S, T] (modified) and py [B, S+1, T]"
-        )
+    B, S, T = check_grid_shapes(px, py)
     if px.dtype != py.dtype or not px.dtype.is_floating_point:
         raise ValueError(f"px, py: expected one floating dtype, got {px.dtype}, {py.dtype}")
     boundary = check_boundary(boundary, B, S, T, px.device)

@@ -205,3 +205,18 @@ def test_drawing_merges_parallel_arcs_and_names_tokens():
         '0 -> 1 [label = "O/-1"];',
         '1 -> 2 [label = "-1/0"];',
     ]
+
+
+def test_every_library_package_has_an_api_page():
+    import pkgutil
+
+    import icefall_lite
+
+    toctree = (DOCS / "api.rst").read_text(encoding="utf-8")
+    for module in pkgutil.iter_modules(icefall_lite.__path__):
+        if not module.ispkg:
+            continue
+        page = DOCS / "api" / f"{module.name}.rst"
+        assert page.is_file(), f"icefall_lite.{module.name} has no API page {page}"
+        assert f".. package-api:: icefall_lite.{module.name}" in page.read_text(encoding="utf-8")
+        assert f"api/{module.name}" in toctree

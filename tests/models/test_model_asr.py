@@ -9,7 +9,7 @@ import torch
 from icefall_lite import k2
 from icefall_lite.models import build_model
 from icefall_lite.models.asr_model import pad_token_ids
-from tests.models.helpers import random_batch, small_config
+from tests.models.model_helpers import random_batch, small_config
 
 TOKENS = [[1, 2, 3, 4, 5], [2, 3, 4], [5, 6, 7, 8], [9, 1]]
 LENGTHS = [80, 70, 60, 50]

@@ -19,7 +19,7 @@ from icefall_lite.models.export import (
     greedy_search,
     onnx_state_names,
 )
-from tests.models.helpers import random_batch, small_config
+from tests.models.model_helpers import random_batch, small_config
 
 
 @pytest.fixture(scope="module")

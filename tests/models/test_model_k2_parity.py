@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from icefall_lite.models import build_model
-from tests.models.helpers import random_batch, small_config
+from tests.models.model_helpers import random_batch, small_config
 
 TOKENS = [[1, 2, 3, 4, 5], [2, 3, 4], [5, 6, 7, 8], [9, 1]]
 LENGTHS = [80, 70, 60, 50]

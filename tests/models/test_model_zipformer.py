@@ -7,7 +7,7 @@ import torch
 
 from icefall_lite.models import build_model
 from icefall_lite.models.zipformer import chunk_attention_mask
-from tests.models.helpers import random_batch, small_config
+from tests.models.model_helpers import random_batch, small_config
 
 
 @pytest.mark.parametrize("causal", [False, True])

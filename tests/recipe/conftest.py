@@ -50,6 +50,24 @@ def lang_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def lg_lang_dir(tmp_path_factory, lang_dir) -> Path:
+    """A copy of ``lang_dir`` with words.txt, lexicons and LG.pt from a YES/NO unigram."""
+    from icefall_lite.lang.grammar import arpa_to_g
+    from icefall_lite.lang.lang_dir import build_lg, prepare_lang
+
+    d = tmp_path_factory.mktemp("lang_bpe_14_lg")
+    for name in ("transcript.txt", "bpe.model"):
+        shutil.copyfile(lang_dir / name, d / name)
+    prepare_lang(d, d / "transcript.txt", bpe_model=d / "bpe.model")
+    (d / "G.arpa").write_text(
+        "\\data\\\nngram 1=4\n\n\\1-grams:\n-99\t<s>\n-0.30103\t</s>\n"
+        "-0.47712\tYES\n-0.47712\tNO\n\n\\end\\\n")
+    arpa_to_g(d / "G.arpa", d / "words.txt", d / "G_1_gram.fst.txt")
+    build_lg(d, d / "G_1_gram.fst.txt")
+    return d
+
+
+@pytest.fixture(scope="session")
 def wav_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("wavs")
     for name in WAV_NAMES:

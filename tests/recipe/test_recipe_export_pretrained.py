@@ -130,6 +130,24 @@ def test_pretrained_beam_methods_match_the_library(method, exported, library_tok
     assert list(result.values()) == [_text(lang_dir, h) for h in hyps]
 
 
+def test_pretrained_lg_decoding_matches_the_library(exported, library_tokens, lg_lang_dir,
+                                                    lang_dir, wav_dir):
+    from icefall_lite import k2
+    from icefall_lite.decoding.lattice import scale_graph
+    from icefall_lite.recipe.common import read_word_table
+
+    averaged, enc, enc_lens = library_tokens
+    LG = k2.Fsa.from_dict(torch.load(lg_lang_dir / "LG.pt", map_location="cpu"))
+    hyps = fast_beam_search_one_best(averaged, scale_graph(LG, 0.01), enc, enc_lens, beam=20.0,
+                                     max_states=64, max_contexts=8)
+    words = read_word_table(lg_lang_dir)
+    expected = [" ".join(words[i] for i in h) for h in hyps]
+    assert all(expected) and set(" ".join(expected).split()) <= {"YES", "NO"}
+    result = _run(lang_dir, wav_dir, ["--nn-model", str(exported["jit"]), "--method",
+                                      "fast_beam_search_LG", "--lang-dir", str(lg_lang_dir)])
+    assert list(result.values()) == expected
+
+
 def test_resample_matches_a_sampled_sine():
     for orig, new in [(8000, 16000), (16000, 8000), (44100, 16000)]:
         x = np.sin(2 * np.pi * 440.0 * np.arange(orig) / orig).astype(np.float32)
@@ -165,6 +183,9 @@ def test_a_wav_at_another_rate_is_resampled_with_a_log_line(exported, lang_dir, 
 def test_bad_inputs_give_clear_messages(exported, lang_dir, wav_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint.*not found.*missing.pt"):
         _run(lang_dir, wav_dir, ["--checkpoint", str(tmp_path / "missing.pt"), *TINY_ARGS])
+    with pytest.raises(ValueError, match="cannot load --checkpoint .*model options"):
+        _run(lang_dir, wav_dir, ["--checkpoint", str(exported["pretrained"]), *TINY_ARGS,
+                                 "--decoder-dim", "32"])
     no_lg = tmp_path / "lang_without_lg"
     no_lg.mkdir()
     with pytest.raises(FileNotFoundError, match="fast_beam_search_LG needs .*LG.pt"):
@@ -193,3 +214,27 @@ def test_export_of_a_missing_epoch_names_the_file(offline_exp, lang_dir):
 
 def test_log_eps_is_the_training_padding_value():
     assert math.isclose(pretrained.LOG_EPS, LOG_EPSILON)
+
+
+def test_export_of_a_causal_model_adds_streaming_jit_and_onnx(causal_exp, lang_dir):
+    from icefall_lite.models.onnx_runtime import OnnxStreamingEncoder
+
+    exp, model = causal_exp
+    written = export.main({"lang_dir": str(lang_dir), "exp_dir": str(exp)}, [
+        "--epoch", "1", "--avg", "1", "--use-averaged-model", "0", "--jit", "1", "--onnx", "1",
+        "--causal", "1", "--chunk-size", "16", "--left-context-frames", "64", *TINY_ARGS])
+    assert written["jit_streaming"] == exp / "jit_script_chunk_16_left_64.pt"
+    assert written["encoder_streaming"] == exp / "encoder-epoch-1-avg-1-chunk-16-left-64.onnx"
+    # the exported streaming encoder computes the eager model's chunks (oracle: the model)
+    x = torch.randn(1, 2 * 16 + 13, 80)
+    x_lens = torch.tensor([x.size(1)])
+    with torch.no_grad():
+        expected, _, _ = model.streaming_forward_encoder(x, x_lens, model.get_init_states(1))
+    scripted = torch.jit.load(str(written["jit_streaming"]))
+    out, _, _ = scripted(x, x_lens, scripted.get_init_states(1))
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+    onnx_encoder = OnnxStreamingEncoder(written["encoder_streaming"])
+    onnx_out, _ = onnx_encoder(x, onnx_encoder.get_init_states(1))
+    with torch.no_grad():
+        projected = model.joiner.encoder_proj(expected)
+    torch.testing.assert_close(onnx_out, projected, atol=1e-3, rtol=1e-3)

@@ -16,11 +16,11 @@ from icefall_lite.training.batches import (
     prepare_batch,
     zipformer_output_frames,
 )
-from icefall_lite.training.config import str_to_int_tuple
 from icefall_lite.training.diagnostics import register_inf_check_hooks
 from icefall_lite.training.distributed import launched_by_torchrun
 from icefall_lite.training.loop import compute_loss, loss_scales
 from icefall_lite.training.train import CutSetData
+from icefall_lite.utils.config import str_to_int_tuple
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # yesno (OpenSLR 1: 60 utterances of 8 Hebrew "yes"/"no" words, 8 kHz): data preparation.
 #
-# Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N]
+# Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-mel-bins N]
 #
 #   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker nothing is
 #                 downloaded and nothing is written there)
+#   --num-mel-bins  fbank bins (default 23, as icefall's yesno: 8 kHz audio has no use for 80; the
+#                 model's --feature-dim must match)
 #   --vocab-size  BPE vocabulary. The default 14 (byte-pair merges) makes "▁YES" and "▁NO" single
 #                 tokens, next to <blk>, <sos/eos>, <unk> and the letters, so the transducer
 #                 emits one token per word. A phone lang dir (YES→Y, NO→N, as icefall's yesno
@@ -13,7 +15,7 @@
 # Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
 #   0 download (skipped when present)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
 #   1 validated manifests               4 BPE model              7 G and LG for each lang dir
-#   2 80-bin fbank                      5 lang dirs              8 summary
+#   2 23-bin fbank                      5 lang dirs              8 summary
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -24,7 +26,8 @@ vocab_size=14
 lm_order=1
 on_error=raise
 num_workers=1
-option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers)
+num_mel_bins=23
+option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers num_mel_bins)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
@@ -50,7 +53,7 @@ if stage_enabled 1; then
 fi
 
 if stage_enabled 2; then
-  log "Stage 2: fbank features"
+  log "Stage 2: $num_mel_bins-bin fbank features"
   step_fbank $corpus $manifests data/fbank "$num_workers"
 fi
 
