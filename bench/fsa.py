@@ -9,15 +9,19 @@ environment so both backends are timed in one process:
 
     .venv-k2/bin/python bench/fsa.py --num-utts 100 --frames 100 --states-per-frame 10
 
-Prints a table of median times and the built-in / k2 ratio.
+Prints a table of median wall times and the built-in / k2 ratio of wall and of CPU (process)
+time; the two backends take turns on every repeat so that load changes on a shared machine
+affect both alike (use ``--threads 1``/``OMP_NUM_THREADS=1`` on a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import time
 
 import torch
-from timing import median_seconds
 
 
 def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_state: int,
@@ -60,10 +64,10 @@ def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_st
     return torch.cat([head] + parts)
 
 
-def run_backend(k2, data: torch.Tensor, num_paths: int, repeats: int) -> dict:
+def prepare(k2, data: torch.Tensor, num_paths: int) -> dict:
+    """The timed calls of one backend, as closures over inputs built with that backend."""
     def fresh():
-        lat = k2.Fsa(data.clone())
-        return lat
+        return k2.Fsa(data.clone())
 
     lat = fresh()
     paths = k2.random_paths(lat, use_double_scores=True, num_paths=num_paths)
@@ -72,18 +76,31 @@ def run_backend(k2, data: torch.Tensor, num_paths: int, repeats: int) -> dict:
     path_to_utt = uniq.shape.row_ids(1)
     b = k2.linear_fsa_with_self_loops(k2.linear_fsa(uniq.remove_axis(0)))
     a_sorted = k2.arc_sort(lat)
-
-    out = {
-        "shortest_path": median_seconds(
-            lambda: k2.shortest_path(fresh(), use_double_scores=True), repeats),
-        "random_paths": median_seconds(
-            lambda: k2.random_paths(fresh(), use_double_scores=True, num_paths=num_paths),
-            repeats),
-        "intersect_device": median_seconds(lambda: k2.intersect_device(
-            a_sorted, b, path_to_utt, sorted_match_a=True), repeats),
+    return {
+        "shortest_path": lambda: k2.shortest_path(fresh(), use_double_scores=True),
+        "random_paths": lambda: k2.random_paths(fresh(), use_double_scores=True,
+                                                num_paths=num_paths),
+        "intersect_device": lambda: k2.intersect_device(a_sorted, b, path_to_utt,
+                                                        sorted_match_a=True),
         "_num_arcs": lat.num_arcs, "_num_paths": b.shape[0],
     }
-    return out
+
+
+def time_interleaved(fns: dict, repeats: int) -> dict:
+    """Median wall and CPU (process) seconds of each callable; the backends take turns on
+    every repeat, so a change in machine load hits both alike."""
+    for fn in fns.values():
+        fn()  # warm-up: allocator, lazily built state
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
+            for name in fns}
 
 
 def main() -> None:
@@ -94,8 +111,10 @@ def main() -> None:
     parser.add_argument("--arcs-per-state", type=int, default=5)
     parser.add_argument("--vocab", type=int, default=500)
     parser.add_argument("--num-paths", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ops", default="shortest_path,random_paths,intersect_device",
+                        help="comma-separated operations to time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -110,22 +129,24 @@ def main() -> None:
         print("real k2 is not importable: timing the built-in backend only")
     data = make_lattices(args.num_utts, args.frames, args.states_per_frame,
                          args.arcs_per_state, args.vocab, seed=0)
-    results = {name: run_backend(ns, data, args.num_paths, args.repeats)
-               for name, ns in backends}
-    first = results["builtin"]
+    calls = {name: prepare(ns, data, args.num_paths) for name, ns in backends}
+    first = calls["builtin"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"lattices: {args.num_utts} utterances, {first['_num_arcs']} arcs in all "
           f"({first['_num_arcs'] // args.num_utts} per utterance); "
           f"{first['_num_paths']} unique paths for intersect_device; "
-          f"torch threads {args.threads}")
+          f"torch threads {args.threads}; {args.repeats} repeats; load average {load:.1f}")
     header = f"{'operation':<18}{'builtin (ms)':>14}"
-    if "k2" in results:
-        header += f"{'k2 (ms)':>12}{'builtin/k2':>12}"
+    if "k2" in calls:
+        header += f"{'k2 (ms)':>12}{'builtin/k2':>12}{'cpu ratio':>11}"
     print(header)
-    for op in ("shortest_path", "random_paths", "intersect_device"):
-        line = f"{op:<18}{1000 * first[op]:>14.1f}"
-        if "k2" in results:
-            k = results["k2"][op]
-            line += f"{1000 * k:>12.1f}{first[op] / k:>12.2f}"
+    for op in args.ops.split(","):
+        res = time_interleaved({name: c[op] for name, c in calls.items()}, args.repeats)
+        line = f"{op:<18}{1000 * res['builtin'][0]:>14.1f}"
+        if "k2" in res:
+            k = res["k2"]
+            line += (f"{1000 * k[0]:>12.1f}{res['builtin'][0] / k[0]:>12.2f}"
+                     f"{res['builtin'][1] / k[1]:>11.2f}")
         print(line)
 
 

@@ -9,6 +9,11 @@ ids follow discovery order per FSA, the final pair last; arcs of a state are in 
 (a-arc, b-arc), or (b-arc, a-arc) with ``sorted_match_a``, as k2 orders them. The result is not
 connected (call ``connect``).
 
+Speed: the dense table is one int32 array; new pairs get ids in order of first occurrence
+via a scatter-min of positions (no sort). A state's arcs with a label are found with one
+``searchsorted`` in arcs sorted by (state, label). The output is laid out by FSA from
+per-(BFS step, FSA) counts, again without sorting.
+
 Example::
 
     >>> out, a_map, b_map = intersect_device(lattice, paths, b_to_a_map, ret_arc_maps=True)
@@ -107,24 +112,35 @@ class _DensePairTable:
         self.ids = torch.full((size,), -1, dtype=torch.int32, device=device)
 
     def lookup(self, keys: torch.Tensor) -> torch.Tensor:
-        return self.ids[keys].long()
+        return self.ids.index_select(0, keys).long()
 
     def resolve(self, keys: torch.Tensor, next_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = self.ids[keys]
+        ids = self.ids.index_select(0, keys)
         pos_new = (ids < 0).nonzero().squeeze(1)
-        if pos_new.numel() == 0:
+        num_new = pos_new.numel()
+        if num_new == 0:
             return ids.long(), pos_new
         if keys.numel() >= _MARK_OFFSET:
             raise ValueError("intersect_device: too many arcs in one BFS step")
-        nkeys = keys[pos_new]
+        all_new = num_new == keys.numel()
+        nkeys = keys if all_new else keys.index_select(0, pos_new)
         # mark unseen slots with (position - offset) < -1, smallest position wins: the first
         # occurrence of each new key, found without sorting
         mark = pos_new.to(torch.int32) - _MARK_OFFSET
         self.ids.scatter_reduce_(0, nkeys, mark, reduce="amin")
-        first_pos = pos_new[self.ids[nkeys] == mark]
-        self.ids[keys[first_pos]] = torch.arange(
-            next_id, next_id + first_pos.numel(), dtype=torch.int32, device=keys.device)
-        ids[pos_new] = self.ids[nkeys]
+        won = self.ids.index_select(0, nkeys) == mark
+        if bool(won.all()):  # the new keys are distinct (common): ids in order
+            new_ids = torch.arange(next_id, next_id + num_new, dtype=torch.int32,
+                                   device=keys.device)
+            self.ids.index_copy_(0, nkeys, new_ids)
+            if all_new:
+                return new_ids.long(), pos_new
+            ids.index_copy_(0, pos_new, new_ids)
+            return ids.long(), pos_new
+        first_pos = pos_new[won]
+        self.ids.index_copy_(0, keys.index_select(0, first_pos), torch.arange(
+            next_id, next_id + first_pos.numel(), dtype=torch.int32, device=keys.device))
+        ids.index_copy_(0, pos_new, self.ids.index_select(0, nkeys))
         return ids.long(), first_pos
 
 
@@ -137,8 +153,11 @@ class _LabelIndex:
 
     def __init__(self, src: torch.Tensor, labels: torch.Tensor):
         key = src * _LABEL_SHIFT + (labels.long() + 1)
-        self.keys, self.order = torch.sort(key, stable=True)
         n = key.numel()
+        if n < 2 or bool((key[1:] >= key[:-1]).all()):  # e.g. arc-sorted, no final arcs
+            self.keys, self.order = key, torch.arange(n, device=key.device)
+        else:
+            self.keys, self.order = torch.sort(key, stable=True)
         # run_end_ext[i]: one past the last sorted position with the key of position i
         new_run = torch.ones(n, dtype=torch.bool, device=key.device)
         if n > 1:
@@ -153,23 +172,23 @@ class _LabelIndex:
         self._shift = torch.tensor(_LABEL_SHIFT, dtype=torch.int64, device=key.device)
         self.n = n
 
-    def match(self, q_state: torch.Tensor, q_label: torch.Tensor
+    def match(self, q_state: torch.Tensor, q_label1: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """For each query (state, label), the arcs of that state with that label (by index).
-        Returns (arc indexes, query owner)."""
+        """For each query (state, label + 1), the arcs of that state with that label (by
+        index). Returns (arc indexes, query owner)."""
         if self.n == 0:
             empty = q_state[:0]
             return empty, empty
-        q = torch.addcmul(q_label + 1, q_state, self._shift)
+        q = torch.addcmul(q_label1, q_state, self._shift)
         lo = torch.searchsorted(self.keys, q)
-        hit = self.keys_ext[lo] == q
+        hit = self.keys_ext.index_select(0, lo) == q
         if self.unique_keys:
             # at most one arc per (state, label): the common case needs no range expansion
             owner = hit.nonzero().squeeze(1)
-            return self.order[lo[owner]], owner
-        count = torch.where(hit, self.run_end_ext[lo] - lo, torch.zeros_like(lo))
+            return self.order.index_select(0, lo.index_select(0, owner)), owner
+        count = torch.where(hit, self.run_end_ext.index_select(0, lo) - lo, torch.zeros_like(lo))
         pos, owner = expand_ranges(lo, count)
-        return self.order[pos], owner
+        return self.order.index_select(0, pos), owner
 
 
 def intersect_device(
@@ -215,6 +234,7 @@ def intersect_device(
         index = _LabelIndex(bi["src"], b_lab)
         e_splits, e_lab = a_splits, a_lab
     e_deg = e_splits.diff()
+    e_lab1 = e_lab + 1  # labels as the index keys them
 
     ok = (bi["num_states"] > 0) & (ai["num_states"][b_to_a_map] > 0)
     fsa_ids = ok.nonzero().squeeze(1)
@@ -233,7 +253,7 @@ def intersect_device(
             torch.arange(b_state_fsa.numel(), device=device)
 
         def pair_key(ga, gb):
-            return torch.addcmul(base[gb], ga, mult[gb])
+            return torch.addcmul(base.index_select(0, gb), ga, mult.index_select(0, gb))
         table = _DensePairTable(max(total_pairs, 1), device)
     else:
         def pair_key(ga, gb):
@@ -242,6 +262,7 @@ def intersect_device(
 
     front_a = ai["start"][b_to_a_map[fsa_ids]]
     front_b = bi["start"][fsa_ids]
+    a_dst, b_dst = ai["dst"], bi["dst"]
     state_b: list[torch.Tensor] = []
     table.resolve(pair_key(front_a, front_b), 0)
     num_ids = front_a.numel()
@@ -250,16 +271,17 @@ def intersect_device(
     while front_a.numel() > 0:
         # expand the arcs of one side, look the other side's arcs up by label
         e_state, q_state = (front_b, front_a) if sorted_match_a else (front_a, front_b)
-        e_arc, own = expand_ranges(e_splits[e_state], e_deg[e_state])
-        m_arc, sel = index.match(q_state[own], e_lab[e_arc])
-        e_arc, own = e_arc[sel], own[sel]
+        e_arc, own = expand_ranges(e_splits.index_select(0, e_state),
+                                   e_deg.index_select(0, e_state))
+        m_arc, sel = index.match(q_state.index_select(0, own), e_lab1.index_select(0, e_arc))
+        e_arc, own = e_arc.index_select(0, sel), own.index_select(0, sel)
         a_arc, b_arc = (m_arc, e_arc) if sorted_match_a else (e_arc, m_arc)
         if a_arc.numel() == 0:
             break
-        da, db = ai["dst"][a_arc], bi["dst"][b_arc]
+        da, db = a_dst.index_select(0, a_arc), b_dst.index_select(0, b_arc)
         dst_id, first_pos = table.resolve(pair_key(da, db), num_ids)
         arc_parts.append((own + (num_ids - front_a.numel()), a_arc, b_arc, dst_id))
-        front_a, front_b = da[first_pos], db[first_pos]
+        front_a, front_b = da.index_select(0, first_pos), db.index_select(0, first_pos)
         num_ids += first_pos.numel()
         state_b.append(front_b)
     final_id = torch.full((num_b,), -1, dtype=torch.int64, device=device)
@@ -291,7 +313,7 @@ def _new_positions(fsa_of: torch.Tensor, sizes: list[int], num_fsas: int,
     # position = base of the FSA + its items in earlier steps + rank within the cell
     delta = (fsa_base + torch.cumsum(counts, 0) - counts).reshape(-1) - \
         (torch.cumsum(flat, 0) - flat)
-    return torch.arange(n, device=device) + delta[cell], per_fsa
+    return delta.index_select(0, cell).add_(torch.arange(n, device=device)), per_fsa
 
 
 def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps):
@@ -302,7 +324,7 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     new positions come from per-(step, FSA) counts, without sorting."""
     device = a_fsas.device
     num_b = b_fsas.shape[0]
-    s_fsa = bi["state_fsa"][torch.cat(state_b)]
+    s_fsa = bi["state_fsa"].index_select(0, torch.cat(state_b))
     new_of_old, found = _new_positions(s_fsa, [s.numel() for s in state_b], num_b)
     # FSAs whose final pair was never reached still get a final state (with no arcs)
     reached = final_id >= 0
@@ -312,7 +334,7 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     num_states = found + extra
     splits1 = splits_from_sizes(num_states)
     if bool(extra.any()):
-        new_of_old = new_of_old + (torch.cumsum(extra, 0) - extra)[s_fsa]
+        new_of_old = new_of_old + (torch.cumsum(extra, 0) - extra).index_select(0, s_fsa)
     # the final pair goes last; states discovered after it move up by one (rare)
     f_old = final_id[reached]
     f_new = new_of_old[f_old]
@@ -322,28 +344,28 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
         after[reached] = f_new
         new_of_old = new_of_old - (new_of_old > after[s_fsa]).long()
         new_of_old[f_old] = f_last
-    local_of_old = new_of_old - splits1[:-1][s_fsa]
+    local_of_old = new_of_old - splits1[:-1].index_select(0, s_fsa)
     tot_states = int(splits1[-1])
     if arc_parts:
         src_id, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
     else:
         src_id = a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int64, device=device)
     num_arcs = src_id.numel()
-    new_pos, _ = _new_positions(s_fsa[src_id], [p[0].numel() for p in arc_parts], num_b)
-    a_map = torch.empty_like(a_arc)
-    a_map[new_pos] = a_arc
-    b_map = torch.empty_like(b_arc)
-    b_map[new_pos] = b_arc
-    src = torch.empty(num_arcs, dtype=torch.int32, device=device)
-    src[new_pos] = local_of_old[src_id].to(torch.int32)
-    dst = torch.empty_like(src)
-    dst[new_pos] = local_of_old[dst_id].to(torch.int32)
+    new_pos, _ = _new_positions(s_fsa.index_select(0, src_id),
+                                [p[0].numel() for p in arc_parts], num_b)
+    # new_pos is a permutation: scatter each per-arc array to its place
+    a_map = torch.empty_like(a_arc).index_copy_(0, new_pos, a_arc)
+    b_map = torch.empty_like(b_arc).index_copy_(0, new_pos, b_arc)
+    local32 = local_of_old.to(torch.int32)
+    src = torch.empty(num_arcs, dtype=torch.int32, device=device).index_copy_(
+        0, new_pos, local32.index_select(0, src_id))
+    dst = torch.empty_like(src).index_copy_(0, new_pos, local32.index_select(0, dst_id))
     out_deg = torch.zeros(tot_states, dtype=torch.int64, device=device)
-    out_deg[new_of_old] = torch.bincount(src_id, minlength=s_fsa.numel())
+    out_deg.index_copy_(0, new_of_old, torch.bincount(src_id, minlength=s_fsa.numel()))
     splits2 = splits_from_sizes(out_deg)
-    labels = a_fsas.arcs.values()[a_map, 2]
+    labels = a_fsas.labels.index_select(0, a_map)
     # scores keep autograd (k2 sums the scores of both inputs)
-    scores = a_fsas.scores[a_map] + b_fsas.scores[b_map]
+    scores = a_fsas.scores.index_select(0, a_map) + b_fsas.scores.index_select(0, b_map)
     out = Fsa._from_parts(RaggedShape([splits1, splits2]), src, dst, labels, scores)
     _propagate_binary(a_fsas, b_fsas, out, a_map, b_map)
     if ret_arc_maps:

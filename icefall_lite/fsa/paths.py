@@ -5,6 +5,12 @@ States are processed in topological *levels* (Kahn's algorithm in batches: a sta
 the length of the longest path reaching it), so each level is one batch of tensor ops over
 all FSAs of a vec; the only Python loop is over levels. Cyclic input raises ValueError.
 
+Speed (lattices have ~one level per frame, so per-level cost is what matters): the level
+structure is computed once per Fsa and cached, with the arcs already grouped by source level;
+the tropical forward pass pushes scores along those groups (4 ops per level); the grouping by
+destination level that the log passes pull from is built (one sort) only when needed; gathers
+use ``index_select``, several times faster than advanced indexing on CPU.
+
 Example::
 
     >>> vec = create_fsa_vec([Fsa.from_str("0 1 1 0.5\\n0 1 2 0.2\\n1 2 -1 0\\n2")])
@@ -17,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
-from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, expand_ranges, splits_from_sizes
+from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, splits_from_sizes
 
 NEG_INF = float("-inf")
 
@@ -42,57 +48,75 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     device = src.device
     num_states = int(info["state_fsa"].numel())
     splits2 = fsa.as_vec_shape().row_splits_long(2)
-    indeg = torch.bincount(dst, minlength=num_states)
-    out_deg = splits2.diff()
-    last_pos = torch.empty(num_states, dtype=torch.int64, device=device)
-    minus_one = torch.full((dst.numel(),), -1, dtype=torch.int64, device=device)
-    positions = torch.arange(max(dst.numel(), 1), device=device)
-    frontier = (indeg == 0).nonzero().squeeze(1)
-    state_chunks: list[torch.Tensor] = []
-    arc_chunks: list[torch.Tensor] = []
-    state_splits = [0]
-    out_splits = [0]
-    # Kahn's algorithm, one level per iteration; about a dozen small ops per level
-    while frontier.numel() > 0:
-        state_chunks.append(frontier)
-        state_splits.append(state_splits[-1] + frontier.numel())
-        deg = out_deg.index_select(0, frontier)
-        ends = torch.cumsum(deg, 0)
-        n = int(ends[-1])
-        # arcs of the frontier states: arange(start, start + deg) for each, concatenated
-        arcs = torch.repeat_interleave(splits2.index_select(0, frontier) - ends + deg, deg,
-                                       output_size=n).add_(positions[:n])
-        arc_chunks.append(arcs)
-        out_splits.append(out_splits[-1] + n)
-        d = dst.index_select(0, arcs)
-        indeg.index_add_(0, d, minus_one[:n])
-        d = d[indeg.index_select(0, d) == 0]
-        # de-duplicate without sorting: keep the position that won the scatter
-        pos = positions[:d.numel()]
-        last_pos.scatter_(0, d, pos)
-        frontier = d[last_pos.index_select(0, d) == pos]
-    num_levels = len(state_chunks)
-    state_order = torch.cat(state_chunks) if state_chunks else indeg[:0]
-    if state_order.numel() != num_states:
+    state_order, state_splits, out_order, out_splits, out_src, out_dst = _kahn(
+        src, dst, splits2, num_states)
+    num_levels = len(state_splits) - 1
+    if state_splits[-1] != num_states:
         done = torch.zeros(num_states, dtype=torch.bool, device=device)
-        done[state_order] = True
+        done[state_order[:state_splits[-1]]] = True
         bad = int((~done).nonzero()[0])
         fsa_idx = int(info["state_fsa"][bad])
         raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
                          "is on or after it); this algorithm needs acyclic FSAs")
     sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
     level = torch.empty(num_states, dtype=torch.int64, device=device)
-    level[state_order] = torch.repeat_interleave(
-        torch.arange(num_levels, device=device), sizes_t, output_size=num_states)
-    out_order = torch.cat(arc_chunks) if arc_chunks else dst[:0]
+    level.index_copy_(0, state_order, torch.repeat_interleave(
+        torch.arange(num_levels, device=device), sizes_t, output_size=num_states))
     cached = {
         "level": level, "num_levels": num_levels,
         "state_order": state_order, "state_splits": state_splits,
         "out_order": out_order, "out_splits": out_splits,
-        "out_src": src.index_select(0, out_order), "out_dst": dst.index_select(0, out_order),
+        "out_src": out_src, "out_dst": out_dst,
     }
     fsa._cache["_levels"] = cached
     return cached
+
+
+_Kahn = tuple[torch.Tensor, list[int], torch.Tensor, list[int], torch.Tensor, torch.Tensor]
+
+
+def _kahn(src: torch.Tensor, dst: torch.Tensor, splits2: torch.Tensor, num_states: int
+          ) -> _Kahn:
+    """Kahn's algorithm, one level per iteration of ~20 small ops (the only sync is the
+    arc count). Returns the states in level order and the level boundaries
+    (``state_splits``; they end short of ``num_states`` if there is a cycle), and the arcs
+    in the order of their source's level (``out_order``, level boundaries ``out_splits``,
+    with their ``out_src``/``out_dst``)."""
+    device = src.device
+    indeg = torch.bincount(dst, minlength=num_states)
+    out_deg = splits2.diff()
+    last_pos = torch.empty(num_states, dtype=torch.int64, device=device)
+    minus_one = torch.full((1,), -1, dtype=torch.int64, device=device)
+    positions = torch.arange(max(dst.numel(), 1), device=device)
+    # chunks are written straight into these (cat of ~num_levels pieces costs more)
+    state_order = torch.empty(num_states, dtype=torch.int64, device=device)
+    out_order = torch.empty(dst.numel(), dtype=torch.int64, device=device)
+    out_src = torch.empty_like(out_order)
+    out_dst = torch.empty_like(out_order)
+    frontier = (indeg == 0).nonzero().squeeze(1)
+    state_splits = [0]
+    out_splits = [0]
+    while frontier.numel() > 0:
+        s0 = state_splits[-1]
+        state_splits.append(s0 + frontier.numel())
+        state_order[s0:state_splits[-1]] = frontier
+        deg = out_deg.index_select(0, frontier)
+        ends = torch.cumsum(deg, 0)
+        n = int(ends[-1])
+        a0 = out_splits[-1]
+        out_splits.append(a0 + n)
+        # arcs of the frontier states: arange(start, start + deg) for each, concatenated
+        arcs = torch.add(torch.repeat_interleave(splits2.index_select(0, frontier) - ends + deg,
+                                                 deg, output_size=n),
+                         positions[:n], out=out_order[a0:a0 + n])
+        torch.index_select(src, 0, arcs, out=out_src[a0:a0 + n])
+        d = torch.index_select(dst, 0, arcs, out=out_dst[a0:a0 + n])
+        indeg.index_add_(0, d, minus_one.expand(n))
+        # states that became ready, each once: keep the arc position that won the scatter
+        pos = positions[:n]
+        last_pos.scatter_(0, d, pos)
+        frontier = d[(indeg.index_select(0, d) == 0) & (last_pos.index_select(0, d) == pos)]
+    return state_order, state_splits, out_order, out_splits, out_src, out_dst
 
 
 def _level_rank(fsa: Fsa) -> torch.Tensor:
@@ -111,20 +135,35 @@ def _level_rank(fsa: Fsa) -> torch.Tensor:
 
 def _in_levels(fsa: Fsa) -> dict[str, object]:
     """Arcs grouped by the level of their destination (arc index order within a level), for
-    pull-style passes: ``in_order``, ``in_splits``, ``in_src`` and ``in_loc`` (the rank of
-    the destination within its level). Cached."""
+    pull-style passes: ``in_order``, ``in_splits``, ``in_src``, ``in_loc`` (the rank of the
+    destination within its level) and ``identity`` (``in_order`` is the identity). Cached."""
     cached = fsa._cache.get("_in_levels")
     if cached is None:
         info = fsa.arc_info()
         lv = state_levels(fsa)
         dst = info["dst"]
-        in_level = lv["level"][dst]
-        in_order = torch.sort(in_level, stable=True)[1]
+        in_level = lv["level"].index_select(0, dst)
+        src = info["src"]
+        if in_level.numel() < 2 or bool((in_level[1:] >= in_level[:-1]).all()):
+            # already grouped (states numbered level by level, as in lattices): the stable
+            # sort would be the identity
+            in_order = torch.arange(in_level.numel(), device=dst.device)
+            in_src, in_dst, identity = src, dst, True
+        else:
+            # int32 keys sort faster than int64 (levels are < num_states)
+            in_order = torch.sort(in_level.to(torch.int32), stable=True)[1]
+            in_src, in_dst = src.index_select(0, in_order), dst.index_select(0, in_order)
+            identity = False
         in_splits = splits_from_sizes(torch.bincount(in_level, minlength=lv["num_levels"]))
-        cached = {"in_order": in_order, "in_splits": in_splits.tolist(),
-                  "in_src": info["src"][in_order], "in_loc": _level_rank(fsa)[dst[in_order]]}
+        cached = {"in_order": in_order, "in_splits": in_splits.tolist(), "in_src": in_src,
+                  "in_loc": _level_rank(fsa).index_select(0, in_dst), "identity": identity}
         fsa._cache["_in_levels"] = cached
     return cached
+
+
+def _isfinite(x: torch.Tensor) -> torch.Tensor:
+    """``torch.isfinite`` for float tensors in 2 passes (torch 1.13's takes 4)."""
+    return x.abs() < float("inf")
 
 
 def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
@@ -133,7 +172,7 @@ def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
     m = init.scatter_reduce(0, idx, vals, reduce="amax", include_self=True)
     if not log_semiring:
         return m
-    finite = torch.isfinite(m)
+    finite = _isfinite(m)
     safe = torch.where(finite, m, torch.zeros_like(m))
     tot = torch.exp(init - safe).index_add(0, idx, torch.exp(vals - safe.index_select(0, idx)))
     return torch.where(finite, torch.log(tot) + safe, m)
@@ -174,11 +213,12 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     out[info["final" if backward else "start"][nonempty]] = 0.0
     if backward:
         order, splits, other = lv["out_order"], lv["out_splits"], lv["out_dst"]
-        loc = _level_rank(fsa)[lv["out_src"]]
+        loc = _level_rank(fsa).index_select(0, lv["out_src"])
+        sc = scores.index_select(0, order)
     else:
         il = _in_levels(fsa)
         order, splits, other, loc = il["in_order"], il["in_splits"], il["in_src"], il["in_loc"]
-    sc = scores.index_select(0, order)
+        sc = scores if il["identity"] else scores.index_select(0, order)
     ss = lv["state_splits"]
     levels = range(lv["num_levels"] - 1, -1, -1) if backward else range(1, lv["num_levels"])
     for lev in levels:
@@ -217,12 +257,11 @@ def _best_entering_arcs(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor) -> 
     info = fsa.arc_info()
     src, dst = info["src"], info["dst"]
     cand = alpha.index_select(0, src) + scores
-    hit = (cand == alpha.index_select(0, dst)) & torch.isfinite(cand)
-    n = alpha.numel()
-    arc_idx = torch.where(hit, torch.arange(scores.numel(), device=scores.device),
-                          torch.full_like(dst, -1))
-    best = torch.full((n,), -1, dtype=torch.int64, device=scores.device)
-    return best.scatter_reduce_(0, dst, arc_idx, reduce="amax")
+    # a non-finite alpha never matches (NaN != anything): per state, not per arc
+    target = torch.where(_isfinite(alpha), alpha, torch.full_like(alpha, float("nan")))
+    hit = (cand == target.index_select(0, dst)).nonzero().squeeze(1)
+    best = torch.full((alpha.numel(),), -1, dtype=torch.int64, device=scores.device)
+    return best.scatter_reduce_(0, dst.index_select(0, hit), hit, reduce="amax")
 
 
 class _ForwardScores(torch.autograd.Function):
@@ -313,7 +352,7 @@ def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch
         tot = get_tot_scores(fsa, use_double_scores, log_semiring).detach()
         t = tot.index_select(0, info["fsa"])
         post = alpha.index_select(0, info["src"]) + scores + beta.index_select(0, info["dst"]) - t
-        return torch.where(torch.isfinite(t), post, torch.full_like(post, NEG_INF))
+        return torch.where(_isfinite(t), post, torch.full_like(post, NEG_INF))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,22 +374,27 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
     owners: list[torch.Tensor] = []
     cur = final[ok_idx]
     who = ok_idx
+    src = info["src"]
     while cur.numel() > 0:
-        arc = entering[cur]
+        arc = entering.index_select(0, cur)
         live = arc >= 0
-        cur, who, arc = cur[live], who[live], arc[live]
-        if cur.numel() == 0:
-            break
+        if not bool(live.all()):  # some paths reached their start state
+            cur, who, arc = cur[live], who[live], arc[live]
+            if cur.numel() == 0:
+                break
         steps.append(arc)
         owners.append(who)
-        cur = info["src"][arc]
+        cur = src.index_select(0, arc)
     device = final.device
     lengths = torch.zeros(num_fsas, dtype=torch.int64, device=device)
     if not steps:
         return torch.zeros(0, dtype=torch.int64, device=device), lengths
     arcs = torch.cat(steps)
     own = torch.cat(owners)
-    depth = torch.cat([torch.full_like(s, i) for i, s in enumerate(steps)])
+    depth = torch.repeat_interleave(
+        torch.arange(len(steps), device=device),
+        torch.tensor([s.numel() for s in steps], dtype=torch.int64, device=device),
+        output_size=arcs.numel())
     lengths.index_add_(0, own, torch.ones_like(own))
     # order by fsa, then from start to final (reverse of trace depth)
     key = own * (len(steps) + 1) + (len(steps) - depth)
@@ -387,7 +431,7 @@ def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
     norm = _segment_reduce(norm, src, post, True)
     norm_src = norm.index_select(0, src)
     prob = torch.exp(post - norm_src)
-    prob = torch.where(torch.isfinite(norm_src), prob, torch.zeros_like(prob))
+    prob = torch.where(_isfinite(norm_src), prob, torch.zeros_like(prob))
     incl = torch.cumsum(prob, 0)
     splits2 = fsa.as_vec_shape().row_splits_long(2)
     first = splits2[:-1].index_select(0, src)
@@ -424,29 +468,46 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     steps: list[torch.Tensor] = []
     owners: list[torch.Tensor] = []
     num_arcs = cdf.numel()
+    deg_all = splits2.diff()
+    src, dst = info["src"], info["dst"]
+    # width of each arc's interval: next arc's cdf in the same state (or 1) minus its own
+    c_next = torch.ones_like(cdf)
+    if num_arcs > 1:
+        c_next[:-1] = torch.where(src[1:] == src[:-1], cdf[1:], c_next[:-1])
+    width_all = c_next - cdf
+    path_idx = torch.arange(num_total, device=device)
     while who.numel() > 0:
-        lo, hi = splits2[cur], splits2[cur + 1]
-        cand, owner = expand_ranges(lo, hi - lo)
-        below = (cdf[cand] <= p[owner]).to(torch.int64)
+        lo = splits2.index_select(0, cur)
+        deg = deg_all.index_select(0, cur)
+        ends = torch.cumsum(deg, 0)
+        n = int(ends[-1])
+        # the leaving arcs of every path's state; the chosen arc is the last with cdf <= p
+        owner = torch.repeat_interleave(path_idx[:cur.numel()], deg, output_size=n)
+        cand = torch.repeat_interleave(lo - ends + deg, deg, output_size=n).add_(
+            torch.arange(n, device=device))
+        below = (cdf.index_select(0, cand) <= p.index_select(0, owner)).to(torch.int64)
         count = torch.zeros_like(cur).index_add_(0, owner, below)
         arc = lo + (count - 1).clamp(min=0)
-        nxt = arc + 1
-        same = (nxt < hi)
-        c_lo = cdf[arc]
-        c_hi = torch.where(same, cdf[nxt.clamp(max=num_arcs - 1)], torch.ones_like(c_lo))
-        width = c_hi - c_lo
+        c_lo = cdf.index_select(0, arc)
+        width = width_all.index_select(0, arc)
         p = torch.where(width > 0, (p - c_lo) / width, torch.zeros_like(p))
         steps.append(arc)
         owners.append(who)
-        cur = info["dst"][arc]
+        cur = dst.index_select(0, arc)
         live = cur != final
-        cur, final, who, p = cur[live], final[live], who[live], p[live]
+        if not bool(live.all()):
+            cur, final, who, p = cur[live], final[live], who[live], p[live]
     if steps:
-        arcs = torch.cat(steps)
         own = torch.cat(owners)
-        order = torch.sort(own, stable=True)[1]
-        arcs, own = arcs[order], own[order]
         lengths = torch.bincount(own, minlength=num_total)
+        # every path is live from step 0 until it ends, so its k-th arc was taken in step k:
+        # the position in the output is the path's offset + k (no sort needed)
+        step = torch.repeat_interleave(
+            torch.arange(len(steps), device=device),
+            torch.tensor([a.numel() for a in steps], dtype=torch.int64, device=device),
+            output_size=own.numel())
+        pos = splits_from_sizes(lengths)[:-1].index_select(0, own).add_(step)
+        arcs = torch.empty_like(own).index_copy_(0, pos, torch.cat(steps))
     else:
         arcs = torch.zeros(0, dtype=torch.int64, device=device)
         lengths = torch.zeros(num_total, dtype=torch.int64, device=device)

@@ -60,10 +60,17 @@ def expand_ranges(starts: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tens
     Returns ``(indexes, owner)`` (both int64) where ``owner[k]`` is the ``i`` of ``indexes[k]``.
     """
     sizes = _long(sizes)
-    splits = splits_from_sizes(sizes)
-    owner = row_ids_from_splits(splits)
-    pos = torch.arange(owner.numel(), device=sizes.device) - splits[:-1][owner]
-    return _long(starts)[owner] + pos, owner
+    device = sizes.device
+    if sizes.numel() == 0:
+        empty = torch.zeros(0, dtype=torch.int64, device=device)
+        return empty, empty
+    ends = torch.cumsum(sizes, 0)
+    n = int(ends[-1])
+    owner = torch.repeat_interleave(torch.arange(sizes.numel(), device=device), sizes,
+                                    output_size=n)
+    # start[i] - (first output position of i), repeated, plus the output position
+    idx = torch.repeat_interleave(_long(starts) - ends + sizes, sizes, output_size=n)
+    return idx.add_(torch.arange(n, device=device)), owner
 
 
 class RaggedShape:

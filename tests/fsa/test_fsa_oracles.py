@@ -132,6 +132,42 @@ def test_shortest_path_is_the_best_enumerated_path():
         assert got.scores.sum().item() == pytest.approx(max(scores), abs=1e-5)
 
 
+def test_state_levels_are_longest_path_depths_and_group_arcs_by_level():
+    """The level structure the path algorithms loop over, against a brute-force DP: a state's
+    level is the longest path reaching it; arcs are grouped by source level (``out_*``) and,
+    in arc index order, by destination level (``in_*``)."""
+    from icefall_lite.fsa import paths as P
+
+    arcs_list = random_small_fsas(7, count=40)
+    vec = F.create_fsa_vec([F.Fsa.from_str(arcs_to_text(a, n)) for a, n in arcs_list])
+    want_level, want_src, want_dst = [], [], []
+    offset = 0
+    for arcs, n in arcs_list:
+        level = [0] * n
+        for s, d, _, _ in sorted(arcs, key=lambda a: a[0]):  # top-sorted: s < d
+            level[d] = max(level[d], level[s] + 1)
+        want_level += level
+        want_src += [offset + s for s, _, _, _ in arcs]
+        want_dst += [offset + d for _, d, _, _ in arcs]
+        offset += n
+    lv = P.state_levels(vec)
+    assert lv["level"].tolist() == want_level
+    assert lv["num_levels"] == max(want_level) + 1
+    order, ss = lv["state_order"].tolist(), lv["state_splits"]
+    for lev in range(lv["num_levels"]):
+        assert sorted(order[ss[lev]:ss[lev + 1]]) == [
+            s for s, v in enumerate(want_level) if v == lev]
+    out_order, os_ = lv["out_order"].tolist(), lv["out_splits"]
+    assert lv["out_src"].tolist() == [want_src[a] for a in out_order]
+    assert lv["out_dst"].tolist() == [want_dst[a] for a in out_order]
+    il = P._in_levels(vec)
+    for lev in range(lv["num_levels"]):
+        assert sorted(out_order[os_[lev]:os_[lev + 1]]) == [
+            a for a, s in enumerate(want_src) if want_level[s] == lev]
+        assert il["in_order"].tolist()[il["in_splits"][lev]:il["in_splits"][lev + 1]] == [
+            a for a, d in enumerate(want_dst) if want_level[d] == lev]
+
+
 def test_random_paths_are_successful_paths_sampled_by_posterior():
     arcs, n = ([(0, 1, 1, 0.0), (0, 1, 2, math.log(3.0)), (1, 2, -1, 0.0)], 3)
     vec = F.create_fsa_vec([F.Fsa.from_str(arcs_to_text(arcs, n))])

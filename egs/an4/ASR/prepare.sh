@@ -71,7 +71,7 @@ fi
 
 if stage_enabled 5; then
   log "Stage 5: lang dirs: BPE lexicon, phone lexicon from an4.dic"
-  step_lang "$lang_bpe" $transcript --bpe-model "$lang_bpe/bpe.model"
+  step_lang "$lang_bpe" $transcript --bpe-model "$lang_bpe/bpe.model" --lexicon "$dl_dir/an4/etc/an4.dic"
   step_lang $lang_phone $transcript --lexicon "$dl_dir/an4/etc/an4.dic"
 fi
 
