@@ -54,8 +54,15 @@ TOY_SENTENCES = [["NO"], ["GO"], ["NO", "GO"], ["GO", "NO"], ["ONE"]]
 FIGURE_SEARCH = dict(beam=4.0, max_states=6, max_contexts=3)
 FIGURE_NUM_PATHS = 8
 FRAMES_PER_ENCODER_FRAME = 8
-#: Where the AN4 recipe's trained model is looked for (``export.py --jit 1`` output).
+#: Where the AN4 recipe's trained model is looked for (``export.py --jit 1`` writes
+#: ``<exp-dir>/jit_script.pt``): ``zipformer/exp`` first, then other ``zipformer/exp*`` dirs.
 TRAINED_AN4 = ROOT / "egs/an4/ASR/zipformer/exp"
+
+
+def trained_model_path() -> Path | None:
+    candidates = [TRAINED_AN4, *sorted(TRAINED_AN4.parent.glob(TRAINED_AN4.name + "*"))]
+    return next((d / "jit_script.pt" for d in candidates if (d / "jit_script.pt").is_file()),
+                None)
 
 
 @dataclass
@@ -229,8 +236,8 @@ def standin_setup(why: str) -> Setup:
 def trained_setup() -> Setup | None:
     """The AN4 recipe's exported model (``jit_script.pt`` from ``zipformer/export.py``) with
     the recipe's BPE lang dir (tokens, ``bpe.model``, words, ``LG.pt``), or None when absent."""
-    model_path = TRAINED_AN4 / "jit_script.pt"
-    if an4_dir() is None or not model_path.is_file():
+    model_path = trained_model_path()
+    if an4_dir() is None or model_path is None:
         return None
     import sentencepiece
 
@@ -265,7 +272,7 @@ def setup() -> Setup:
     model that fails to load or decode falls back to the stand-in, and the caption says why."""
     from icefall_lite.decoding import fast_beam_search
 
-    where = TRAINED_AN4.relative_to(ROOT)
+    where = f"{TRAINED_AN4.relative_to(ROOT)}*"
     try:
         trained = trained_setup()
         if trained is not None:

@@ -258,7 +258,7 @@ class DecodingOptions(Directive):
                 raise self.error(f"decoding-options: DecodingConfig has no field {name!r}")
             # the docstring says which methods read a field ("fast_beam_search* — ..."); the page
             # is about one method already
-            meaning = re.sub(r"^[\w*/ ,]+ — ", "", help_text.get(name, ""))
+            meaning = re.sub(r"^[\w*/ ,`]+ — ", "", help_text.get(name, ""))
             meaning = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", meaning)
             rows.append([f"`{name}`", f"`{fields[name].default!r}`", meaning])
         return markdown_to_nodes(
@@ -387,64 +387,6 @@ _OPEN_BEFORE = " \t([{'\"-/:"
 _CLOSE_AFTER = " \t.,;:!?)]}'\"-/\\"
 
 
-def _escape_stray_stars(line: str) -> str:
-    """Escape each single ``*`` that does not open or close an emphasis (a glob such as
-    ``fast_beam_search*`` or ``*_LG``); ``**`` and text inside ````literals```` are left alone."""
-    literal = [False] * len(line)
-    for m in re.finditer(r"``.*?``", line):
-        literal[m.start():m.end()] = [True] * (m.end() - m.start())
-    stray, opened = [], None
-    for m in _SINGLE_STAR.finditer(line):
-        i = m.start()
-        if literal[i]:
-            continue
-        can_open = (i == 0 or line[i - 1] in _OPEN_BEFORE) and i + 1 < len(line) \
-            and not line[i + 1].isspace()
-        can_close = i > 0 and not line[i - 1].isspace() and (
-            i + 1 == len(line) or line[i + 1] in _CLOSE_AFTER)
-        if opened is not None and can_close:
-            opened = None
-        elif can_open:
-            if opened is not None:
-                stray.append(opened)
-            opened = i
-        else:
-            stray.append(i)
-    if opened is not None:
-        stray.append(opened)
-    for i in sorted(stray, reverse=True):
-        line = line[:i] + "\\" + line[i:]
-    return line
-
-_ARG_ENTRY = re.compile(r"^\*{0,2}\w+(, \w+)*( \(.*\))?:( |$)")
-
-
-def _tolerant_docstring(app, what, name, obj, options, lines: list[str]) -> None:
-    """Two forms in the library's docstrings that reStructuredText rejects, rendered as meant:
-    a glob star after a name (``fast_beam_search*``: an unclosed emphasis) is escaped, and a
-    sentence among the ``Args:`` entries (``Others as ...``) joins the entry before it.
-    Runs before napoleon."""
-    in_args, indent = False, None
-    for i, line in enumerate(lines):
-        lines[i] = line = _escape_stray_stars(line)
-        stripped = line.strip()
-        if stripped in ("Args:", "Arguments:", "Parameters:"):
-            in_args, indent = True, None
-            continue
-        if not in_args:
-            continue
-        if not stripped:
-            in_args = False
-            continue
-        current = len(line) - len(line.lstrip())
-        if indent is None:
-            indent = current
-        if current < indent:
-            in_args = False
-        elif current == indent and not _ARG_ENTRY.match(stripped) and i > 0:
-            lines[i] = " " * (indent + 2) + stripped
-
-
 def _outdated(app, env, added, changed, removed) -> list[str]:
     return sorted(getattr(env, "generated_figure_docs", set()) - set(removed))
 
@@ -473,7 +415,6 @@ def setup(app) -> dict:
     app.add_directive("decoding-comparison", DecodingComparison)
     app.add_directive("decoding-options", DecodingOptions)
     app.connect("builder-inited", _reset)
-    app.connect("autodoc-process-docstring", _tolerant_docstring, priority=400)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

@@ -17,15 +17,16 @@ class DecodingConfig:
     """Settings shared by the decoding methods; each method reads the fields it needs.
 
     Args:
-      beam: fast_beam_search* — score beam of the search (per stream, per frame).
-      max_contexts: fast_beam_search* — most decoder contexts kept per stream and frame.
-      max_states: fast_beam_search* — most (context, graph state) pairs kept per stream and frame.
+      beam: ``fast_beam_search*`` — score beam of the search (per stream, per frame).
+      max_contexts: ``fast_beam_search*`` — most decoder contexts kept per stream and frame.
+      max_states: ``fast_beam_search*`` — most (context, graph state) pairs kept per stream and
+        frame.
       beam_size: beam_search / modified_beam_search — number of hypotheses kept.
-      num_paths: fast_beam_search_nbest* — paths sampled from the lattice.
-      nbest_scale: fast_beam_search_nbest* — lattice scores are scaled by this before sampling
+      num_paths: ``fast_beam_search_nbest*`` — paths sampled from the lattice.
+      nbest_scale: ``fast_beam_search_nbest*`` — lattice scores are scaled by this before sampling
         (smaller = more diverse paths).
-      ngram_lm_scale: *_LG — LG scores are scaled by this once (see :func:`scale_graph`).
-      allow_partial: fast_beam_search* — when no state reaches a final graph state on the last
+      ngram_lm_scale: ``*_LG`` — LG scores are scaled by this once (see :func:`scale_graph`).
+      allow_partial: ``fast_beam_search*`` — when no state reaches a final graph state on the last
         frame, use every last-frame state as final instead of returning nothing.
       temperature: joiner logits are divided by this before the log-softmax.
       use_double_scores: lattice algorithms work in float64.

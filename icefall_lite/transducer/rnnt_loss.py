@@ -152,7 +152,8 @@ def rnnt_loss_pruned(
       logits: ``[B, T, s_range, C]``; ``logits[b, t, r]`` is position ``ranges[b, t, r]``.
       symbols: int64 ``[B, S]``.
       ranges: int64 ``[B, T, s_range]`` from :func:`get_rnnt_prune_ranges`.
-      Others as :func:`rnnt_loss_simple`.
+      termination_symbol, boundary, rnnt_type, delay_penalty, reduction: as in
+        :func:`rnnt_loss_simple`.
 
     Returns:
       The loss (``[B]`` for ``reduction="none"``, else a scalar). Equals :func:`rnnt_loss`
@@ -179,7 +180,8 @@ def rnnt_loss(
     Args:
       logits: ``[B, T, S+1, C]`` joiner output, or its log-softmax over C when
         ``from_log_softmax`` (same loss and same gradient reaching the network).
-      Others as :func:`rnnt_loss_simple`.
+      symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction: as in
+        :func:`rnnt_loss_simple`.
 
     Memory: besides ``logits`` and, in backward, their gradient, only ``[B, T, S+1]`` tensors
     and bounded chunks are allocated.

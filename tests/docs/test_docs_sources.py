@@ -122,25 +122,6 @@ def test_markdown_lists_code_and_links():
     assert out[2].next_node(nodes.reference)["refuri"] == "https://k2.org"
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("a *levels* (Kahn", "a *levels* (Kahn"),
-    ("nbest_scale: fast_beam_search_nbest* — x", "nbest_scale: fast_beam_search_nbest\\* — x"),
-    ("ngram_lm_scale: *_LG — LG", "ngram_lm_scale: \\*_LG — LG"),
-    ("**bold** and ``a*``", "**bold** and ``a*``"),
-])
-def test_stray_stars_in_docstrings_are_escaped_and_emphasis_kept(line, expected):
-    assert _ext("fsa_figures")._escape_stray_stars(line) == expected
-
-
-def test_sentence_among_args_joins_the_previous_entry():
-    lines = ["Loss.", "", "Args:", "  logits: [B, T].", "  Others as :func:`f`.", "",
-             "Returns:", "  x"]
-    _ext("fsa_figures")._tolerant_docstring(None, "function", "f", None, {}, lines)
-    assert lines[3] == "  logits: [B, T]."
-    assert lines[4] == "    Others as :func:`f`."
-    assert lines[6:] == ["Returns:", "  x"]
-
-
 def test_every_decoding_config_field_has_a_documented_meaning():
     import dataclasses
 
