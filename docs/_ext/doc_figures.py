@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: ``ICEFALL_LITE_DOCS_AN4``.
 AN4_CANDIDATES = (
     os.environ.get("ICEFALL_LITE_DOCS_AN4", ""),
-    "/work/shared/download/an4",
+    str(ROOT.parent / "shared/download/an4"),
     str(ROOT / "egs/an4/ASR/download/an4"),
 )
 #: The utterance the lattice figures decode: AN4 test speaker fjlp saying "NO".

@@ -12,7 +12,7 @@ from icefall_lite.data.corpora.an4 import prepare_split, read_transcripts
 from icefall_lite.data.download import download
 from icefall_lite.data.validation import DataIssues, ManifestError
 
-REAL_AN4 = Path("/work/shared/download/an4")
+REAL_AN4 = Path(__file__).resolve().parents[3] / "shared" / "download" / "an4"
 
 
 def test_real_transcripts_have_the_documented_utterance_counts():

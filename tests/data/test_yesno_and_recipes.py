@@ -17,7 +17,7 @@ from lhotse import load_manifest
 from icefall_lite.data.download import download
 from icefall_lite.data.prepare_manifests import prepare_manifests
 
-SHARED_DOWNLOAD = Path("/work/shared/download")
+SHARED_DOWNLOAD = Path(__file__).resolve().parents[3] / "shared" / "download"
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -1,7 +1,8 @@
 """Fixtures of the recipe tests: a tiny BPE lang dir, yesno wavs copied to a tmp dir, and tiny
 yesno-sized transducers (non-streaming and causal) saved as fake epoch checkpoints.
 
-Everything is built in pytest's tmp dirs; /work/shared is only read.
+Everything is built in pytest's tmp dirs; ../shared/download (beside the checkout) is only
+read.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from icefall_lite.models.asr_model import AsrModel, build_model
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.training.checkpoint import save_checkpoint
 
-YESNO_DIR = Path("/work/shared/download/waves_yesno")
-#: The yesno recipe's model sizes (egs/yesno/ASR/zipformer/model_defaults.py).
+YESNO_DIR = Path(__file__).resolve().parents[3] / "shared" / "download" / "waves_yesno"
+#: The yesno recipe's model sizes (egs/yesno/ASR/zipformer/model_defaults.py), on 80-bin
+#: features (the recipe itself uses 23 bins; these tests build their own features).
 TINY = dict(
     num_encoder_layers=(1,) * 6, downsampling_factor=(1, 2, 4, 8, 4, 2), encoder_dim=(64,) * 6,
     encoder_unmasked_dim=(64,) * 6, feedforward_dim=(128,) * 6, num_heads=(4,) * 6,

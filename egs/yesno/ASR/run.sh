@@ -15,15 +15,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 dl_dir=$PWD/download
 stage=0
 stop_stage=100
-num_epochs=15
-avg=2
+num_epochs=14
+avg=1
 max_wer=100
 option_names=(dl_dir stage stop_stage num_epochs avg max_wer)
 . ../../shared/prepare_lib.sh
+. ../../shared/run_steps.sh
 parse_options "$@"
-
-methods=(greedy_search beam_search modified_beam_search fast_beam_search fast_beam_search_LG
-  fast_beam_search_nbest fast_beam_search_nbest_LG fast_beam_search_nbest_oracle)
 
 if stage_enabled 0; then
   log "Stage 0: data preparation"
@@ -32,17 +30,16 @@ fi
 
 if stage_enabled 1; then
   log "Stage 1: training for $num_epochs epochs"
-  run_python zipformer/train.py --num-epochs "$num_epochs"
+  step_train --num-epochs "$num_epochs"
 fi
 
 if stage_enabled 2; then
-  log "Stage 2: decoding with ${#methods[@]} methods"
-  for method in "${methods[@]}"; do
-    run_python zipformer/decode.py --epoch "$num_epochs" --avg "$avg" --decoding-method "$method"
-  done
+  log "Stage 2: decoding with ${#decoding_methods[@]} methods"
+  step_decode "$num_epochs" "$avg" "${decoding_methods[@]}"
 fi
 
 if stage_enabled 3; then
   log "Stage 3: WER table"
-  run_python -m icefall_lite.recipe.report --exp-dir zipformer/exp --max-wer "$max_wer"
+  step_report zipformer/exp "$max_wer"
 fi
+log "run.sh done in $SECONDS s (stages $stage to $stop_stage)"

@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """Decode the yesno test set (run from egs/yesno/ASR). See --help for every option."""
 
-from model_defaults import CORPUS, MODEL
+from model_defaults import CORPUS, DECODE, MODEL
 
 from icefall_lite.recipe.decode import main
 
 if __name__ == "__main__":
-    main({**CORPUS, **MODEL, "exp_dir": "zipformer/exp", "epoch": 15, "avg": 2,
-          "max_duration": 100, "num_workers": 0})
+    main({**CORPUS, **MODEL, **DECODE})
