@@ -17,13 +17,25 @@ from icefall_lite.training.train import CutSetData
 from icefall_lite.training.train import main as train_main
 
 
+def add_repeat_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeat-train", type=int, default=1,
+                        help="passes over the training cuts per epoch, for tiny corpora whose one "
+                             "pass is a handful of batches (default: %(default)s)")
+
+
 def make_datamodule(args: argparse.Namespace) -> CutSetData:
     """Training and validation cuts of ``--corpus``; utterances with fewer encoder frames than
-    tokens are dropped with a logged warning (the pruned loss needs T >= S)."""
+    tokens are dropped with a logged warning (the pruned loss needs T >= S). The training cuts
+    are repeated ``--repeat-train`` times per epoch (each pass shuffled anew)."""
+    if args.repeat_train < 1:
+        raise ValueError(f"--repeat-train must be >= 1, got {args.repeat_train}")
     data = AsrDataModule(AsrDataConfig.from_args(args))
     keep = ShortUtteranceFilter(make_text_encoder(args))
-    return CutSetData(data, data.load_cuts(args.corpus, args.train_split),
-                      data.load_cuts(args.corpus, args.valid_split), cut_filter=keep)
+    train_cuts = data.load_cuts(args.corpus, args.train_split)
+    if args.repeat_train > 1:
+        train_cuts = train_cuts.repeat(times=args.repeat_train)
+    return CutSetData(data, train_cuts, data.load_cuts(args.corpus, args.valid_split),
+                      cut_filter=keep)
 
 
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> None:
@@ -37,6 +49,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> None:
             lambda p: add_corpus_arguments(p, defaults),
             AsrDataModule.add_arguments,
             ZipformerConfig.add_arguments,
+            add_repeat_argument,
         ],
         argv=argv,
     )
