@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from icefall_lite.lang.files import require_file
+from icefall_lite.lang.symbol_table import SymbolTable
 from icefall_lite.models.asr_model import AsrModel, build_model
 from icefall_lite.models.config import ZipformerConfig
 
@@ -52,20 +54,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, defaults: dict[str, An
                        help=f"comma-separated test splits to decode (default: {d['test_sets']})")
 
 
-def require_file(path: Path, what: str) -> Path:
-    """``path`` if it is a file, else a FileNotFoundError saying what it is and what makes it."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{what} not found: {path} (run prepare.sh for this recipe first)")
-    return Path(path)
-
-
 class BpeCodec:
     """Text <-> token ids through the lang dir's sentencepiece model (``<blk>`` = 0)."""
 
     def __init__(self, lang_dir: Path) -> None:
         import sentencepiece as spm
 
-        model = require_file(Path(lang_dir) / "bpe.model", "BPE model")
+        model = require_file(Path(lang_dir) / "bpe.model", "BPE model (made by prepare.sh)")
         self.sp = spm.SentencePieceProcessor(model_file=str(model))
 
     @property
@@ -79,16 +74,10 @@ class BpeCodec:
         return self.sp.decode(ids)
 
 
-def read_word_table(lang_dir: Path) -> dict[int, str]:
-    """id -> word from ``<lang_dir>/words.txt``."""
-    path = require_file(Path(lang_dir) / "words.txt", "word table")
-    table = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        fields = line.split()
-        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-            raise ValueError(f"{path}:{line_no}: expected 'word id', got {line!r}")
-        table[int(fields[1])] = fields[0]
-    return table
+def read_word_table(lang_dir: Path) -> SymbolTable:
+    """``<lang_dir>/words.txt``; ``table[word_id]`` is the word."""
+    return SymbolTable.from_file(
+        require_file(Path(lang_dir) / "words.txt", "word table (made by prepare.sh)"))
 
 
 def make_text_encoder(args: argparse.Namespace) -> Callable[[list[str]], list[list[int]]]:

@@ -24,6 +24,7 @@ from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, decode, make_decoding_graph
 from icefall_lite.decoding.results import real_time_factor, result_suffix, write_results
+from icefall_lite.lang.files import require_file
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.recipe.common import (
     BpeCodec,
@@ -31,7 +32,6 @@ from icefall_lite.recipe.common import (
     make_model,
     pick_device,
     read_word_table,
-    require_file,
 )
 from icefall_lite.training.checkpoint import load_model_for_decoding
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
@@ -40,8 +40,8 @@ from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 
-# The settings of each method that go into its result file names.
-_NAMED_SETTINGS = {
+#: The settings of each method that go into its result file names.
+RESULT_KEY_SETTINGS = {
     "greedy_search": (),
     "beam_search": ("beam_size",),
     "modified_beam_search": ("beam_size",),
@@ -107,7 +107,8 @@ def load_graph(args: argparse.Namespace, vocab_size: int, device: torch.device):
     """The decoding graph ``--decoding-method`` needs (None, trivial, or ``LG.pt`` scaled)."""
     LG = None
     if DECODING_METHODS[args.decoding_method].graph == "LG":
-        path = require_file(args.lang_dir / "LG.pt", f"{args.decoding_method} needs LG.pt; it was")
+        path = require_file(args.lang_dir / "LG.pt",
+                            f"LG.pt (needed by {args.decoding_method}; made by prepare.sh)")
         LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
     graph = make_decoding_graph(args.decoding_method, vocab_size, LG, args.ngram_lm_scale)
     return None if graph is None else graph.to(device)
@@ -186,7 +187,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         graph = load_graph(args, codec.vocab_size, device)
         to_words = TextDecoder(DECODING_METHODS[args.decoding_method].output, codec, args.lang_dir)
         data = AsrDataModule(AsrDataConfig.from_args(args))
-        settings = {k: getattr(config, k) for k in _NAMED_SETTINGS[args.decoding_method]}
+        settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}
         key = result_suffix(args.decoding_method, settings, prefix=checkpoint_prefix(args))
         summary = {}
         for test_set in args.test_sets.split(","):

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from icefall_lite.lang.files import require_file
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.export import export_jit, export_onnx, export_pretrained
-from icefall_lite.recipe.common import add_corpus_arguments, require_file
+from icefall_lite.recipe.common import add_corpus_arguments
 from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
 from icefall_lite.utils.logging import setup_logger
 

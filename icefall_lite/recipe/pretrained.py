@@ -36,9 +36,10 @@ import torch
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.greedy import initial_context
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
+from icefall_lite.lang.files import require_file
 from icefall_lite.models.asr_model import build_model
 from icefall_lite.models.config import ZipformerConfig
-from icefall_lite.recipe.common import read_word_table, require_file
+from icefall_lite.recipe.common import read_word_table
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 
 logger = logging.getLogger(__name__)

@@ -49,6 +49,7 @@ from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.zipformer import NUM_LAYER_STATES
 from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, pick_device
 from icefall_lite.recipe.decode import (
+    RESULT_KEY_SETTINGS,
     add_checkpoint_arguments,
     checkpoint_prefix,
     load_decoding_model,
@@ -63,11 +64,6 @@ LOG_EPS = math.log(1e-10)
 STREAMING_METHODS = ("greedy_search", "modified_beam_search", "fast_beam_search")
 #: icefall's streaming defaults for fast_beam_search (smaller than offline decoding's).
 STREAMING_DEFAULTS = {"beam": 4.0, "max_contexts": 4, "max_states": 32}
-_NAMED_SETTINGS = {
-    "greedy_search": (),
-    "modified_beam_search": ("beam_size",),
-    "fast_beam_search": ("beam", "max_contexts", "max_states"),
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -378,7 +374,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         model = load_decoding_model(args, device)
         decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames)
         data = AsrDataModule(AsrDataConfig.from_args(args))
-        settings = {k: getattr(config, k) for k in _NAMED_SETTINGS[args.decoding_method]}
+        settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}
         key = result_suffix(args.decoding_method, settings, prefix=prefix)
         summary = {}
         for test_set in args.test_sets.split(","):
