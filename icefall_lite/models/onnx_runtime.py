@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from icefall_lite.decoding.greedy import initial_context
 from icefall_lite.models.zipformer import Zipformer2
 
 __all__ = [
@@ -53,10 +54,13 @@ def greedy_search(
       encoder_out: (T, J) encoder output already projected by ``joiner.encoder_proj``.
       run_decoder: (1, context_size) int64 ids -> (1, J) projected decoder output.
       run_joiner: (1, J), (1, J) -> (1, V) logits.
-      blank_id: blank; also the initial context. max_sym_per_frame: symbols per frame.
+      blank_id: blank. max_sym_per_frame: symbols per frame.
+    The search starts from the eager decoders' context ``[-1, ..., -1, blank]``
+    (:func:`~icefall_lite.decoding.greedy.initial_context`), so it gives the same tokens as
+    :func:`~icefall_lite.decoding.greedy.greedy_search_batch`.
     Returns the token ids (blank removed).
     """
-    hyp = [blank_id] * context_size
+    hyp = initial_context(context_size, blank_id)
     decoder_out = run_decoder(torch.tensor([hyp[-context_size:]], dtype=torch.int64))
     for t in range(encoder_out.size(0)):
         frame = encoder_out[t : t + 1]

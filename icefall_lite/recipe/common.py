@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from icefall_lite import k2
+from icefall_lite.decoding.registry import DECODING_METHODS, make_decoding_graph
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable
 from icefall_lite.models.asr_model import AsrModel, build_model
@@ -103,3 +105,17 @@ def make_model(args: argparse.Namespace) -> AsrModel:
 
 def pick_device() -> torch.device:
     return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def load_decoding_graph(lang_dir: Path, method: str, ngram_lm_scale: float, vocab_size: int,
+                        device: torch.device):
+    """The decoding graph ``method`` needs: None, the trivial graph, or ``lang_dir/LG.pt`` with
+    its scores scaled by ``ngram_lm_scale``. A missing LG.pt is a FileNotFoundError naming it."""
+    LG = None
+    if DECODING_METHODS[method].graph == "LG":
+        path = require_file(Path(lang_dir) / "LG.pt",
+                            f"LG.pt (needed by {method}; made by the LG stage of prepare.sh, "
+                            f"or pass the --lang-dir that holds it)")
+        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
+    graph = make_decoding_graph(method, vocab_size, LG, ngram_lm_scale)
+    return None if graph is None else graph.to(device)

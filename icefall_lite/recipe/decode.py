@@ -19,16 +19,15 @@ from typing import Any
 
 import torch
 
-from icefall_lite import k2
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.decoding.registry import DECODING_METHODS, decode, make_decoding_graph
+from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.decoding.results import real_time_factor, result_suffix, write_results
-from icefall_lite.lang.files import require_file
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.recipe.common import (
     BpeCodec,
     add_corpus_arguments,
+    load_decoding_graph,
     make_model,
     pick_device,
     read_word_table,
@@ -103,17 +102,6 @@ def load_decoding_model(args: argparse.Namespace, device: torch.device):
                                    bool(args.use_averaged_model), args.iter, device)
 
 
-def load_graph(args: argparse.Namespace, vocab_size: int, device: torch.device):
-    """The decoding graph ``--decoding-method`` needs (None, trivial, or ``LG.pt`` scaled)."""
-    LG = None
-    if DECODING_METHODS[args.decoding_method].graph == "LG":
-        path = require_file(args.lang_dir / "LG.pt",
-                            f"LG.pt (needed by {args.decoding_method}; made by prepare.sh)")
-        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
-    graph = make_decoding_graph(args.decoding_method, vocab_size, LG, args.ngram_lm_scale)
-    return None if graph is None else graph.to(device)
-
-
 class TextDecoder:
     """Turns a method's output ids (tokens or words) into words."""
 
@@ -184,7 +172,8 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         config = config_from_args(DecodingConfig, args, allow_missing=False)
         codec = BpeCodec(args.lang_dir)
         model = load_decoding_model(args, device)
-        graph = load_graph(args, codec.vocab_size, device)
+        graph = load_decoding_graph(args.lang_dir, args.decoding_method, args.ngram_lm_scale,
+                                    codec.vocab_size, device)
         to_words = TextDecoder(DECODING_METHODS[args.decoding_method].output, codec, args.lang_dir)
         data = AsrDataModule(AsrDataConfig.from_args(args))
         settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}

@@ -34,12 +34,11 @@ import numpy as np
 import torch
 
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.decoding.greedy import initial_context
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.lang.files import require_file
 from icefall_lite.models.asr_model import build_model
 from icefall_lite.models.config import ZipformerConfig
-from icefall_lite.recipe.common import read_word_table
+from icefall_lite.recipe.common import load_decoding_graph, read_word_table
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 
 logger = logging.getLogger(__name__)
@@ -160,26 +159,6 @@ class TokenText:
 # models
 
 
-def onnx_greedy_search(onnx_model, features: torch.Tensor,
-                       feature_lens: torch.Tensor) -> list[list[int]]:
-    """Greedy search with an :class:`~icefall_lite.models.export.OnnxTransducer`, one symbol per
-    frame, starting from the same decoder context as the eager
-    :func:`~icefall_lite.decoding.greedy.greedy_search_batch` (so both give the same tokens)."""
-    encoder_out, encoder_out_lens = onnx_model.run_encoder(features, feature_lens)
-    context_size, blank_id = onnx_model.context_size, onnx_model.blank_id
-    results = []
-    for n in range(encoder_out.size(0)):
-        hyp = initial_context(context_size, blank_id)
-        decoder_out = onnx_model.run_decoder(torch.tensor([hyp[-context_size:]]))
-        for t in range(int(encoder_out_lens[n])):
-            token = int(onnx_model.run_joiner(encoder_out[n, t : t + 1], decoder_out).argmax())
-            if token != blank_id:
-                hyp.append(token)
-                decoder_out = onnx_model.run_decoder(torch.tensor([hyp[-context_size:]]))
-        results.append(hyp[context_size:])
-    return results
-
-
 def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
     """(model, encode) where ``encode(x, x_lens) -> (encoder_out, lens)``; the model has the
     decoder/joiner interface of the decoding library (an AsrModel or the TorchScript module)."""
@@ -202,24 +181,6 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
                          f"match the training run's?): {e}") from e
     model.to(device).eval()
     return model, model.forward_encoder
-
-
-def load_lg(lang_dir: Path, method: str, ngram_lm_scale: float, vocab_size: int,
-            device: torch.device):
-    """The scaled LG graph of ``--lang-dir`` (or the trivial graph / None) for ``method``."""
-    from icefall_lite import k2  # noqa: PLC0415
-    from icefall_lite.decoding.registry import make_decoding_graph  # noqa: PLC0415
-
-    LG = None
-    if DECODING_METHODS[method].graph == "LG":
-        path = Path(lang_dir) / "LG.pt"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"--method {method} needs {path}, which does not exist: build it with the "
-                f"LG stage of prepare.sh, or pass the --lang-dir that holds LG.pt")
-        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
-    graph = make_decoding_graph(method, vocab_size, LG, ngram_lm_scale)
-    return None if graph is None else graph.to(device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,14 +250,14 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
 
         for p in (args.encoder, args.decoder, args.joiner):
             require_file(p, "ONNX model")
-        hyps = onnx_greedy_search(OnnxTransducer(args.encoder, args.decoder, args.joiner),
-                                  features, feature_lens)
+        hyps = OnnxTransducer(args.encoder, args.decoder, args.joiner).greedy_search(
+            features, feature_lens)
         output = "tokens"
     else:
         device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
         config = config_from_args(DecodingConfig, args, allow_missing=False)
-        graph = load_lg(args.lang_dir, args.method, config.ngram_lm_scale, text.vocab_size,
-                        device)
+        graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
+                                    text.vocab_size, device)
         model, encode = load_model(args, text.vocab_size, device)
         with torch.no_grad():
             encoder_out, encoder_out_lens = encode(features.to(device), feature_lens.to(device))

@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 
+from icefall_lite.decoding.greedy import greedy_search_batch
 from icefall_lite.models import build_model
 from icefall_lite.models.export import (
     OnnxStreamingEncoder,
@@ -40,17 +41,10 @@ def exported(tmp_path_factory):
 
 
 def _eager_greedy(model, x, x_lens):
+    """The decoding library's batched greedy search (an implementation independent of the
+    one-utterance loop in onnx_runtime)."""
     encoder_out, encoder_out_lens = model.forward_encoder(x, x_lens)
-    encoder_out = model.joiner.encoder_proj(encoder_out)
-    hyps = []
-    for i in range(x.size(0)):
-        hyps.append(greedy_search(
-            encoder_out[i, : encoder_out_lens[i]],
-            lambda y: model.joiner.decoder_proj(model.decoder(y, need_pad=False))[:, 0],
-            lambda e, d: model.joiner(e, d, project_input=False),
-            model.decoder.blank_id, model.decoder.context_size,
-        ))
-    return hyps
+    return greedy_search_batch(model, encoder_out, encoder_out_lens)
 
 
 def test_greedy_search_emits_argmax_tokens_and_skips_blanks():
