@@ -188,7 +188,8 @@ def test_bad_inputs_give_clear_messages(exported, lang_dir, wav_dir, tmp_path):
                                  "--decoder-dim", "32"])
     no_lg = tmp_path / "lang_without_lg"
     no_lg.mkdir()
-    with pytest.raises(FileNotFoundError, match=r"LG.pt \(needed by fast_beam_search_LG.*not found: .*LG.pt"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"LG.pt \(needed by fast_beam_search_LG.*not found: .*LG.pt"):
         _run(lang_dir, wav_dir, ["--nn-model", str(exported["jit"]), "--method",
                                  "fast_beam_search_LG", "--lang-dir", str(no_lg)])
     bad = tmp_path / "noise.wav"
