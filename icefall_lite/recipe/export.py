@@ -3,10 +3,11 @@
 - ``EXP_DIR/pretrained.pt`` - ``{"model": state_dict}`` (always; for ``pretrained.py
   --checkpoint``);
 - ``--jit 1``: ``EXP_DIR/jit_script.pt`` (``torch.jit.script``, non-streaming; for
-  ``pretrained.py --nn-model``) and, for a causal model, the streaming variant
+  ``pretrained.py --nn-model``) and, for a causal model with a positive ``--chunk-size`` and
+  ``--left-context-frames``, the streaming variant
   ``EXP_DIR/jit_script_chunk_<C>_left_<L>.pt`` (``get_init_states`` + chunk-wise encoder);
-- ``--onnx 1``: ``encoder/decoder/joiner-<epoch-E-avg-A>.onnx`` (non-streaming) and, for a causal
-  model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus a copy of ``tokens.txt``.
+- ``--onnx 1``: ``encoder/decoder/joiner-<epoch-E-avg-A>.onnx`` (non-streaming) and, for such a
+  causal model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus a copy of ``tokens.txt``.
 
 Example (from a recipe directory)::
 
@@ -60,8 +61,13 @@ def export(args: argparse.Namespace) -> dict[str, Path]:
     model = load_decoding_model(args, "cpu")
     exp_dir = Path(args.exp_dir)
     written = {"pretrained": export_pretrained(model, exp_dir / "pretrained.pt")}
-    causal = bool(model.encoder.causal)
     chunk, left = model.encoder.chunk_size[0], model.encoder.left_context_frames[0]
+    # the streaming models need a chunk size and a left context; with --chunk-size -1 a causal
+    # model is exported for full-context (non-streaming) decoding only
+    causal = bool(model.encoder.causal) and chunk > 0 and left > 0
+    if model.encoder.causal and not causal:
+        logger.info("causal model with --chunk-size %d --left-context-frames %d: full-context "
+                    "export only; pass positive values for the streaming models", chunk, left)
     if args.jit:
         written["jit"] = exp_dir / "jit_script.pt"
         export_jit(model, written["jit"], streaming=False)

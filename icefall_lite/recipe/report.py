@@ -18,9 +18,11 @@ from icefall_lite.decoding.registry import DECODING_METHODS
 
 
 def collect(exp_dir: Path) -> list[dict]:
-    """Every decode summary under ``exp_dir/<method>/``."""
-    rows = [json.loads(path.read_text(encoding="utf-8"))
-            for path in sorted(exp_dir.glob("*/summary-*.json"))]
+    """Every decode summary under ``exp_dir/<method>/`` and ``exp_dir/streaming/<method>/``
+    (streaming rows come after the full-context ones)."""
+    paths = sorted(exp_dir.glob("*/summary-*.json")) + sorted(
+        exp_dir.glob("streaming/*/summary-*.json"))
+    rows = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     order = {name: i for i, name in enumerate(DECODING_METHODS)}
     return sorted(rows, key=lambda r: (r["test_set"], order.get(r["method"], 99), r["method"]))
 

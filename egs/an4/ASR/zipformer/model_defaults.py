@@ -1,5 +1,7 @@
-"""AN4's defaults shared by its zipformer scripts: corpus, lang dir and the "Tiny-AN4" model of
-ZIPFORMER.md section 14 (about 2.8 M parameters with the 100-piece BPE vocabulary)."""
+"""AN4's defaults shared by its zipformer scripts: corpus, lang dir, the "Tiny-AN4" model of
+ZIPFORMER.md section 14 (2.9 M parameters with the 100-piece BPE vocabulary), causal so that the
+one model serves full-context and streaming decoding, and the 60-CPU-minute training schedule of
+RESULTS.md."""
 
 CORPUS = {
     "corpus": "an4",
@@ -25,4 +27,39 @@ MODEL = {
     "decoder_dim": 160,
     "joiner_dim": 160,
     "context_size": 2,
+    "causal": True,
 }
+
+#: Full-context decoding of the causal model (decode.py, export.py, pretrained.py); training draws
+#: chunk sizes 16,32,64,-1 and left contexts 64,128,256,-1 (the library defaults), and
+#: streaming_decode.py passes a positive chunk size and left context.
+FULL_CONTEXT = {"chunk_size": "-1", "left_context_frames": "-1"}
+
+#: 7 epochs of the speed-perturbed training set (2,844 cuts, 7,690 s) in batches of at most 100 s:
+#: 630 steps, about 60 minutes with one thread (RESULTS.md). Eden knees at 400 batches / 4
+#: epochs after 50 warm-up batches; loss-scale ramp over 200 batches; running average every 10.
+NUM_EPOCHS = 7
+AVG = 3
+
+TRAIN = {
+    "exp_dir": "zipformer/exp",
+    "num_epochs": NUM_EPOCHS,
+    "max_duration": 100,
+    "num_buckets": 10,
+    "base_lr": 0.045,
+    "clipping_scale": 2.0,
+    "lr_batches": 400,
+    "lr_epochs": 4,
+    "lr_warmup_batches": 50,
+    "warm_step": 200,
+    "average_period": 10,
+    "ref_duration": 200,
+    "save_every_n": 100,
+    "keep_last_k": 10,
+    "valid_interval": 100000,
+    "log_interval": 20,
+    "num_workers": 0,
+}
+
+DECODE = {"exp_dir": "zipformer/exp", "epoch": NUM_EPOCHS, "avg": AVG, "max_duration": 200,
+          "num_workers": 0}

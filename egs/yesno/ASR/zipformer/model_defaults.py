@@ -13,15 +13,15 @@ CORPUS = {
 
 MODEL = {
     "feature_dim": 23,
-    "num_encoder_layers": "1,1,1,1,1,1",
-    "downsampling_factor": "1,2,4,8,4,2",
-    "encoder_dim": "64,64,64,64,64,64",
-    "encoder_unmasked_dim": "64,64,64,64,64,64",
-    "feedforward_dim": "128,128,128,128,128,128",
-    "num_heads": "4,4,4,4,4,4",
+    "num_encoder_layers": "1,1",
+    "downsampling_factor": "1,2",
+    "encoder_dim": "64,64",
+    "encoder_unmasked_dim": "64,64",
+    "feedforward_dim": "128,128",
+    "num_heads": "4,4",
     "query_head_dim": "16",
     "value_head_dim": "8",
-    "cnn_module_kernel": "15,15,15,15,15,15",
+    "cnn_module_kernel": "15,15",
     "decoder_dim": 64,
     "joiner_dim": 64,
 }
