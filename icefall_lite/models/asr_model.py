@@ -99,6 +99,7 @@ class AsrModel(nn.Module):
         prune_range: int = 5,
         am_scale: float = 0.0,
         lm_scale: float = 0.0,
+        delay_penalty: float = 0.0,
     ) -> tuple[Tensor, Tensor]:
         """Returns (simple_loss, pruned_loss), each summed over the batch, computed in fp32.
 
@@ -107,6 +108,8 @@ class AsrModel(nn.Module):
           y: N token-id lists (without blank), or a k2 RaggedTensor with 2 axes.
           prune_range: s_range of the pruned loss. am_scale, lm_scale: am-only and lm-only
             smoothing scales of the simple loss (icefall's recipe uses lm_scale=0.25).
+          delay_penalty: k2's delay penalty of both losses (> 0 favours earlier symbols;
+            icefall uses 0.025 for streaming models).
         """
         tokens = _token_lists(y)
         if len(tokens) != x.size(0):
@@ -135,6 +138,7 @@ class AsrModel(nn.Module):
                 am_only_scale=am_scale,
                 boundary=boundary,
                 reduction="sum",
+                delay_penalty=delay_penalty,
                 return_grad=True,
             )
         ranges = k2.get_rnnt_prune_ranges(
@@ -153,6 +157,7 @@ class AsrModel(nn.Module):
                 ranges=ranges,
                 termination_symbol=blank_id,
                 boundary=boundary,
+                delay_penalty=delay_penalty,
                 reduction="sum",
             )
         return simple_loss, pruned_loss

@@ -121,6 +121,7 @@ def compute_loss(
         simple_loss, pruned_loss = model(
             batch.features, batch.feature_lens, batch.targets,
             args.prune_range, args.am_scale, args.lm_scale,
+            args.delay_penalty,
         )
         simple_scale, pruned_scale = loss_scales(
             batch_idx_train, args.warm_step, args.simple_loss_scale

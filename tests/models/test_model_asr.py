@@ -15,7 +15,7 @@ TOKENS = [[1, 2, 3, 4, 5], [2, 3, 4], [5, 6, 7, 8], [9, 1]]
 LENGTHS = [80, 70, 60, 50]
 
 
-def _full_rnnt_loss(model, x, x_lens, tokens):
+def _full_rnnt_loss(model, x, x_lens, tokens, delay_penalty=0.0):
     """Unpruned RNN-T loss on the full joiner output, built independently of AsrModel.forward."""
     encoder_out, encoder_out_lens = model.forward_encoder(x, x_lens)
     blank = model.decoder.blank_id
@@ -25,16 +25,22 @@ def _full_rnnt_loss(model, x, x_lens, tokens):
     boundary[:, 2] = torch.tensor([len(t) for t in tokens])
     boundary[:, 3] = encoder_out_lens
     return k2.rnnt_loss(logits=logits, symbols=pad_token_ids(tokens, 0, x.device),
-                        termination_symbol=blank, boundary=boundary, reduction="sum")
+                        termination_symbol=blank, boundary=boundary, reduction="sum",
+                        delay_penalty=delay_penalty)
 
 
-def test_pruned_loss_with_full_range_equals_full_rnnt_loss():
+@pytest.mark.parametrize("delay_penalty", [0.0, 0.3])
+def test_pruned_loss_with_full_range_equals_full_rnnt_loss(delay_penalty):
     model = build_model(small_config()).eval()
     x, x_lens = random_batch(LENGTHS)
     with torch.no_grad():
-        simple_loss, pruned_loss = model(x, x_lens, TOKENS, prune_range=6, lm_scale=0.25)
-        full = _full_rnnt_loss(model, x, x_lens, TOKENS)
+        simple_loss, pruned_loss = model(x, x_lens, TOKENS, prune_range=6, lm_scale=0.25,
+                                         delay_penalty=delay_penalty)
+        full = _full_rnnt_loss(model, x, x_lens, TOKENS, delay_penalty)
+        without = _full_rnnt_loss(model, x, x_lens, TOKENS) if delay_penalty else full
     torch.testing.assert_close(pruned_loss, full, rtol=1e-4, atol=1e-3)
+    if delay_penalty:  # the penalty really reaches the loss
+        assert abs(float(full) - float(without)) > 0.1
     assert simple_loss.dim() == 0 and torch.isfinite(simple_loss)
 
 

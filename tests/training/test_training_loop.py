@@ -37,9 +37,10 @@ def test_compute_loss_is_the_scaled_sum_of_the_two_losses():
     batch = prepare_batch(make_batch(5), torch.device("cpu"), encode_letters, identity_targets,
                           lambda t: t)
     args = SimpleNamespace(prune_range=5, am_scale=0.0, lm_scale=0.25, warm_step=100,
-                           simple_loss_scale=0.5)
+                           simple_loss_scale=0.5, delay_penalty=0.0)
     loss, info = compute_loss(model, batch, args, batch_idx_train=50, is_training=True)
-    simple, pruned = model(batch.features, batch.feature_lens, batch.targets, 5, 0.0, 0.25)
+    simple, pruned = model(batch.features, batch.feature_lens, batch.targets, 5, 0.0, 0.25,
+                           0.0)
     expected = 0.75 * simple + 0.55 * pruned
     torch.testing.assert_close(loss, expected)
     assert loss.requires_grad

@@ -45,8 +45,9 @@ class StandInTransducer(nn.Module):
         self.dropout = nn.Dropout(0.2)
         self.num_forward = 0
 
-    def forward(self, x, x_lens, y, prune_range, am_scale, lm_scale):
+    def forward(self, x, x_lens, y, prune_range, am_scale, lm_scale, delay_penalty):
         assert prune_range == 5 and am_scale == 0.0 and lm_scale == 0.25
+        assert delay_penalty == 0.0
         if self.training:
             self.num_forward += 1
             kill_at = os.environ.get("STANDIN_KILL_AT")
