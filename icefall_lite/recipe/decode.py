@@ -95,6 +95,17 @@ def checkpoint_prefix(args: argparse.Namespace) -> str:
     return prefix + ("_use-averaged-model" if args.use_averaged_model else "")
 
 
+def result_prefix(args: argparse.Namespace) -> str:
+    """:func:`checkpoint_prefix`, plus for a causal model the attention it was decoded with
+    (``_chunk-16_left-128`` for simulated streaming, ``_full-context`` for chunk size -1), so
+    that decoding one model both ways does not overwrite the result files."""
+    prefix = checkpoint_prefix(args)
+    if not getattr(args, "causal", False):
+        return prefix
+    chunk, left = tuple(args.chunk_size)[0], tuple(args.left_context_frames)[0]
+    return prefix + (f"_chunk-{chunk}_left-{left}" if chunk > 0 else "_full-context")
+
+
 def load_decoding_model(args: argparse.Namespace, device: torch.device):
     """The model of ``--exp-dir`` averaged as ``--epoch/--iter/--avg/--use-averaged-model`` say."""
     model = make_model(args)
@@ -164,7 +175,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
     """Decode ``--test-sets`` with ``--decoding-method``; returns {test set: {wer, rtf, ...}}."""
     args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
     out_dir = args.exp_dir / args.decoding_method
-    log_handle = setup_logger(out_dir / f"log-decode-{checkpoint_prefix(args)}", 0, 1)
+    log_handle = setup_logger(out_dir / f"log-decode-{result_prefix(args)}", 0, 1)
     try:
         log_env_info(logger)
         logger.info("decoding arguments: %s", vars(args))
@@ -177,7 +188,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         to_words = TextDecoder(DECODING_METHODS[args.decoding_method].output, codec, args.lang_dir)
         data = AsrDataModule(AsrDataConfig.from_args(args))
         settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}
-        key = result_suffix(args.decoding_method, settings, prefix=checkpoint_prefix(args))
+        key = result_suffix(args.decoding_method, settings, prefix=result_prefix(args))
         summary = {}
         for test_set in args.test_sets.split(","):
             dataloader = data.test_dataloaders(data.load_cuts(args.corpus, test_set))

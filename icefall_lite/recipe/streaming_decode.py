@@ -51,8 +51,8 @@ from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, pick_devi
 from icefall_lite.recipe.decode import (
     RESULT_KEY_SETTINGS,
     add_checkpoint_arguments,
-    checkpoint_prefix,
     load_decoding_model,
+    result_prefix,
     write_test_set_results,
 )
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
@@ -364,7 +364,7 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
     apply_chunk_len(args)
     chunk, left = args.chunk_size[0], args.left_context_frames[0]
     out_dir = Path(args.exp_dir) / "streaming" / args.decoding_method
-    prefix = f"{checkpoint_prefix(args)}_chunk-{chunk}_left-{left}"
+    prefix = result_prefix(args)  # <checkpoint>_chunk-<chunk>_left-<left>
     handle = setup_logger(out_dir / f"log-decode-{prefix}", 0, 1)
     try:
         logger.info("streaming decoding arguments: %s", vars(args))
