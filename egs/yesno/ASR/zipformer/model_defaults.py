@@ -1,6 +1,6 @@
 """yesno's defaults shared by its zipformer scripts: corpus, lang dir, a very small model (two
-words to recognise: two Zipformer stacks, 414,113 parameters) on 23-bin fbank (prepare.sh --num-mel-bins), and the
-training schedule (see RESULTS.md for what it gives)."""
+words to recognise: two Zipformer stacks, 414,113 parameters) on 23-bin fbank (prepare.sh
+--num-mel-bins), and the training schedule (see RESULTS.md for what it gives)."""
 
 CORPUS = {
     "corpus": "yesno",
