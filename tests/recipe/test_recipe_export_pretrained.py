@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 
@@ -239,3 +240,23 @@ def test_export_of_a_causal_model_adds_streaming_jit_and_onnx(causal_exp, lang_d
     with torch.no_grad():
         projected = model.joiner.encoder_proj(expected)
     torch.testing.assert_close(onnx_out, projected, atol=1e-3, rtol=1e-3)
+
+
+def test_export_of_a_causal_model_at_full_context_skips_the_streaming_models(causal_exp,
+                                                                            lang_dir):
+    exp, model = causal_exp
+    written = export.main({"lang_dir": str(lang_dir), "exp_dir": str(exp)}, [
+        "--epoch", "1", "--avg", "1", "--use-averaged-model", "0", "--jit", "1",
+        "--causal", "1", "--chunk-size", "-1", "--left-context-frames", "-1", *TINY_ARGS])
+    assert "jit_streaming" not in written and written["jit"] == exp / "jit_script.pt"
+    # oracle: the eager model with full-context attention (chunk size -1)
+    full = copy.deepcopy(model)
+    full.encoder.chunk_size = [-1]
+    full.encoder.left_context_frames = [-1]
+    x, x_lens = torch.randn(1, 150, 80), torch.tensor([150])
+    with torch.no_grad():
+        expected, _ = full.forward_encoder(x, x_lens)
+        chunked, _ = model.forward_encoder(x, x_lens)
+        actual, _ = torch.jit.load(str(written["jit"])).encoder(x, x_lens)
+    torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
+    assert (chunked - expected).abs().max() > 1e-3  # the chunk mask matters for this input
