@@ -100,7 +100,7 @@ def result_prefix(args: argparse.Namespace) -> str:
     (``_chunk-16_left-128`` for simulated streaming, ``_full-context`` for chunk size -1), so
     that decoding one model both ways does not overwrite the result files."""
     prefix = checkpoint_prefix(args)
-    if not getattr(args, "causal", False):
+    if not args.causal:
         return prefix
     chunk, left = tuple(args.chunk_size)[0], tuple(args.left_context_frames)[0]
     return prefix + (f"_chunk-{chunk}_left-{left}" if chunk > 0 else "_full-context")

@@ -64,21 +64,21 @@ def export(args: argparse.Namespace) -> dict[str, Path]:
     chunk, left = model.encoder.chunk_size[0], model.encoder.left_context_frames[0]
     # the streaming models need a chunk size and a left context; with --chunk-size -1 a causal
     # model is exported for full-context (non-streaming) decoding only
-    causal = bool(model.encoder.causal) and chunk > 0 and left > 0
-    if model.encoder.causal and not causal:
+    streaming = bool(model.encoder.causal) and chunk > 0 and left > 0
+    if model.encoder.causal and not streaming:
         logger.info("causal model with --chunk-size %d --left-context-frames %d: full-context "
                     "export only; pass positive values for the streaming models", chunk, left)
     if args.jit:
         written["jit"] = exp_dir / "jit_script.pt"
         export_jit(model, written["jit"], streaming=False)
-        if causal:
+        if streaming:
             written["jit_streaming"] = exp_dir / f"jit_script_chunk_{chunk}_left_{left}.pt"
             export_jit(model, written["jit_streaming"], streaming=True)
     if args.onnx:
         name = averaging_name(args)
         for part, path in export_onnx(model, exp_dir, suffix=f"-{name}").items():
             written[part] = path
-        if causal:
+        if streaming:
             paths = export_onnx(model, exp_dir, streaming=True,
                                 suffix=f"-{name}-chunk-{chunk}-left-{left}")
             for part, path in paths.items():

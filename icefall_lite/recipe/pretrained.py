@@ -38,7 +38,7 @@ from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.lang.files import require_file
 from icefall_lite.models.asr_model import build_model
 from icefall_lite.models.config import ZipformerConfig
-from icefall_lite.recipe.common import load_decoding_graph, read_word_table
+from icefall_lite.recipe.common import load_decoding_graph, pick_device, read_word_table
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 
 logger = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
             features, feature_lens)
         output = "tokens"
     else:
-        device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+        device = pick_device()
         config = config_from_args(DecodingConfig, args, allow_missing=False)
         graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
                                     text.vocab_size, device)
