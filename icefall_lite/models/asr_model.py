@@ -61,6 +61,7 @@ class AsrModel(nn.Module):
       encoder: :class:`Zipformer2` working on (T, N, C).
       decoder: :class:`Decoder`. joiner: :class:`Joiner`.
       encoder_dim: encoder output dim. decoder_dim: decoder dim. vocab_size: V.
+      use_ctc: add the CTC head ``ctc_output``; :meth:`forward` then also returns the CTC loss.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class AsrModel(nn.Module):
         encoder_dim: int,
         decoder_dim: int,
         vocab_size: int,
+        use_ctc: bool = False,
     ):
         super().__init__()
         self.encoder_embed = encoder_embed
@@ -80,6 +82,12 @@ class AsrModel(nn.Module):
         self.joiner = joiner
         self.simple_am_proj = scaled_linear(encoder_dim, vocab_size, initial_scale=0.25)
         self.simple_lm_proj = scaled_linear(decoder_dim, vocab_size, initial_scale=0.25)
+        # icefall's optional CTC head: Dropout -> Linear -> LogSoftmax on the encoder output.
+        self.ctc_output = (
+            nn.Sequential(nn.Dropout(p=0.1), nn.Linear(encoder_dim, vocab_size),
+                          nn.LogSoftmax(dim=-1))
+            if use_ctc else None
+        )
 
     def forward_encoder(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
         """x: (N, T, F) fbank; x_lens: (N,) -> encoder_out (N, T2, D), encoder_out_lens (N,)
@@ -100,8 +108,9 @@ class AsrModel(nn.Module):
         am_scale: float = 0.0,
         lm_scale: float = 0.0,
         delay_penalty: float = 0.0,
-    ) -> tuple[Tensor, Tensor]:
-        """Returns (simple_loss, pruned_loss), each summed over the batch, computed in fp32.
+    ) -> tuple[Tensor, ...]:
+        """Returns (simple_loss, pruned_loss), or (simple_loss, pruned_loss, ctc_loss) for a model
+        with a CTC head, each summed over the batch, computed in fp32.
 
         Args:
           x: (N, T, F) fbank. x_lens: (N,).
@@ -160,13 +169,33 @@ class AsrModel(nn.Module):
                 delay_penalty=delay_penalty,
                 reduction="sum",
             )
-        return simple_loss, pruned_loss
+        if self.ctc_output is None:
+            return simple_loss, pruned_loss
+        return simple_loss, pruned_loss, self.ctc_loss(encoder_out, encoder_out_lens, tokens)
+
+    def ctc_loss(self, encoder_out: Tensor, encoder_out_lens: Tensor,
+                 tokens: list[list[int]]) -> Tensor:
+        """CTC loss of the CTC head (blank = the decoder's blank), summed over the batch, fp32.
+
+        An utterance too short for its transcript (fewer frames than tokens plus repeats) gives
+        an infinite loss, which the training loop reports and skips, as for the RNN-T losses.
+        """
+        if self.ctc_output is None:
+            raise RuntimeError("AsrModel.ctc_loss: the model has no CTC head (use_ctc=False)")
+        log_probs = self.ctc_output(encoder_out)
+        targets = torch.tensor([t for row in tokens for t in row], dtype=torch.int64)
+        target_lens = torch.tensor([len(row) for row in tokens], dtype=torch.int64)
+        with torch.autocast(device_type=encoder_out.device.type, enabled=False):
+            return nn.functional.ctc_loss(
+                log_probs.float().transpose(0, 1), targets, encoder_out_lens.cpu(), target_lens,
+                blank=self.decoder.blank_id, reduction="sum",
+            )
 
     def get_init_states(
         self, batch_size: int = 1, device: torch.device = CPU
     ) -> list[Tensor]:
         """Streaming states: the encoder's 6 per layer, then ``cached_embed_left_pad``
-        (N, 128, 3, F') and ``processed_lens`` (N,)."""
+        (N, C3, 3, F') with C3 = ``embed_layer3_channels`` and ``processed_lens`` (N,)."""
         return StreamingEncoderModel(self.encoder_embed, self.encoder).get_init_states(
             batch_size, device
         )
@@ -183,6 +212,7 @@ class AsrModel(nn.Module):
 def build_model(config: ZipformerConfig) -> AsrModel:
     """Construct an :class:`AsrModel` from a :class:`ZipformerConfig`."""
     encoder_embed = Conv2dSubsampling(config.feature_dim, config.encoder_dim[0],
+                                      layer3_channels=config.embed_layer3_channels,
                                       dropout=config.dropout)
     encoder = Zipformer2(
         downsampling_factor=config.downsampling_factor,
@@ -204,4 +234,4 @@ def build_model(config: ZipformerConfig) -> AsrModel:
     decoder = Decoder(config.vocab_size, config.decoder_dim, config.blank_id, config.context_size)
     joiner = Joiner(encoder.output_dim, config.decoder_dim, config.joiner_dim, config.vocab_size)
     return AsrModel(encoder_embed, encoder, decoder, joiner, encoder.output_dim,
-                    config.decoder_dim, config.vocab_size)
+                    config.decoder_dim, config.vocab_size, use_ctc=config.use_ctc)

@@ -73,6 +73,12 @@ class ZipformerConfig:
     vocab_size: int = _value(500, "Output vocabulary size (normally taken from the BPE model)")
     blank_id: int = _value(0, "Id of the blank symbol")
     dropout: float = _value(0.1, "Dropout of the feed-forward hidden layers and embed output")
+    embed_layer3_channels: int = _value(
+        128, "Channels of the front end's third conv layer and its ConvNeXt block (icefall: 128; "
+             "64 roughly halves the front end's cost, which dominates a tiny model's)"
+    )
+    use_ctc: bool = _value(False, "Add a CTC head on the encoder output (trained with "
+                                  "--ctc-loss-scale times the CTC loss)")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

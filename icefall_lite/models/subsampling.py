@@ -137,7 +137,7 @@ class Conv2dSubsampling(nn.Module):
     def streaming_forward(
         self, x: Tensor, x_lens: Tensor, cached_left_pad: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """x: (N, 2*chunk + 13, F); cached_left_pad: (N, 128, 3, F') ->
+        """x: (N, 2*chunk + 13, F); cached_left_pad: (N, C3, 3, F') ->
         (N, chunk, d0), lengths ``(x_lens - 7)//2 - 3`` and the new cache."""
         x = self.conv(x.unsqueeze(1))
         x, new_cache = self.convnext.streaming_forward(x, cached_left_pad)
@@ -145,7 +145,8 @@ class Conv2dSubsampling(nn.Module):
         return self._project(x), x_lens, new_cache
 
     def get_init_state(self, batch_size: int, device: torch.device) -> Tensor:
-        """Zeros of shape (N, 128, 3, F'): the ConvNeXt left context before any audio."""
+        """Zeros of shape (N, C3, 3, F') (C3 = layer3_channels): the ConvNeXt left context
+        before any audio."""
         return torch.zeros(
             batch_size, self.layer3_channels, self.convnext.time_padding, self.out_width,
             device=device,

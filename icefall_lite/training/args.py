@@ -53,6 +53,8 @@ class TrainingConfig:
     am_scale: float = _opt(0.0, "scale of the AM-only term of the smoothed simple loss")
     delay_penalty: float = _opt(0.0, "k2 delay penalty of the simple and pruned losses (> 0 "
                                 "favours earlier symbols; icefall uses 0.025 when streaming)")
+    ctc_loss_scale: float = _opt(0.2, "scale of the CTC loss of a model with a CTC head "
+                                      "(--use-ctc 1)")
     simple_loss_scale: float = _opt(0.5, "simple-loss scale after warm-up (ramps from 1.0)")
     warm_step: int = _opt(2000, "batches over which the loss scales ramp: simple 1.0 -> "
                                 "--simple-loss-scale, pruned 0.1 -> 1.0")

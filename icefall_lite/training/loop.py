@@ -116,23 +116,29 @@ def compute_loss(
     model: nn.Module, batch: TransducerBatch, args: Any, batch_idx_train: int, is_training: bool
 ) -> tuple[Tensor, MetricsTracker]:
     """``loss = simple_scale * simple + pruned_scale * pruned`` (batch sums; see
-    :func:`loss_scales`), and the statistics of the batch."""
+    :func:`loss_scales`), plus ``ctc_loss_scale * ctc`` for a model whose forward also returns a
+    CTC loss, and the statistics of the batch."""
     with torch.set_grad_enabled(is_training):
-        simple_loss, pruned_loss = model(
+        losses = model(
             batch.features, batch.feature_lens, batch.targets,
             args.prune_range, args.am_scale, args.lm_scale,
             args.delay_penalty,
         )
+        simple_loss, pruned_loss = losses[:2]
         simple_scale, pruned_scale = loss_scales(
             batch_idx_train, args.warm_step, args.simple_loss_scale
         )
         loss = simple_scale * simple_loss + pruned_scale * pruned_loss
+        if len(losses) > 2:
+            loss = loss + args.ctc_loss_scale * losses[2]
+    stats = {"simple_loss": simple_loss, "pruned_loss": pruned_loss}
+    if len(losses) > 2:
+        stats["ctc_loss"] = losses[2]
     info = MetricsTracker(
         frames=batch.num_output_frames,
         utterances=len(batch.cut_ids),
         loss=loss.detach().item(),
-        simple_loss=simple_loss.detach().item(),
-        pruned_loss=pruned_loss.detach().item(),
+        **{name: value.detach().item() for name, value in stats.items()},
     )
     return loss, info
 
@@ -265,9 +271,10 @@ def _train_step(ctx: TrainContext, batch: dict) -> MetricsTracker | None:
                                   is_training=True)
     finite = math.isfinite(info["loss"])
     if not finite:
-        logger.warning("Skipping batch %d: loss is %s (simple %s, pruned %s); cuts: %s",
-                       state.batch_idx_train, info["loss"], info["simple_loss"],
-                       info["pruned_loss"], ", ".join(prepared.cut_ids))
+        parts = ", ".join(f"{name.replace('_loss', '')} {info[name]}"
+                          for name in ("simple_loss", "pruned_loss", "ctc_loss") if name in info)
+        logger.warning("Skipping batch %d: loss is %s (%s); cuts: %s", state.batch_idx_train,
+                       info["loss"], parts, ", ".join(prepared.cut_ids))
     skip = any_rank_true(not finite, ctx.device)
     if not skip or is_distributed():
         # Under DDP every rank runs backward (it all-reduces), even for a batch that is skipped.

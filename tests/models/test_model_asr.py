@@ -81,3 +81,56 @@ def test_simple_and_pruned_losses_decrease_when_overfitting_a_batch(causal):
     last_pruned = sum(h[1] for h in history[-5:]) / 5
     assert last_simple < 0.5 * first_simple
     assert last_pruned < 0.5 * first_pruned
+
+
+def _brute_force_ctc(log_probs: torch.Tensor, target: list[int], blank: int) -> float:
+    """-log of the summed probability of every frame-level path that collapses (merge repeats,
+    drop blanks) to ``target``: enumerates all V^T paths."""
+    import itertools
+
+    num_frames, vocab = log_probs.shape
+    total = []
+    for path in itertools.product(range(vocab), repeat=num_frames):
+        collapsed = [s for i, s in enumerate(path) if s != blank and (i == 0 or s != path[i - 1])]
+        if collapsed == target:
+            total.append(sum(log_probs[t, s] for t, s in enumerate(path)))
+    return -float(torch.logsumexp(torch.stack(total), dim=0))
+
+
+def test_ctc_head_loss_equals_brute_force_sum_over_alignments():
+    torch.manual_seed(0)
+    model = build_model(small_config(vocab_size=4, use_ctc=True)).eval()
+    # T = 98 fbank frames -> 24 encoder frames: too many for enumeration, so the brute force runs
+    # on the first frames of the CTC head's output with a loss restricted to them.
+    x, x_lens = random_batch([98, 98])
+    tokens = [[1, 1, 2], [3, 2]]  # a repeat needs a blank between the two 1s
+    with torch.no_grad():
+        encoder_out, _ = model.forward_encoder(x, x_lens)
+        short = encoder_out[:, :7]
+        loss = model.ctc_loss(short, torch.tensor([7, 6]), tokens)
+        log_probs = model.ctc_output(short)
+    expected = (_brute_force_ctc(log_probs[0, :7], tokens[0], blank=0)
+                + _brute_force_ctc(log_probs[1, :6], tokens[1], blank=0))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_model_with_ctc_head_returns_the_ctc_loss_third():
+    torch.manual_seed(0)
+    with_ctc = build_model(small_config(use_ctc=True)).eval()
+    x, x_lens = random_batch(LENGTHS)
+    with torch.no_grad():
+        simple, pruned, ctc = with_ctc(x, x_lens, TOKENS, prune_range=6, lm_scale=0.25)
+        encoder_out, encoder_out_lens = with_ctc.forward_encoder(x, x_lens)
+        log_probs = with_ctc.ctc_output(encoder_out)
+        # Each utterance's CTC loss, one at a time through the brute-force-checked ctc_loss.
+        per_utt = [float(with_ctc.ctc_loss(encoder_out[i : i + 1], encoder_out_lens[i : i + 1],
+                                           [TOKENS[i]])) for i in range(len(TOKENS))]
+    assert float(ctc) == pytest.approx(sum(per_utt), rel=1e-5)
+    assert log_probs.shape[-1] == 10 and torch.allclose(log_probs.exp().sum(-1),
+                                                        torch.ones(()), atol=1e-5)
+    torch.testing.assert_close(pruned, _full_rnnt_loss(with_ctc, x, x_lens, TOKENS),
+                               rtol=1e-4, atol=1e-3)
+    without = build_model(small_config()).eval()
+    assert len(without(x, x_lens, TOKENS)) == 2
+    with pytest.raises(RuntimeError, match="no CTC head"):
+        without.ctc_loss(encoder_out, encoder_out_lens, TOKENS)

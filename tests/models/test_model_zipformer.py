@@ -62,9 +62,11 @@ def test_training_draws_chunk_size_and_left_context_per_batch():
     assert model.encoder._chunk_config() == (16, 2)
 
 
-@pytest.mark.parametrize("batch_size", [1, 2])
-def test_streaming_forward_equals_chunked_full_forward(batch_size):
-    model = build_model(small_config(causal=True)).eval()
+@pytest.mark.parametrize("batch_size, layer3_channels", [(1, 128), (2, 128), (2, 16)])
+def test_streaming_forward_equals_chunked_full_forward(batch_size, layer3_channels):
+    model = build_model(small_config(causal=True,
+                                     embed_layer3_channels=layer3_channels)).eval()
+    assert model.encoder_embed.convnext.pointwise_conv1.in_channels == layer3_channels
     chunk = model.encoder.chunk_size[0]  # 16 frames at 50 Hz = 32 fbank frames
     num_chunks = 5  # more than the 2 chunks of left context: the caches roll over
     x, _ = random_batch([2 * chunk * num_chunks + 13] * batch_size)

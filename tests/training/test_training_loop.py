@@ -50,6 +50,26 @@ def test_compute_loss_is_the_scaled_sum_of_the_two_losses():
     assert info_eval["loss"] == pytest.approx(expected.item())
 
 
+def test_compute_loss_adds_the_scaled_ctc_loss_of_a_model_that_returns_one():
+    class WithCtc(StandInTransducer):
+        def forward(self, *args):
+            simple, pruned = super().forward(*args)
+            return simple, pruned, 3.0 * simple.detach() + self.gain
+
+    model = WithCtc().eval()
+    batch = prepare_batch(make_batch(5), torch.device("cpu"), encode_letters, identity_targets,
+                          lambda t: t)
+    args = SimpleNamespace(prune_range=5, am_scale=0.0, lm_scale=0.25, warm_step=100,
+                           simple_loss_scale=0.5, delay_penalty=0.0, ctc_loss_scale=0.3)
+    loss, info = compute_loss(model, batch, args, batch_idx_train=100, is_training=True)
+    simple, pruned, ctc = model(batch.features, batch.feature_lens, batch.targets, 5, 0.0, 0.25,
+                                0.0)
+    torch.testing.assert_close(loss, 0.5 * simple + pruned + 0.3 * ctc)
+    assert info["ctc_loss"] == pytest.approx(float(ctc))
+    loss.backward()
+    assert model.gain.grad is not None  # the CTC term reaches the parameters
+
+
 def test_prepare_batch_drops_too_short_utterances_and_names_them(caplog):
     raw = make_batch(4, short=True)
     with caplog.at_level(logging.WARNING):
