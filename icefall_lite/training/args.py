@@ -55,6 +55,9 @@ class TrainingConfig:
                                 "favours earlier symbols; icefall uses 0.025 when streaming)")
     ctc_loss_scale: float = _opt(0.2, "scale of the CTC loss of a model with a CTC head "
                                       "(--use-ctc 1)")
+    ctc_only_batches: int = _opt(0, "with a CTC head: train on the CTC loss alone for the first N "
+                                    "batches; the transducer losses (and their --warm-step ramp) "
+                                    "start after them")
     simple_loss_scale: float = _opt(0.5, "simple-loss scale after warm-up (ramps from 1.0)")
     warm_step: int = _opt(2000, "batches over which the loss scales ramp: simple 1.0 -> "
                                 "--simple-loss-scale, pruned 0.1 -> 1.0")

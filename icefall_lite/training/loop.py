@@ -117,7 +117,9 @@ def compute_loss(
 ) -> tuple[Tensor, MetricsTracker]:
     """``loss = simple_scale * simple + pruned_scale * pruned`` (batch sums; see
     :func:`loss_scales`), plus ``ctc_loss_scale * ctc`` for a model whose forward also returns a
-    CTC loss, and the statistics of the batch."""
+    CTC loss, and the statistics of the batch. With ``args.ctc_only_batches = N`` (and a CTC
+    loss) the first N batches use ``ctc_loss_scale * ctc`` alone and the warm-up ramp of the
+    transducer losses starts at batch N."""
     with torch.set_grad_enabled(is_training):
         losses = model(
             batch.features, batch.feature_lens, batch.targets,
@@ -125,12 +127,16 @@ def compute_loss(
             args.delay_penalty,
         )
         simple_loss, pruned_loss = losses[:2]
-        simple_scale, pruned_scale = loss_scales(
-            batch_idx_train, args.warm_step, args.simple_loss_scale
-        )
-        loss = simple_scale * simple_loss + pruned_scale * pruned_loss
-        if len(losses) > 2:
-            loss = loss + args.ctc_loss_scale * losses[2]
+        ctc_only_batches = getattr(args, "ctc_only_batches", 0) if len(losses) > 2 else 0
+        if batch_idx_train < ctc_only_batches:
+            loss = args.ctc_loss_scale * losses[2]
+        else:
+            simple_scale, pruned_scale = loss_scales(
+                batch_idx_train - ctc_only_batches, args.warm_step, args.simple_loss_scale
+            )
+            loss = simple_scale * simple_loss + pruned_scale * pruned_loss
+            if len(losses) > 2:
+                loss = loss + args.ctc_loss_scale * losses[2]
     stats = {"simple_loss": simple_loss, "pruned_loss": pruned_loss}
     if len(losses) > 2:
         stats["ctc_loss"] = losses[2]

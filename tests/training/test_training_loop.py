@@ -69,6 +69,13 @@ def test_compute_loss_adds_the_scaled_ctc_loss_of_a_model_that_returns_one():
     loss.backward()
     assert model.gain.grad is not None  # the CTC term reaches the parameters
 
+    # CTC alone for the first ctc_only_batches; then the ramp starts from its beginning.
+    args.ctc_only_batches = 40
+    loss, _ = compute_loss(model, batch, args, batch_idx_train=39, is_training=True)
+    torch.testing.assert_close(loss, 0.3 * ctc)
+    loss, _ = compute_loss(model, batch, args, batch_idx_train=90, is_training=True)
+    torch.testing.assert_close(loss, 0.75 * simple + 0.55 * pruned + 0.3 * ctc)
+
 
 def test_prepare_batch_drops_too_short_utterances_and_names_them(caplog):
     raw = make_batch(4, short=True)
