@@ -121,25 +121,25 @@ def compute_loss(
     loss) the first N batches use ``ctc_loss_scale * ctc`` alone and the warm-up ramp of the
     transducer losses starts at batch N."""
     with torch.set_grad_enabled(is_training):
-        losses = model(
+        simple_loss, pruned_loss, *rest = model(
             batch.features, batch.feature_lens, batch.targets,
             args.prune_range, args.am_scale, args.lm_scale,
             args.delay_penalty,
         )
-        simple_loss, pruned_loss = losses[:2]
-        ctc_only_batches = getattr(args, "ctc_only_batches", 0) if len(losses) > 2 else 0
+        ctc_loss = rest[0] if rest else None
+        ctc_only_batches = args.ctc_only_batches if ctc_loss is not None else 0
         if batch_idx_train < ctc_only_batches:
-            loss = args.ctc_loss_scale * losses[2]
+            loss = args.ctc_loss_scale * ctc_loss
         else:
             simple_scale, pruned_scale = loss_scales(
                 batch_idx_train - ctc_only_batches, args.warm_step, args.simple_loss_scale
             )
             loss = simple_scale * simple_loss + pruned_scale * pruned_loss
-            if len(losses) > 2:
-                loss = loss + args.ctc_loss_scale * losses[2]
+            if ctc_loss is not None:
+                loss = loss + args.ctc_loss_scale * ctc_loss
     stats = {"simple_loss": simple_loss, "pruned_loss": pruned_loss}
-    if len(losses) > 2:
-        stats["ctc_loss"] = losses[2]
+    if ctc_loss is not None:
+        stats["ctc_loss"] = ctc_loss
     info = MetricsTracker(
         frames=batch.num_output_frames,
         utterances=len(batch.cut_ids),

@@ -60,7 +60,8 @@ def test_compute_loss_adds_the_scaled_ctc_loss_of_a_model_that_returns_one():
     batch = prepare_batch(make_batch(5), torch.device("cpu"), encode_letters, identity_targets,
                           lambda t: t)
     args = SimpleNamespace(prune_range=5, am_scale=0.0, lm_scale=0.25, warm_step=100,
-                           simple_loss_scale=0.5, delay_penalty=0.0, ctc_loss_scale=0.3)
+                           simple_loss_scale=0.5, delay_penalty=0.0, ctc_loss_scale=0.3,
+                           ctc_only_batches=0)
     loss, info = compute_loss(model, batch, args, batch_idx_train=100, is_training=True)
     simple, pruned, ctc = model(batch.features, batch.feature_lens, batch.targets, 5, 0.0, 0.25,
                                 0.0)
