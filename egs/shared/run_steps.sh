@@ -3,8 +3,8 @@
 #   step_train ARGS...               zipformer/train.py ARGS under with_heap_malloc
 #   with_heap_malloc CMD...          CMD with glibc malloc kept off mmap and never trimmed, so
 #                                    freed memory is reused; USE_HEAP_MALLOC=0 turns it off
-#   step_decode EPOCH AVG METHODS... zipformer/decode.py per method; extra decode options go in
-#                                    the array decode_args
+#   step_decode EPOCH AVG METHODS... one zipformer/decode.py run (one model load) for all the
+#                                    methods; extra decode options go in the array decode_args
 #   step_report EXP_DIR MAX_WER      the WER/RTF table; fails when a WER is above MAX_WER
 
 decoding_methods=(greedy_search beam_search modified_beam_search fast_beam_search
@@ -33,13 +33,13 @@ step_train() {
 }
 
 step_decode() {
-  local epoch=$1 avg=$2 method
+  local epoch=$1 avg=$2
   shift 2
-  for method in "$@"; do
-    log "decoding with $method (epoch $epoch, avg $avg)"
-    run_python zipformer/decode.py --epoch "$epoch" --avg "$avg" --decoding-method "$method" \
-      "${decode_args[@]}"
-  done
+  local methods
+  methods=$(IFS=,; echo "$*")
+  log "decoding with $methods (epoch $epoch, avg $avg): one model load"
+  run_python zipformer/decode.py --epoch "$epoch" --avg "$avg" --decoding-method "$methods" \
+    "${decode_args[@]}"
 }
 
 step_report() {

@@ -94,6 +94,11 @@ class AsrDataConfig:
     spec_aug_time_warp_factor: int = field(
         default=80, metadata={"help": "SpecAugment time-warp factor; below 1 disables warping"}
     )
+    spec_aug_start_epoch: int = field(
+        default=1,
+        metadata={"help": "first training epoch whose batches get SpecAugment (a model can "
+                          "first learn the clean data, e.g. during --ctc-only-batches)"},
+    )
     enable_musan: bool = field(
         default=False,
         metadata={"help": "mix MUSAN noise into training cuts (needs musan_cuts.jsonl.gz)"},
@@ -123,6 +128,9 @@ class AsrDataConfig:
             raise ValueError(f"--max-duration must be positive, got {self.max_duration}")
         if self.num_buckets < 1:
             raise ValueError(f"--num-buckets must be at least 1, got {self.num_buckets}")
+        if self.spec_aug_start_epoch < 1:
+            raise ValueError(
+                f"--spec-aug-start-epoch must be at least 1, got {self.spec_aug_start_epoch}")
         if self.perturb_speed and not self.on_the_fly_feats:
             raise ValueError(
                 "--perturb-speed needs --on-the-fly-feats 1; with precomputed features use "
@@ -132,6 +140,37 @@ class AsrDataConfig:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AsrDataConfig:
         return config_from_args(cls, args, allow_missing=False)
+
+
+class FromEpoch:
+    """An input transform that acts from epoch ``start_epoch`` on and passes features through
+    before. The training loop calls ``set_epoch(epoch)`` (1-based) before it iterates the loader
+    of that epoch; the loader's workers are not persistent, so each epoch's workers start with
+    the current epoch.
+
+    Example:
+        >>> t = FromEpoch(lambda x, sup: x + 1, start_epoch=3)
+        >>> t.set_epoch(2); t(torch.zeros(1), None).item()
+        0.0
+        >>> t.set_epoch(3); t(torch.zeros(1), None).item()
+        1.0
+    """
+
+    def __init__(self, transform: Any, start_epoch: int) -> None:
+        self.transform = transform
+        self.start_epoch = start_epoch
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self, features: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.epoch < self.start_epoch:
+            return features
+        return self.transform(features, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"FromEpoch({self.transform!r}, start_epoch={self.start_epoch})"
 
 
 class _WorkerInit:
@@ -229,14 +268,16 @@ class AsrDataModule:
         c = self.config
         input_transforms = []
         if c.enable_spec_aug:
+            spec_aug = SpecAugment(
+                time_warp_factor=c.spec_aug_time_warp_factor,
+                num_feature_masks=2,
+                features_mask_size=27,
+                num_frame_masks=10,
+                frames_mask_size=100,
+            )
             input_transforms.append(
-                SpecAugment(
-                    time_warp_factor=c.spec_aug_time_warp_factor,
-                    num_feature_masks=2,
-                    features_mask_size=27,
-                    num_frame_masks=10,
-                    frames_mask_size=100,
-                )
+                spec_aug if c.spec_aug_start_epoch == 1
+                else FromEpoch(spec_aug, c.spec_aug_start_epoch)
             )
         cuts, input_strategy = self._prepared(cuts)
         dataset = K2SpeechRecognitionDataset(

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 import torch
 
-from icefall_lite.decoding.greedy import _check_inputs, initial_context, run_decoder
+from icefall_lite.decoding.greedy import (
+    _check_inputs,
+    initial_context,
+    penalize_blank,
+    run_decoder,
+)
 
 __all__ = ["Hypothesis", "HypothesisList", "beam_search", "modified_beam_search"]
 
@@ -72,11 +77,14 @@ class HypothesisList:
         return iter(self.data.values())
 
 
-def _log_probs(model, enc: torch.Tensor, dec: torch.Tensor, temperature: float) -> torch.Tensor:
+def _log_probs(model, enc: torch.Tensor, dec: torch.Tensor, temperature: float,
+               blank_penalty: float = 0.0) -> torch.Tensor:
     """``[n, V]`` log-probs for projected encoder frames ``[n, J]`` and decoder outputs
     ``[n, 1, J]``."""
     logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), dec.unsqueeze(1), project_input=False)
-    return (logits.reshape(enc.shape[0], -1) / temperature).log_softmax(dim=-1)
+    logits = penalize_blank(logits.reshape(enc.shape[0], -1), model.decoder.blank_id,
+                            blank_penalty)
+    return (logits / temperature).log_softmax(dim=-1)
 
 
 @torch.no_grad()
@@ -87,6 +95,7 @@ def beam_search(
     beam_size: int = 4,
     temperature: float = 1.0,
     max_sym_per_utt: int = 20000,
+    blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """Graves' transducer beam search, one utterance after another.
 
@@ -96,6 +105,7 @@ def beam_search(
       beam_size: hypotheses kept per frame.
       temperature: joiner logits are divided by it.
       max_sym_per_utt: safety limit on emitted symbols.
+      blank_penalty: subtracted from the blank logit before the log-softmax.
 
     Returns:
       Token ids per utterance.
@@ -129,7 +139,8 @@ def beam_search(
             while len(A) > 0 and num_sym < max_sym_per_utt:
                 y_star = A.get_most_probable()
                 A.remove(y_star)
-                log_prob = _log_probs(model, frame, decoder_out_of(y_star.ys), temperature)[0]
+                log_prob = _log_probs(model, frame, decoder_out_of(y_star.ys), temperature,
+                                      blank_penalty)[0]
                 B.add(Hypothesis(list(y_star.ys), y_star.log_prob + float(log_prob[blank_id])))
                 values, indexes = log_prob.topk(min(beam_size + 1, log_prob.numel()))
                 for i, v in zip(indexes.tolist(), values.tolist()):
@@ -156,6 +167,7 @@ def modified_beam_search(
     encoder_out_lens: torch.Tensor,
     beam_size: int = 4,
     temperature: float = 1.0,
+    blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """Batched beam search with at most one symbol per frame.
 
@@ -168,6 +180,7 @@ def modified_beam_search(
       encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]``.
       beam_size: hypotheses kept per utterance.
       temperature: joiner logits are divided by it.
+      blank_penalty: subtracted from the blank logit before the log-softmax.
 
     Returns:
       Token ids per utterance (best length-normalised hypothesis).
@@ -192,7 +205,7 @@ def modified_beam_search(
         owner = torch.repeat_interleave(torch.tensor(active, device=device),
                                         torch.tensor(counts, device=device))
         log_probs = _log_probs(model, projected[owner, t], run_decoder(model, contexts),
-                               temperature)
+                               temperature, blank_penalty)
         V = log_probs.shape[1]
         hyp_scores = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype,
                                   device=device)

@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -29,6 +30,9 @@ class DecodingConfig:
       allow_partial: ``fast_beam_search*`` — when no state reaches a final graph state on the last
         frame, use every last-frame state as final instead of returning nothing.
       temperature: joiner logits are divided by this before the log-softmax.
+      blank_penalty: every method subtracts this from the joiner's blank logit (before the
+        temperature; icefall's ``--blank-penalty``): a positive value trades deletions for
+        insertions.
       use_double_scores: lattice algorithms work in float64.
     """
 
@@ -41,6 +45,7 @@ class DecodingConfig:
     ngram_lm_scale: float = 0.01
     allow_partial: bool = True
     temperature: float = 1.0
+    blank_penalty: float = 0.0
     use_double_scores: bool = True
 
     def __post_init__(self) -> None:
@@ -50,3 +55,6 @@ class DecodingConfig:
         for name in ("beam", "nbest_scale", "temperature"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"DecodingConfig.{name} must be > 0, got {getattr(self, name)}")
+        if not math.isfinite(self.blank_penalty):
+            raise ValueError(f"DecodingConfig.blank_penalty must be finite, got "
+                             f"{self.blank_penalty}")

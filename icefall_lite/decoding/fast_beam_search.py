@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from icefall_lite.decoding.greedy import _check_inputs
+from icefall_lite.decoding.greedy import _check_inputs, penalize_blank
 from icefall_lite.decoding.lattice import (
     check_decoding_graph,
     clear_final_outputs,
@@ -47,6 +47,7 @@ def fast_beam_search(
     max_contexts: int = 8,
     temperature: float = 1.0,
     allow_partial: bool = True,
+    blank_penalty: float = 0.0,
 ):
     """Decode a batch against ``decoding_graph`` and return the lattice (an FsaVec, one FSA per
     utterance; labels = token ids, scores = acoustic + graph, aux_labels from the graph, except
@@ -59,6 +60,7 @@ def fast_beam_search(
       beam, max_states, max_contexts: search limits (see ``k2.RnntDecodingConfig``).
       temperature: joiner logits are divided by it before the log-softmax.
       allow_partial: use all last-frame states as final where no final graph state is reached.
+      blank_penalty: subtracted from the blank logit before the temperature and log-softmax.
     """
     _check_inputs(encoder_out, encoder_out_lens)
     check_decoding_graph(decoding_graph)
@@ -85,8 +87,9 @@ def fast_beam_search(
         enc = projected[owner, t]
         logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), decoder_out.unsqueeze(1),
                               project_input=False)
-        log_probs = (logits.reshape(owner.numel(), -1) / temperature).log_softmax(dim=-1)
-        streams.advance(log_probs)
+        logits = penalize_blank(logits.reshape(owner.numel(), -1), model.decoder.blank_id,
+                                blank_penalty)
+        streams.advance((logits / temperature).log_softmax(dim=-1))
     streams.terminate_and_flush_to_streams()
     lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)
     return clear_final_outputs(lattice)
@@ -95,11 +98,12 @@ def fast_beam_search(
 def fast_beam_search_one_best(
     model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
     max_states: int = 64, max_contexts: int = 8, temperature: float = 1.0,
-    allow_partial: bool = True, use_double_scores: bool = True,
+    allow_partial: bool = True, use_double_scores: bool = True, blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """The best path of the lattice: token ids (trivial graph) or word ids (LG)."""
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
-                               max_states, max_contexts, temperature, allow_partial)
+                               max_states, max_contexts, temperature, allow_partial,
+                               blank_penalty)
     ns = namespace_of(lattice)
     return get_texts(ns.shortest_path(lattice, use_double_scores=use_double_scores))
 
@@ -114,11 +118,13 @@ def fast_beam_search_nbest(
     model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
     max_states: int = 64, max_contexts: int = 8, num_paths: int = 200, nbest_scale: float = 0.5,
     temperature: float = 1.0, allow_partial: bool = True, use_double_scores: bool = True,
+    blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """Sample ``num_paths`` paths, keep the distinct token sequences, score each by its best
     alignment in the lattice (tropical), return the best sequence per utterance."""
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
-                               max_states, max_contexts, temperature, allow_partial)
+                               max_states, max_contexts, temperature, allow_partial,
+                               blank_penalty)
     return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, False)
 
 
@@ -126,11 +132,13 @@ def fast_beam_search_nbest_LG(
     model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
     max_states: int = 64, max_contexts: int = 8, num_paths: int = 200, nbest_scale: float = 0.5,
     temperature: float = 1.0, allow_partial: bool = True, use_double_scores: bool = True,
+    blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """As :func:`fast_beam_search_nbest` on an LG lattice: distinct word sequences, each scored
     by the log-semiring total over its token alignments; returns word ids."""
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
-                               max_states, max_contexts, temperature, allow_partial)
+                               max_states, max_contexts, temperature, allow_partial,
+                               blank_penalty)
     return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, True)
 
 
@@ -149,7 +157,7 @@ def fast_beam_search_nbest_oracle(
     model, decoding_graph, encoder_out, encoder_out_lens, ref_texts: list[list[int]],
     beam: float = 20.0, max_states: int = 64, max_contexts: int = 8, num_paths: int = 200,
     nbest_scale: float = 0.5, temperature: float = 1.0, allow_partial: bool = True,
-    use_double_scores: bool = True,
+    use_double_scores: bool = True, blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """Among the sampled distinct sequences, the one with the fewest edits against
     ``ref_texts[i]`` (token ids): the best any rescoring of these paths could reach."""
@@ -159,7 +167,8 @@ def fast_beam_search_nbest_oracle(
             f"({encoder_out.shape[0]})"
         )
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
-                               max_states, max_contexts, temperature, allow_partial)
+                               max_states, max_contexts, temperature, allow_partial,
+                               blank_penalty)
     nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
     owner = nbest.path_to_utt.tolist()
     errors = torch.tensor(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["greedy_search_batch", "initial_context", "run_decoder"]
+__all__ = ["greedy_search_batch", "initial_context", "penalize_blank", "run_decoder"]
 
 
 def initial_context(context_size: int, blank_id: int) -> list[int]:
@@ -28,6 +28,17 @@ def run_decoder(model, contexts: torch.Tensor) -> torch.Tensor:
     """Projected decoder output ``[N, 1, J]`` for int64 contexts ``[N, context_size]``."""
     decoder_out = model.decoder(contexts, need_pad=False)
     return model.joiner.decoder_proj(decoder_out)
+
+
+def penalize_blank(logits: torch.Tensor, blank_id: int, blank_penalty: float) -> torch.Tensor:
+    """``logits`` (``[..., V]``) with ``blank_penalty`` subtracted from the blank logit (a copy;
+    icefall's ``--blank-penalty``, applied before the temperature and the log-softmax). A
+    positive penalty makes emitting a token more likely: fewer deletions, more insertions."""
+    if blank_penalty == 0:
+        return logits
+    logits = logits.clone()
+    logits[..., blank_id] -= blank_penalty
+    return logits
 
 
 def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> None:
@@ -46,7 +57,8 @@ def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> 
 
 @torch.no_grad()
 def greedy_search_batch(
-    model, encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor, temperature: float = 1.0
+    model, encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor, temperature: float = 1.0,
+    blank_penalty: float = 0.0,
 ) -> list[list[int]]:
     """Greedy search over a batch: per frame, emit the arg-max token unless it is blank.
 
@@ -55,6 +67,7 @@ def greedy_search_batch(
       encoder_out: ``[N, T, C]`` encoder output (before ``encoder_proj``).
       encoder_out_lens: ``[N]`` valid frames per utterance.
       temperature: unused by the arg-max (kept for a uniform signature).
+      blank_penalty: subtracted from the blank logit (:func:`penalize_blank`).
 
     Returns:
       Token ids per utterance, in the input order.
@@ -82,7 +95,8 @@ def greedy_search_batch(
             decoder_out[active].unsqueeze(1),
             project_input=False,
         )
-        y = logits.reshape(active.numel(), -1).argmax(dim=-1)
+        logits = penalize_blank(logits.reshape(active.numel(), -1), blank_id, blank_penalty)
+        y = logits.argmax(dim=-1)
         emit = (y != blank_id) & (y != unk_id)
         if not bool(emit.any()):
             continue

@@ -47,7 +47,7 @@ class DecodingMethod:
 def _fast_args(cfg: DecodingConfig) -> dict:
     return dict(beam=cfg.beam, max_states=cfg.max_states, max_contexts=cfg.max_contexts,
                 temperature=cfg.temperature, allow_partial=cfg.allow_partial,
-                use_double_scores=cfg.use_double_scores)
+                use_double_scores=cfg.use_double_scores, blank_penalty=cfg.blank_penalty)
 
 
 def _nbest_args(cfg: DecodingConfig) -> dict:
@@ -55,15 +55,17 @@ def _nbest_args(cfg: DecodingConfig) -> dict:
 
 
 def _greedy(model, enc, lens, cfg, graph, refs):
-    return greedy_search_batch(model, enc, lens, cfg.temperature)
+    return greedy_search_batch(model, enc, lens, cfg.temperature, cfg.blank_penalty)
 
 
 def _beam(model, enc, lens, cfg, graph, refs):
-    return beam_search(model, enc, lens, cfg.beam_size, cfg.temperature)
+    return beam_search(model, enc, lens, cfg.beam_size, cfg.temperature,
+                       blank_penalty=cfg.blank_penalty)
 
 
 def _modified(model, enc, lens, cfg, graph, refs):
-    return modified_beam_search(model, enc, lens, cfg.beam_size, cfg.temperature)
+    return modified_beam_search(model, enc, lens, cfg.beam_size, cfg.temperature,
+                                cfg.blank_penalty)
 
 
 def _one_best(model, enc, lens, cfg, graph, refs):

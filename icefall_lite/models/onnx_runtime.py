@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from icefall_lite.decoding.greedy import initial_context
+from icefall_lite.decoding.greedy import initial_context, penalize_blank
 from icefall_lite.models.zipformer import Zipformer2
 
 __all__ = [
@@ -47,6 +47,7 @@ def greedy_search(
     blank_id: int,
     context_size: int,
     max_sym_per_frame: int = 1,
+    blank_penalty: float = 0.0,
 ) -> list[int]:
     """Greedy transducer search over one utterance.
 
@@ -55,6 +56,7 @@ def greedy_search(
       run_decoder: (1, context_size) int64 ids -> (1, J) projected decoder output.
       run_joiner: (1, J), (1, J) -> (1, V) logits.
       blank_id: blank. max_sym_per_frame: symbols per frame.
+      blank_penalty: subtracted from the blank logit (icefall's ``--blank-penalty``).
     The search starts from the eager decoders' context ``[-1, ..., -1, blank]``
     (:func:`~icefall_lite.decoding.greedy.initial_context`), so it gives the same tokens as
     :func:`~icefall_lite.decoding.greedy.greedy_search_batch`.
@@ -65,7 +67,8 @@ def greedy_search(
     for t in range(encoder_out.size(0)):
         frame = encoder_out[t : t + 1]
         for _ in range(max_sym_per_frame):
-            token = int(run_joiner(frame, decoder_out).argmax(dim=-1)[0])
+            logits = penalize_blank(run_joiner(frame, decoder_out), blank_id, blank_penalty)
+            token = int(logits.argmax(dim=-1)[0])
             if token == blank_id:
                 break
             hyp.append(token)
@@ -136,12 +139,14 @@ class OnnxTransducer:
                                         "decoder_out": decoder_out.float().cpu().numpy()})
         return torch.from_numpy(out)
 
-    def greedy_search(self, x: Tensor, x_lens: Tensor) -> list[list[int]]:
+    def greedy_search(self, x: Tensor, x_lens: Tensor,
+                      blank_penalty: float = 0.0) -> list[list[int]]:
         """Greedy search of each utterance of the batch; returns token ids per utterance."""
         encoder_out, encoder_out_lens = self.run_encoder(x, x_lens)
         return [
             greedy_search(encoder_out[i, : int(encoder_out_lens[i])], self.run_decoder,
-                          self.run_joiner, self.blank_id, self.context_size)
+                          self.run_joiner, self.blank_id, self.context_size,
+                          blank_penalty=blank_penalty)
             for i in range(encoder_out.size(0))
         ]
 

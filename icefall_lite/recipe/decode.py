@@ -1,9 +1,11 @@
-"""``zipformer/decode.py`` of every recipe: decode the test sets with one method and write
-icefall's result files (``recogs-``, ``errs-``, ``wer-summary-``) plus the real-time factor.
+"""``zipformer/decode.py`` of every recipe: decode the test sets with one method (or several,
+comma-separated, from one loaded model) and write icefall's result files (``recogs-``, ``errs-``,
+``wer-summary-``) plus the real-time factor, per method under ``<exp-dir>/<method>/``.
 
 Example (from a recipe directory)::
 
     ./zipformer/decode.py --epoch 30 --avg 10 --decoding-method fast_beam_search_nbest_LG
+    ./zipformer/decode.py --epoch 30 --avg 10 --decoding-method greedy_search,modified_beam_search
 """
 
 from __future__ import annotations
@@ -79,12 +81,34 @@ def build_parser(defaults: dict[str, Any], description: str) -> argparse.Argumen
     ZipformerConfig.add_arguments(parser)
     add_checkpoint_arguments(parser)
     group = parser.add_argument_group("decoding")
-    group.add_argument("--decoding-method", default="greedy_search",
-                       choices=sorted(DECODING_METHODS),
-                       help="the decoding method (icefall's names)")
+    group.add_argument("--decoding-method", default="greedy_search", type=decoding_methods,
+                       help="the decoding method (icefall's names), or several separated by "
+                            f"commas, decoded one after the other: {', '.join(DECODING_METHODS)}")
     add_dataclass_arguments(group, DecodingConfig)
     parser.set_defaults(**defaults)
     return parser
+
+
+def result_settings(method: str, config: DecodingConfig) -> dict[str, Any]:
+    """The settings that name ``method``'s result files: :data:`RESULT_KEY_SETTINGS`, plus
+    ``blank_penalty`` when it is not 0 (as icefall's ``-blank-penalty-X`` suffix)."""
+    settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[method]}
+    if config.blank_penalty != 0:
+        settings["blank_penalty"] = config.blank_penalty
+    return settings
+
+
+def decoding_methods(value: str) -> list[str]:
+    """``--decoding-method``: one method or a comma-separated list of them (each once)."""
+    methods = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in DECODING_METHODS]
+    if not methods or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown decoding method(s) {', '.join(unknown) or repr(value)}; "
+            f"choose from {', '.join(DECODING_METHODS)}")
+    if len(set(methods)) != len(methods):
+        raise argparse.ArgumentTypeError(f"a decoding method is repeated in {value!r}")
+    return methods
 
 
 def checkpoint_prefix(args: argparse.Namespace) -> str:
@@ -127,9 +151,11 @@ class TextDecoder:
         return [self.word_table[i] for i in ids]
 
 
-def decode_dataset(args, model, dataloader, config: DecodingConfig, graph, codec, to_words):
-    """Decode every batch; returns ([(cut id, ref words, hyp words)], audio seconds)."""
-    method = DECODING_METHODS[args.decoding_method]
+def decode_dataset(method_name: str, model, dataloader, config: DecodingConfig, graph, codec,
+                   to_words):
+    """Decode every batch with ``method_name``; returns ([(cut id, ref words, hyp words)],
+    audio seconds)."""
+    method = DECODING_METHODS[method_name]
     device = next(model.parameters()).device
     results = []
     audio_seconds = 0.0
@@ -142,8 +168,8 @@ def decode_dataset(args, model, dataloader, config: DecodingConfig, graph, codec
         with torch.no_grad():
             encoder_out, encoder_out_lens = model.forward_encoder(feats, feature_lens)
             refs = codec.encode(texts) if method.needs_ref else None
-            hyps = decode(args.decoding_method, model, encoder_out, encoder_out_lens, config,
-                          graph, refs)
+            hyps = decode(method_name, model, encoder_out, encoder_out_lens, config, graph,
+                          refs)
         for cut, text, hyp in zip(cuts, texts, hyps):
             results.append((cut.id, text.split(), to_words(hyp)))
             audio_seconds += cut.duration
@@ -172,33 +198,47 @@ def write_test_set_results(out_dir: Path, test_set: str, key: str, method: str,
 
 
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, dict]:
-    """Decode ``--test-sets`` with ``--decoding-method``; returns {test set: {wer, rtf, ...}}."""
+    """Decode ``--test-sets`` with each ``--decoding-method``; the model is loaded once.
+
+    Returns {method: {test set: {wer, rtf, ...}}}. Each method logs to its own result folder
+    and is timed on its own (encoder included), as if decoded by a separate run."""
     args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
-    out_dir = args.exp_dir / args.decoding_method
-    log_handle = setup_logger(out_dir / f"log-decode-{result_prefix(args)}", 0, 1)
-    try:
-        log_env_info(logger)
-        logger.info("decoding arguments: %s", vars(args))
-        device = pick_device()
-        config = config_from_args(DecodingConfig, args, allow_missing=False)
-        codec = BpeCodec(args.lang_dir)
-        model = load_decoding_model(args, device)
-        graph = load_decoding_graph(args.lang_dir, args.decoding_method, args.ngram_lm_scale,
-                                    codec.vocab_size, device)
-        to_words = TextDecoder(DECODING_METHODS[args.decoding_method].output, codec, args.lang_dir)
-        data = AsrDataModule(AsrDataConfig.from_args(args))
-        settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}
-        key = result_suffix(args.decoding_method, settings, prefix=result_prefix(args))
-        summary = {}
-        for test_set in args.test_sets.split(","):
-            dataloader = data.test_dataloaders(data.load_cuts(args.corpus, test_set))
-            start = time.perf_counter()
-            results, audio_seconds = decode_dataset(args, model, dataloader, config, graph,
-                                                    codec, to_words)
-            elapsed = time.perf_counter() - start
-            summary[test_set] = write_test_set_results(
-                out_dir, test_set, key, args.decoding_method, results, elapsed, audio_seconds,
-                dataclasses.asdict(config))
-        return summary
-    finally:
-        log_handle.close()
+    config = config_from_args(DecodingConfig, args, allow_missing=False)
+    device = pick_device()
+    model = None
+    summary: dict[str, dict] = {}
+    for method in args.decoding_method:
+        out_dir = args.exp_dir / method
+        log_handle = setup_logger(out_dir / f"log-decode-{result_prefix(args)}", 0, 1)
+        try:
+            if model is None:
+                log_env_info(logger)
+                logger.info("decoding arguments: %s", vars(args))
+                codec = BpeCodec(args.lang_dir)
+                model = load_decoding_model(args, device)
+                data = AsrDataModule(AsrDataConfig.from_args(args))
+            summary[method] = _decode_test_sets(args, method, model, data, config, codec,
+                                                out_dir, device)
+        finally:
+            log_handle.close()
+    return summary
+
+
+def _decode_test_sets(args, method: str, model, data: AsrDataModule, config: DecodingConfig,
+                      codec: BpeCodec, out_dir: Path, device: torch.device) -> dict[str, dict]:
+    logger.info("decoding with %s", method)
+    graph = load_decoding_graph(args.lang_dir, method, args.ngram_lm_scale, codec.vocab_size,
+                                device)
+    to_words = TextDecoder(DECODING_METHODS[method].output, codec, args.lang_dir)
+    key = result_suffix(method, result_settings(method, config), prefix=result_prefix(args))
+    summary = {}
+    for test_set in args.test_sets.split(","):
+        dataloader = data.test_dataloaders(data.load_cuts(args.corpus, test_set))
+        start = time.perf_counter()
+        results, audio_seconds = decode_dataset(method, model, dataloader, config, graph, codec,
+                                                to_words)
+        elapsed = time.perf_counter() - start
+        summary[test_set] = write_test_set_results(
+            out_dir, test_set, key, method, results, elapsed, audio_seconds,
+            dataclasses.asdict(config))
+    return summary

@@ -245,17 +245,17 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
     text = TokenText(args.bpe_model, args.tokens if args.bpe_model is None else None)
     waves = [read_sound_file(f, args.sample_rate) for f in args.sound_files]
     features, feature_lens = compute_features(waves, args.sample_rate, args.feature_dim)
+    config = config_from_args(DecodingConfig, args, allow_missing=False)
     if kind == "onnx":
         from icefall_lite.models.export import OnnxTransducer  # noqa: PLC0415
 
         for p in (args.encoder, args.decoder, args.joiner):
             require_file(p, "ONNX model")
         hyps = OnnxTransducer(args.encoder, args.decoder, args.joiner).greedy_search(
-            features, feature_lens)
+            features, feature_lens, config.blank_penalty)
         output = "tokens"
     else:
         device = pick_device()
-        config = config_from_args(DecodingConfig, args, allow_missing=False)
         graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
                                     text.vocab_size, device)
         model, encode = load_model(args, text.vocab_size, device)

@@ -41,7 +41,7 @@ import torch
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.decoding.greedy import initial_context, run_decoder
+from icefall_lite.decoding.greedy import initial_context, penalize_blank, run_decoder
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
 from icefall_lite.decoding.results import result_suffix
@@ -49,10 +49,10 @@ from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.zipformer import NUM_LAYER_STATES
 from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, pick_device
 from icefall_lite.recipe.decode import (
-    RESULT_KEY_SETTINGS,
     add_checkpoint_arguments,
     load_decoding_model,
     result_prefix,
+    result_settings,
     write_test_set_results,
 )
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
@@ -129,7 +129,8 @@ def chunk_features(streams: list[DecodeStream], chunk_frames: int, pad_length: i
 
 
 @torch.no_grad()
-def greedy_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream]) -> None:
+def greedy_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
+                blank_penalty: float = 0.0) -> None:
     """Greedy search over one chunk's encoder frames (N, T, C), continuing each stream's
     hypothesis (same decisions as :func:`~icefall_lite.decoding.greedy.greedy_search_batch`)."""
     blank_id = model.decoder.blank_id
@@ -143,7 +144,7 @@ def greedy_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream]) -
     for t in range(projected.size(1)):
         logits = model.joiner(projected[:, t].unsqueeze(1).unsqueeze(1),
                               decoder_out.unsqueeze(1), project_input=False)
-        y = logits.reshape(len(streams), -1).argmax(dim=-1)
+        y = penalize_blank(logits.reshape(len(streams), -1), blank_id, blank_penalty).argmax(-1)
         emit = (y != blank_id) & (y != unk_id)
         if not bool(emit.any()):
             continue
@@ -156,7 +157,8 @@ def greedy_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream]) -
 
 @torch.no_grad()
 def modified_beam_search_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
-                              beam_size: int, temperature: float = 1.0) -> None:
+                              beam_size: int, temperature: float = 1.0,
+                              blank_penalty: float = 0.0) -> None:
     """One chunk of :func:`~icefall_lite.decoding.beam_search.modified_beam_search`, each
     stream's beam carried over."""
     blank_id = model.decoder.blank_id
@@ -173,7 +175,8 @@ def modified_beam_search_step(model, encoder_out: torch.Tensor, streams: list[De
         owner = torch.repeat_interleave(torch.arange(len(streams), device=device), counts)
         logits = model.joiner(projected[owner, t].unsqueeze(1).unsqueeze(1),
                               run_decoder(model, contexts).unsqueeze(1), project_input=False)
-        log_probs = (logits.reshape(len(flat), -1) / temperature).log_softmax(dim=-1)
+        logits = penalize_blank(logits.reshape(len(flat), -1), blank_id, blank_penalty)
+        log_probs = (logits / temperature).log_softmax(dim=-1)
         V = log_probs.shape[1]
         scores_of = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype, device=device)
         log_probs = log_probs + scores_of[:, None]
@@ -192,7 +195,8 @@ def modified_beam_search_step(model, encoder_out: torch.Tensor, streams: list[De
 
 @torch.no_grad()
 def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
-                          ns, rnnt_config, temperature: float = 1.0) -> Any:
+                          ns, rnnt_config, temperature: float = 1.0,
+                          blank_penalty: float = 0.0) -> Any:
     """Advance the streams' ``RnntDecodingStream`` over one chunk, then flush the search state
     back into them; returns the ``RnntDecodingStreams`` (for ``format_output``). ``ns`` is the
     k2 namespace (real or built-in) of the decoding graph."""
@@ -204,7 +208,9 @@ def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[Decode
         owner = shape.row_ids(1).long()
         logits = model.joiner(projected[owner, t].unsqueeze(1).unsqueeze(1),
                               decoder_out.unsqueeze(1), project_input=False)
-        decoding.advance((logits.reshape(owner.numel(), -1) / temperature).log_softmax(dim=-1))
+        logits = penalize_blank(logits.reshape(owner.numel(), -1), model.decoder.blank_id,
+                                blank_penalty)
+        decoding.advance((logits / temperature).log_softmax(dim=-1))
     decoding.terminate_and_flush_to_streams()
     return decoding
 
@@ -276,13 +282,13 @@ class StreamingDecoder:
             s.frames_decoded += encoder_out.size(1)
         c = self.config
         if self.method == "greedy_search":
-            greedy_step(self.model, encoder_out, streams)
+            greedy_step(self.model, encoder_out, streams, c.blank_penalty)
         elif self.method == "modified_beam_search":
             modified_beam_search_step(self.model, encoder_out, streams, c.beam_size,
-                                      c.temperature)
+                                      c.temperature, c.blank_penalty)
         else:
             decoding = fast_beam_search_step(self.model, encoder_out, streams, self.ns,
-                                             self.rnnt_config, c.temperature)
+                                             self.rnnt_config, c.temperature, c.blank_penalty)
             if any(s.done for s in streams):
                 hyps = fast_beam_search_results(decoding, streams, self.ns, c.allow_partial,
                                                 c.use_double_scores)
@@ -374,8 +380,8 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         model = load_decoding_model(args, device)
         decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames)
         data = AsrDataModule(AsrDataConfig.from_args(args))
-        settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[args.decoding_method]}
-        key = result_suffix(args.decoding_method, settings, prefix=prefix)
+        key = result_suffix(args.decoding_method, result_settings(args.decoding_method, config),
+                            prefix=prefix)
         summary = {}
         for test_set in args.test_sets.split(","):
             cuts = data.load_cuts(args.corpus, test_set)

@@ -238,6 +238,7 @@ def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | N
             state.batches_in_epoch = 0
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch - 1)
+        set_transforms_epoch(train_dl, epoch)
         state.cur_epoch = epoch
         if ctx.tb_writer is not None:
             ctx.tb_writer.add_scalar("train/epoch", epoch, state.batch_idx_train)
@@ -246,6 +247,14 @@ def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | N
         if args.print_diag:
             return
         _save_epoch(ctx, epoch, sampler)
+
+
+def set_transforms_epoch(train_dl: Any, epoch: int) -> None:
+    """Tell the loader's epoch-dependent input transforms (e.g. datamodule.FromEpoch) that
+    ``epoch`` (1-based) starts; call before iterating that epoch's batches."""
+    for transform in getattr(getattr(train_dl, "dataset", None), "input_transforms", ()):
+        if hasattr(transform, "set_epoch"):
+            transform.set_epoch(epoch)
 
 
 def run(

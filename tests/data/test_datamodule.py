@@ -12,6 +12,7 @@ from lhotse import load_manifest
 
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.data.manifests import manifest_path
+from icefall_lite.training.train import set_transforms_epoch
 
 
 def _module(fbank_dir, **overrides) -> AsrDataModule:
@@ -75,6 +76,25 @@ def test_spec_augment_masks_training_features_without_changing_shapes(synthetic_
         assert _ids(a) == _ids(b) and a["inputs"].shape == b["inputs"].shape
         changed += int(not torch.equal(a["inputs"], b["inputs"]))
     assert changed > 0
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_spec_augment_from_a_later_epoch_leaves_earlier_epochs_clean(synthetic_fbank,
+                                                                      num_workers):
+    _, fbank_dir = synthetic_fbank
+    plain = _module(fbank_dir, enable_spec_aug=False, shuffle=False)
+    delayed = _module(fbank_dir, enable_spec_aug=True, shuffle=False, spec_aug_start_epoch=2,
+                      num_workers=num_workers)
+    cuts = plain.load_cuts("an4", "train")
+    clean = [b["inputs"] for b in plain.train_dataloaders(cuts)]
+    loader = delayed.train_dataloaders(cuts)
+    changed = []
+    for epoch in (1, 2):
+        set_transforms_epoch(loader, epoch)  # what the training loop does before each epoch
+        batches = [b["inputs"] for b in loader]
+        assert [b.shape for b in batches] == [b.shape for b in clean]
+        changed.append(sum(not torch.equal(a, b) for a, b in zip(clean, batches)))
+    assert changed[0] == 0 and changed[1] > 0
 
 
 def test_sampler_state_dict_resumes_where_the_interrupted_epoch_stopped(synthetic_fbank):

@@ -125,3 +125,14 @@ def random_lg(ns, vocab_size: int, num_states: int, word_ids: list[int], seed: i
     fsa.aux_labels = ns.RaggedTensor(ns.ragged.create_ragged_shape2(row_splits=row_splits),
                                      values)
     return fsa
+
+
+def penalized(table: dict, blank_penalty: float, blank_id: int = 0) -> dict:
+    """A log-prob table (:func:`log_prob_table` and friends) as the joiner would give it with
+    ``blank_penalty`` subtracted from the blank logit: log-softmax of the shifted log-probs."""
+    out = {}
+    for ctx, lp in table.items():
+        shifted = lp.clone()
+        shifted[..., blank_id] -= blank_penalty
+        out[ctx] = shifted.log_softmax(-1)
+    return out

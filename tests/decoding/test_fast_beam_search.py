@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fake_model import FakeTransducer, alignment_scores, log_prob_table, random_lg
+from fake_model import FakeTransducer, alignment_scores, log_prob_table, penalized, random_lg
 
 from icefall_lite import k2
 from icefall_lite.decoding import (
@@ -39,6 +39,21 @@ def test_one_best_with_wide_limits_is_the_brute_force_best_alignment(tiny):
     for hyp, seqs in zip(hyps, per_utt):
         best = max(seqs, key=lambda s: max(seqs[s]))
         assert hyp == list(best)
+
+
+def test_one_best_with_a_blank_penalty_is_the_brute_force_best_of_the_shifted_scores():
+    torch.manual_seed(5)
+    V, H, p = 3, 2, 2.5
+    model = FakeTransducer(vocab_size=V, context_size=H, scale=2.0)
+    enc, lens = model.random_batch([5, 3, 4])
+    plain = fast_beam_search_one_best(model, k2.trivial_graph(2), enc, lens, **WIDE)
+    hyps = fast_beam_search_one_best(model, k2.trivial_graph(2), enc, lens, blank_penalty=p,
+                                     **WIDE)
+    assert hyps != plain
+    for i, n in enumerate(lens.tolist()):
+        seqs = alignment_scores(penalized(log_prob_table(model, enc[i]), p), n, V, H, (0,) * H,
+                                n - 1)
+        assert hyps[i] == list(max(seqs, key=lambda s: max(seqs[s])))
 
 
 def test_nbest_picks_the_sequence_with_the_best_alignment(tiny):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
+
 import pytest
 import torch
 from fake_model import FakeTransducer, random_lg
@@ -56,3 +59,29 @@ def test_misuse_is_reported_clearly():
         decode("fast_beam_search_nbest_oracle", model, enc, lens, graph=k2.trivial_graph(3))
     with pytest.raises(ValueError, match="needs an LG"):
         make_decoding_graph("fast_beam_search_LG", 4)
+
+
+def test_every_method_applies_the_blank_penalty_as_a_lower_blank_logit():
+    """Decoding with ``blank_penalty`` p equals decoding, without one, a copy of the model whose
+    joiner's blank bias is p lower (the joiner output is ``scale * linear``)."""
+    torch.manual_seed(8)
+    model = FakeTransducer(vocab_size=6, context_size=2)
+    enc, lens = model.random_batch([9, 6])
+    p = 1.5
+    shifted = copy.deepcopy(model)
+    with torch.no_grad():
+        shifted.joiner.output_linear.bias[0] -= p / shifted.joiner.scale
+    lg = random_lg(k2, 6, 4, [7, 8, 9], seed=2)
+    cfg = DecodingConfig(beam=4.0, max_states=16, max_contexts=4, num_paths=10)
+    changed = 0
+    for name in DECODING_METHODS:
+        graph = make_decoding_graph(name, 6, LG=lg, ngram_lm_scale=0.5)
+        refs = [[1, 2], [3]]
+        torch.manual_seed(0)  # n-best path sampling draws random numbers
+        got = decode(name, model, enc, lens, replace(cfg, blank_penalty=p), graph, refs)
+        torch.manual_seed(0)
+        expected = decode(name, shifted, enc, lens, cfg, graph, refs)
+        assert got == expected, name
+        torch.manual_seed(0)
+        changed += got != decode(name, model, enc, lens, cfg, graph, refs)
+    assert changed >= 4

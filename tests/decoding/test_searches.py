@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from fake_model import FakeTransducer, alignment_scores, log_prob_table_with_start
+from fake_model import FakeTransducer, alignment_scores, log_prob_table_with_start, penalized
 
 from icefall_lite.decoding import beam_search, greedy_search_batch, modified_beam_search
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
@@ -33,6 +33,51 @@ def test_greedy_takes_the_argmax_token_frame_by_frame():
             expected.append(c)
             ctx = ctx[1:] + (c,)
     assert greedy_search_batch(model, enc, lens) == [expected]
+
+
+@pytest.mark.parametrize("blank_penalty", [-1.0, 0.0, 1.5, 50.0])
+def test_greedy_with_a_blank_penalty_takes_the_argmax_of_the_shifted_logits(blank_penalty):
+    torch.manual_seed(2)
+    model = FakeTransducer(vocab_size=4, context_size=2)
+    T = 8
+    enc, lens = model.random_batch([T])
+    table = penalized(log_prob_table_with_start(model, enc[0]), blank_penalty)
+    ctx, expected = (-1, 0), []
+    for t in range(T):
+        c = int(table[ctx][t].argmax())
+        if c != 0:
+            expected.append(c)
+            ctx = ctx[1:] + (c,)
+    got = greedy_search_batch(model, enc, lens, blank_penalty=blank_penalty)
+    assert got == [expected]
+    if blank_penalty == 50.0:  # blank never wins: a token on every frame
+        assert len(got[0]) == T
+
+
+def test_a_blank_penalty_turns_deletions_into_emissions():
+    torch.manual_seed(2)
+    model = FakeTransducer(vocab_size=4, context_size=2)
+    enc, lens = model.random_batch([8, 5])
+    counts = [sum(map(len, greedy_search_batch(model, enc, lens, blank_penalty=p)))
+              for p in (-3.0, 0.0, 3.0)]
+    assert counts[0] < counts[1] < counts[2]
+
+
+@pytest.mark.parametrize("blank_penalty", [0.0, 2.0])
+def test_modified_beam_search_with_a_wide_beam_and_a_blank_penalty_is_exact(blank_penalty):
+    torch.manual_seed(4)
+    V, H, T = 3, 2, 4
+    model = FakeTransducer(vocab_size=V, context_size=H, scale=1.5)
+    enc, lens = model.random_batch([T, 3])
+    hyps = modified_beam_search(model, enc, lens, beam_size=200, blank_penalty=blank_penalty)
+    for i, n in enumerate(lens.tolist()):
+        table = penalized(log_prob_table_with_start(model, enc[i]), blank_penalty)
+        per_seq = alignment_scores(table, n, V, H, (-1, 0), n)
+        best = max(
+            per_seq,
+            key=lambda s: torch.tensor(per_seq[s]).logsumexp(0).item() / (H + len(s)),
+        )
+        assert hyps[i] == list(best)
 
 
 def test_modified_beam_search_with_a_wide_beam_is_exact():

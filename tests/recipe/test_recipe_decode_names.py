@@ -1,12 +1,15 @@
-"""decode.py's result-file prefix: checkpoint and averaging, plus the attention a causal model was
-decoded with, so that full-context and simulated-streaming results of one model do not overwrite
-each other (expected strings written out by hand)."""
+"""decode.py's --decoding-method list, and its result-file names: checkpoint and averaging, plus
+the attention a causal model was decoded with, so that full-context and simulated-streaming
+results of one model do not overwrite each other (expected strings written out by hand)."""
 
 from __future__ import annotations
 
+import argparse
 from argparse import Namespace
 
-from icefall_lite.recipe.decode import result_prefix
+import pytest
+
+from icefall_lite.recipe.decode import build_parser, decoding_methods, result_prefix
 
 
 def _args(**kw):
@@ -25,3 +28,13 @@ def test_causal_prefix_names_the_chunk_or_full_context():
     full = _args(causal=True, chunk_size=(-1,), left_context_frames=(-1,))
     assert result_prefix(full) == "epoch-7_avg-3_use-averaged-model_full-context"
     assert len({result_prefix(_args(causal=True, chunk_size=(c,))) for c in (16, 32, -1)}) == 3
+
+
+def test_decoding_method_takes_one_name_or_a_comma_separated_list():
+    parser = build_parser({}, "test")
+    assert parser.parse_args([]).decoding_method == ["greedy_search"]
+    args = parser.parse_args(["--decoding-method", "modified_beam_search, fast_beam_search_LG"])
+    assert args.decoding_method == ["modified_beam_search", "fast_beam_search_LG"]
+    for bad in ("greedy", "greedy_search,greedy_search", ","):
+        with pytest.raises(argparse.ArgumentTypeError):
+            decoding_methods(bad)

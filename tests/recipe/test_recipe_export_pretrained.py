@@ -93,18 +93,23 @@ def test_export_writes_jit_onnx_and_tokens(exported, offline_exp, lang_dir):
     assert not any(k.endswith("_streaming") for k in exported)  # not a causal model
 
 
+def _model_args(exported) -> dict[str, list[str]]:
+    """pretrained.py's model options for the checkpoint, the jit model and the ONNX models."""
+    return {
+        "checkpoint": ["--checkpoint", str(exported["pretrained"]), *TINY_ARGS],
+        "jit": ["--nn-model", str(exported["jit"])],
+        "onnx": ["--encoder", str(exported["encoder"]), "--decoder", str(exported["decoder"]),
+                 "--joiner", str(exported["joiner"])],
+    }
+
+
 def test_pretrained_checkpoint_jit_and_onnx_give_the_library_greedy_text(
         exported, library_tokens, lang_dir, wav_dir):
     averaged, enc, enc_lens = library_tokens
     expected = [_text(lang_dir, h) for h in greedy_search_batch(averaged, enc, enc_lens)]
     assert all(expected) and len(set(expected)) == len(expected)  # non-trivial oracle
     exp = exported["pretrained"].parent
-    runs = {
-        "checkpoint": ["--checkpoint", str(exported["pretrained"]), *TINY_ARGS],
-        "jit": ["--nn-model", str(exported["jit"])],
-        "onnx": ["--encoder", str(exported["encoder"]), "--decoder", str(exported["decoder"]),
-                 "--joiner", str(exported["joiner"])],
-    }
+    runs = _model_args(exported)
     for kind, extra in runs.items():
         result = _run(lang_dir, wav_dir, extra)
         assert list(result.values()) == expected, kind
@@ -113,6 +118,20 @@ def test_pretrained_checkpoint_jit_and_onnx_give_the_library_greedy_text(
         "--nn-model", str(exported["jit"]), "--tokens", str(exp / "tokens.txt"),
         *[str(wav_dir / n) for n in WAV_NAMES]])
     assert [t.split() for t in result.values()] == [t.split() for t in expected]
+
+
+def test_pretrained_blank_penalty_reaches_checkpoint_jit_and_onnx(exported, library_tokens,
+                                                                lang_dir, wav_dir):
+    averaged, enc, enc_lens = library_tokens
+    p = 3.0
+    expected = [_text(lang_dir, h)
+                for h in greedy_search_batch(averaged, enc, enc_lens, blank_penalty=p)]
+    plain = [_text(lang_dir, h) for h in greedy_search_batch(averaged, enc, enc_lens)]
+    assert expected != plain  # the penalty changes this model's output
+    runs = _model_args(exported)
+    for kind, extra in runs.items():
+        result = _run(lang_dir, wav_dir, [*extra, "--blank-penalty", str(p)])
+        assert list(result.values()) == expected, kind
 
 
 @pytest.mark.parametrize("method", ["modified_beam_search", "fast_beam_search"])

@@ -43,15 +43,17 @@ def simulated_streaming(model, feats: torch.Tensor, chunk: int) -> torch.Tensor:
     return out.permute(1, 0, 2)
 
 
-def offline_search(model, method: str, enc: torch.Tensor) -> list[int]:
+def offline_search(model, method: str, enc: torch.Tensor, blank_penalty: float = 0.0
+                   ) -> list[int]:
     lens = torch.tensor([enc.size(1)])
     if method == "greedy_search":
-        return greedy_search_batch(model, enc, lens)[0]
+        return greedy_search_batch(model, enc, lens, blank_penalty=blank_penalty)[0]
     if method == "modified_beam_search":
-        return modified_beam_search(model, enc, lens, beam_size=4)[0]
+        return modified_beam_search(model, enc, lens, beam_size=4,
+                                    blank_penalty=blank_penalty)[0]
     graph = k2.trivial_graph(model.decoder.vocab_size - 1)
     return fast_beam_search_one_best(model, graph, enc, lens, beam=4.0, max_states=32,
-                                     max_contexts=4)[0]
+                                     max_contexts=4, blank_penalty=blank_penalty)[0]
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +65,22 @@ def features(wav_dir) -> list[torch.Tensor]:
     return [feats[0], feats[1][:450], feats[2][:333]]
 
 
-@pytest.mark.parametrize("method,chunk", [("greedy_search", 16), ("greedy_search", 8),
-                                          ("modified_beam_search", 16),
-                                          ("fast_beam_search", 16)])
-def test_chunkwise_decoding_equals_simulated_streaming(method, chunk, causal_exp, features):
+@pytest.mark.parametrize("method,chunk,blank_penalty", [
+    ("greedy_search", 16, 0.0), ("greedy_search", 8, 0.0), ("modified_beam_search", 16, 0.0),
+    ("fast_beam_search", 16, 0.0), ("greedy_search", 16, 2.0), ("modified_beam_search", 16, 2.0),
+    ("fast_beam_search", 16, 2.0)])
+def test_chunkwise_decoding_equals_simulated_streaming(method, chunk, blank_penalty, causal_exp,
+                                                       features):
     _, model = causal_exp
     model = copy.deepcopy(model)
     model.encoder.chunk_size = [chunk]
-    config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32)
+    config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32, blank_penalty=blank_penalty)
     decoder = StreamingDecoder(model, method, config, tail_pad_frames=TAIL)
     # 2 streams for 3 utterances: the third joins while the others are mid-way
     utterances = [(f"u{i}", f, [], 0.0) for i, f in enumerate(features)]
     got = {s.cut_id: s.result for s in decoder.run(utterances, num_decode_streams=2)}
-    expected = {f"u{i}": offline_search(model, method, simulated_streaming(model, f, chunk))
+    expected = {f"u{i}": offline_search(model, method, simulated_streaming(model, f, chunk),
+                                        blank_penalty)
                 for i, f in enumerate(features)}
     assert all(expected.values())  # non-trivial oracle
     assert got == expected
