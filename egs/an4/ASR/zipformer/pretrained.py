@@ -9,9 +9,10 @@ are resampled to 16 kHz. See --help for every option.
         --lang-dir data/lang_bpe_100 a.wav
 """
 
-from model_defaults import FULL_CONTEXT, MODEL
+from model_defaults import BLANK_PENALTY, FULL_CONTEXT, MODEL
 
 from icefall_lite.recipe.pretrained import main
 
 if __name__ == "__main__":
-    main({**MODEL, **FULL_CONTEXT, "sample_rate": 16000, "lang_dir": "data/lang_bpe_100"})
+    main({**MODEL, **FULL_CONTEXT, "sample_rate": 16000, "lang_dir": "data/lang_bpe_100",
+          "blank_penalty": BLANK_PENALTY})
