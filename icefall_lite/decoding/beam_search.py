@@ -20,7 +20,7 @@ import torch
 from icefall_lite.decoding.greedy import (
     _check_inputs,
     initial_context,
-    penalize_blank,
+    joiner_log_probs,
     run_decoder,
 )
 
@@ -77,16 +77,6 @@ class HypothesisList:
         return iter(self.data.values())
 
 
-def _log_probs(model, enc: torch.Tensor, dec: torch.Tensor, temperature: float,
-               blank_penalty: float = 0.0) -> torch.Tensor:
-    """``[n, V]`` log-probs for projected encoder frames ``[n, J]`` and decoder outputs
-    ``[n, 1, J]``."""
-    logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), dec.unsqueeze(1), project_input=False)
-    logits = penalize_blank(logits.reshape(enc.shape[0], -1), model.decoder.blank_id,
-                            blank_penalty)
-    return (logits / temperature).log_softmax(dim=-1)
-
-
 @torch.no_grad()
 def beam_search(
     model,
@@ -139,8 +129,8 @@ def beam_search(
             while len(A) > 0 and num_sym < max_sym_per_utt:
                 y_star = A.get_most_probable()
                 A.remove(y_star)
-                log_prob = _log_probs(model, frame, decoder_out_of(y_star.ys), temperature,
-                                      blank_penalty)[0]
+                log_prob = joiner_log_probs(model, frame, decoder_out_of(y_star.ys), temperature,
+                                            blank_penalty)[0]
                 B.add(Hypothesis(list(y_star.ys), y_star.log_prob + float(log_prob[blank_id])))
                 values, indexes = log_prob.topk(min(beam_size + 1, log_prob.numel()))
                 for i, v in zip(indexes.tolist(), values.tolist()):
@@ -204,8 +194,8 @@ def modified_beam_search(
                                 device=device)
         owner = torch.repeat_interleave(torch.tensor(active, device=device),
                                         torch.tensor(counts, device=device))
-        log_probs = _log_probs(model, projected[owner, t], run_decoder(model, contexts),
-                               temperature, blank_penalty)
+        log_probs = joiner_log_probs(model, projected[owner, t], run_decoder(model, contexts),
+                                     temperature, blank_penalty)
         V = log_probs.shape[1]
         hyp_scores = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype,
                                   device=device)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from icefall_lite.decoding.greedy import _check_inputs, penalize_blank
+from icefall_lite.decoding.greedy import _check_inputs, joiner_log_probs, run_decoder
 from icefall_lite.decoding.lattice import (
     check_decoding_graph,
     clear_final_outputs,
@@ -82,14 +82,10 @@ def fast_beam_search(
     projected = model.joiner.encoder_proj(encoder_out)
     for t in range(int(encoder_out_lens.max())):
         shape, contexts = streams.get_contexts()
-        decoder_out = model.joiner.decoder_proj(model.decoder(contexts.long(), need_pad=False))
         owner = shape.row_ids(1).long()
-        enc = projected[owner, t]
-        logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), decoder_out.unsqueeze(1),
-                              project_input=False)
-        logits = penalize_blank(logits.reshape(owner.numel(), -1), model.decoder.blank_id,
-                                blank_penalty)
-        streams.advance((logits / temperature).log_softmax(dim=-1))
+        streams.advance(joiner_log_probs(model, projected[owner, t],
+                                         run_decoder(model, contexts.long()), temperature,
+                                         blank_penalty))
     streams.terminate_and_flush_to_streams()
     lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)
     return clear_final_outputs(lattice)

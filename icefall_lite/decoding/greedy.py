@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["greedy_search_batch", "initial_context", "penalize_blank", "run_decoder"]
+__all__ = [
+    "greedy_search_batch", "initial_context", "joiner_log_probs", "penalize_blank",
+    "run_decoder",
+]
 
 
 def initial_context(context_size: int, blank_id: int) -> list[int]:
@@ -39,6 +42,17 @@ def penalize_blank(logits: torch.Tensor, blank_id: int, blank_penalty: float) ->
     logits = logits.clone()
     logits[..., blank_id] -= blank_penalty
     return logits
+
+
+def joiner_log_probs(model, enc: torch.Tensor, dec: torch.Tensor, temperature: float = 1.0,
+                     blank_penalty: float = 0.0) -> torch.Tensor:
+    """``[n, V]`` log-probs of the joiner for projected encoder frames ``[n, J]`` and projected
+    decoder outputs ``[n, 1, J]``: blank penalty, temperature, log-softmax (what every search
+    that scores tokens feeds on)."""
+    logits = model.joiner(enc.unsqueeze(1).unsqueeze(1), dec.unsqueeze(1), project_input=False)
+    logits = penalize_blank(logits.reshape(enc.shape[0], -1), model.decoder.blank_id,
+                            blank_penalty)
+    return (logits / temperature).log_softmax(dim=-1)
 
 
 def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> None:

@@ -41,7 +41,12 @@ import torch
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.decoding.greedy import initial_context, penalize_blank, run_decoder
+from icefall_lite.decoding.greedy import (
+    initial_context,
+    joiner_log_probs,
+    penalize_blank,
+    run_decoder,
+)
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
 from icefall_lite.decoding.results import result_suffix
@@ -173,10 +178,8 @@ def modified_beam_search_step(model, encoder_out: torch.Tensor, streams: list[De
         contexts = torch.tensor([h.ys[-context_size:] for h in flat], dtype=torch.int64,
                                 device=device)
         owner = torch.repeat_interleave(torch.arange(len(streams), device=device), counts)
-        logits = model.joiner(projected[owner, t].unsqueeze(1).unsqueeze(1),
-                              run_decoder(model, contexts).unsqueeze(1), project_input=False)
-        logits = penalize_blank(logits.reshape(len(flat), -1), blank_id, blank_penalty)
-        log_probs = (logits / temperature).log_softmax(dim=-1)
+        log_probs = joiner_log_probs(model, projected[owner, t], run_decoder(model, contexts),
+                                     temperature, blank_penalty)
         V = log_probs.shape[1]
         scores_of = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype, device=device)
         log_probs = log_probs + scores_of[:, None]
@@ -204,13 +207,10 @@ def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[Decode
     projected = model.joiner.encoder_proj(encoder_out)
     for t in range(projected.size(1)):
         shape, contexts = decoding.get_contexts()
-        decoder_out = model.joiner.decoder_proj(model.decoder(contexts.long(), need_pad=False))
         owner = shape.row_ids(1).long()
-        logits = model.joiner(projected[owner, t].unsqueeze(1).unsqueeze(1),
-                              decoder_out.unsqueeze(1), project_input=False)
-        logits = penalize_blank(logits.reshape(owner.numel(), -1), model.decoder.blank_id,
-                                blank_penalty)
-        decoding.advance((logits / temperature).log_softmax(dim=-1))
+        decoding.advance(joiner_log_probs(model, projected[owner, t],
+                                          run_decoder(model, contexts.long()), temperature,
+                                          blank_penalty))
     decoding.terminate_and_flush_to_streams()
     return decoding
 
