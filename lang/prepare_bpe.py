@@ -28,6 +28,10 @@ def get_parser() -> argparse.ArgumentParser:
                         help="sentencepiece model type (icefall uses unigram)")
     parser.add_argument("--character-coverage", type=float, default=1.0,
                         help="sentencepiece character coverage")
+    parser.add_argument("--sil-piece", type=int, default=0, choices=[0, 1],
+                        help="1: add a <sil> piece (id 3); recipes then encode transcripts with "
+                             "<sil> between words and drop it from hypotheses, and L gets an "
+                             "optional <sil> between words")
     return parser
 
 
@@ -37,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     args.lang_dir.mkdir(parents=True, exist_ok=True)
     model = train_bpe_model(args.transcript, args.lang_dir / "bpe.model", args.vocab_size,
                             model_type=args.model_type,
-                            character_coverage=args.character_coverage)
+                            character_coverage=args.character_coverage,
+                            sil_piece=bool(args.sil_piece))
     table = write_bpe_tokens(model, args.lang_dir / "tokens.txt")
     logging.info(f"wrote {args.lang_dir / 'tokens.txt'} ({len(table)} tokens)")
 

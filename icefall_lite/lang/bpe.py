@@ -1,5 +1,12 @@
 """Sentencepiece models with icefall's special ids: ``<blk>`` = 0, ``<sos/eos>`` = 1, ``<unk>`` = 2.
 
+A model trained with ``sil_piece=True`` also has a ``<sil>`` piece (id 3): a recipe using it
+encodes its transcripts with ``<sil>`` between words (:func:`encode_with_sil`), so the transducer
+emits a token at every pause, and drops ``<sil>`` from what it recognises; the lang dir's L
+then has an optional ``<sil>`` between words. yesno uses this: with a stateless decoder of
+context 2 the states after ``YES YES`` and ``YES YES YES`` are the same, and without a token for
+the pause the model cannot tell a third ``YES`` from the second (egs/yesno/ASR/RESULTS.md).
+
 Example::
 
     train_bpe_model("transcript.txt", "lang/bpe.model", vocab_size=100)
@@ -22,6 +29,7 @@ from icefall_lite.lang.symbol_table import SymbolTable
 BLANK = "<blk>"
 SOS_EOS = "<sos/eos>"
 UNK = "<unk>"
+SIL = "<sil>"
 
 
 def train_bpe_model(
@@ -30,19 +38,23 @@ def train_bpe_model(
     vocab_size: int,
     model_type: str = "unigram",
     character_coverage: float = 1.0,
+    sil_piece: bool = False,
 ) -> Path:
     """Train a sentencepiece model on ``transcript`` (one sentence per line) into ``model_path``.
 
     ``<blk>`` and ``<sos/eos>`` are user-defined symbols (ids 0 and 1), ``<unk>`` has id 2, and
     there are no separate bos/eos/pad pieces, as in icefall. ``model_type`` is sentencepiece's
-    (``unigram``, icefall's choice, or ``bpe``). Training is deterministic for a given input.
+    (``unigram``, icefall's choice, or ``bpe``). ``sil_piece`` adds the user-defined piece
+    ``<sil>`` (id 3; see the module doc). Training is deterministic for a given input.
     """
     import sentencepiece as spm  # noqa: PLC0415
 
     transcript = require_file(transcript, "transcript")
     model_path = Path(model_path)
-    if vocab_size < 4:
-        raise ValueError(f"--vocab-size {vocab_size}: must be at least 4 (3 special pieces + 1)")
+    specials = [BLANK, SOS_EOS, SIL] if sil_piece else [BLANK, SOS_EOS]
+    if vocab_size < len(specials) + 2:
+        raise ValueError(f"--vocab-size {vocab_size}: must be at least {len(specials) + 2} "
+                         f"({len(specials) + 1} special pieces + 1)")
     model_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         prefix = Path(tmp) / "model"
@@ -54,7 +66,7 @@ def train_bpe_model(
                 model_type=model_type,
                 character_coverage=character_coverage,
                 input_sentence_size=100_000_000,
-                user_defined_symbols=[BLANK, SOS_EOS],
+                user_defined_symbols=specials,
                 unk_id=2,
                 bos_id=-1,
                 eos_id=-1,
@@ -107,3 +119,27 @@ def bpe_lexicon(words: Iterable[str], model_path: str | Path) -> Lexicon:
             raise ValueError(f"word {word!r} has no sentencepiece encoding in {model_path}")
         lexicon.append((word, pieces))
     return lexicon
+
+
+def sil_id(sp) -> int | None:
+    """The id of the ``<sil>`` piece of a sentencepiece processor, or None if it has none."""
+    i = sp.piece_to_id(SIL)
+    return i if sp.id_to_piece(i) == SIL else None
+
+
+def encode_with_sil(sp, texts: list[str], sil: int | None) -> list[list[int]]:
+    """``sp.encode(texts)`` with ``sil`` inserted between words (before every piece that starts a
+    word, ``▁...``, except the first); plain ``sp.encode`` when ``sil`` is None."""
+    encoded = sp.encode(texts, out_type=int)
+    if sil is None:
+        return encoded
+    starts_word = [sp.id_to_piece(i).startswith("\u2581") for i in range(sp.get_piece_size())]
+    out = []
+    for ids in encoded:
+        with_sil: list[int] = []
+        for i in ids:
+            if with_sil and starts_word[i]:
+                with_sil.append(sil)
+            with_sil.append(i)
+        out.append(with_sil)
+    return out

@@ -5,7 +5,8 @@
 ``build_lg`` adds ``LG.pt``. Two kinds of lexicon:
 
 - BPE (``bpe_model``): each word spelled by its sentencepiece pieces; tokens = the pieces
-  (``<blk>`` 0, ``<sos/eos>`` 1, ``<unk>`` 2, ...); no silence.
+  (``<blk>`` 0, ``<sos/eos>`` 1, ``<unk>`` 2, ...); no silence, unless the model has the
+  ``<sil>`` piece (``prepare_bpe.py --sil-piece 1``): then an optional ``<sil>`` between words.
 - phones (``dictionary`` without ``bpe_model``): pronunciations from a CMU-style dictionary;
   tokens ``<eps>`` 0, ``SIL``, ``SPN``, the phones; words ``!SIL`` (= ``SIL``) and ``<unk>``
   (= ``SPN``); optional silence between words.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from icefall_lite.lang.bpe import SIL as BPE_SIL
 from icefall_lite.lang.bpe import bpe_lexicon, bpe_token_table
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.fst_convert import fst_to_k2_dict
@@ -80,9 +82,9 @@ def prepare_lang(
     words = sorted((set(transcript_words.counts) | (vocabulary or set())) - _SPECIAL_WORDS)
 
     if bpe_model is not None:
-        sil_token = None
         lexicon = bpe_lexicon([UNK, *words], bpe_model)
         base_tokens = bpe_token_table(bpe_model).symbols
+        sil_token = BPE_SIL if BPE_SIL in base_tokens else None
         word_symbols = ["<eps>", UNK, *words, *SENTENCE_SYMBOLS]
     else:
         sil_token = SIL_PHONE
@@ -137,7 +139,10 @@ def build_lg(
     for table, name in ((token_table, "tokens.txt"), (word_table, "words.txt")):
         if "#0" not in table:
             raise ValueError(f"{lang_dir / name} has no '#0'; run prepare_lang first")
-    sil_token = SIL_PHONE if SIL_PHONE in token_table and SIL_WORD in word_table else None
+    if SIL_PHONE in token_table and SIL_WORD in word_table:
+        sil_token = SIL_PHONE
+    else:
+        sil_token = BPE_SIL if BPE_SIL in token_table else None
     LG = compile_lg(lexicon, token_table, word_table, G, sil_token=sil_token, sil_prob=sil_prob)
     lg_dict = fst_to_k2_dict(LG)
     torch.save(lg_dict, lang_dir / "LG.pt")

@@ -21,6 +21,7 @@ import torch
 
 from icefall_lite import k2
 from icefall_lite.decoding.registry import DECODING_METHODS, make_decoding_graph
+from icefall_lite.lang.bpe import encode_with_sil, sil_id
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable
 from icefall_lite.models.asr_model import AsrModel, build_model
@@ -57,23 +58,27 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, defaults: dict[str, An
 
 
 class BpeCodec:
-    """Text <-> token ids through the lang dir's sentencepiece model (``<blk>`` = 0)."""
+    """Text <-> token ids through the lang dir's sentencepiece model (``<blk>`` = 0).
+
+    With a ``<sil>`` piece in the model (``prepare_bpe.py --sil-piece 1``) texts are encoded with
+    ``<sil>`` between words and ``decode`` drops it (``icefall_lite.lang.bpe``)."""
 
     def __init__(self, lang_dir: Path) -> None:
         import sentencepiece as spm
 
         model = require_file(Path(lang_dir) / "bpe.model", "BPE model (made by prepare.sh)")
         self.sp = spm.SentencePieceProcessor(model_file=str(model))
+        self.sil = sil_id(self.sp)
 
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        return self.sp.encode(texts, out_type=int)
+        return encode_with_sil(self.sp, texts, self.sil)
 
     def decode(self, ids: list[int]) -> str:
-        return self.sp.decode(ids)
+        return self.sp.decode([i for i in ids if i != self.sil])
 
 
 def read_word_table(lang_dir: Path) -> SymbolTable:

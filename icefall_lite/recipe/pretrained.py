@@ -35,6 +35,7 @@ import torch
 
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
+from icefall_lite.lang.bpe import SIL, sil_id
 from icefall_lite.lang.files import require_file
 from icefall_lite.models.asr_model import build_model
 from icefall_lite.models.config import ZipformerConfig
@@ -148,11 +149,17 @@ class TokenText:
             self.vocab_size = 1 + max(i for i, s in self.table.items() if not s.startswith("#"))
         else:
             raise ValueError("give --bpe-model or --tokens to turn token ids into text")
+        # the pause token of a model trained with <sil> between words is not text
+        if self.sp is not None:
+            self.sil = sil_id(self.sp)
+        else:
+            self.sil = next((i for i, s in self.table.items() if s == SIL), None)
 
     def __call__(self, ids: list[int]) -> str:
+        ids = [i for i in ids if i != self.sil]
         if self.sp is not None:
             return self.sp.decode(ids)
-        return "".join(self.table[i] for i in ids).replace("\u2581", " ").strip()
+        return " ".join("".join(self.table[i] for i in ids).replace("\u2581", " ").split())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,3 +16,8 @@ def phone_lang(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def bpe_lang(tmp_path_factory) -> Path:
     return build_bpe_lang(tmp_path_factory.mktemp("bpe_lang"))
+
+
+@pytest.fixture(scope="session")
+def bpe_sil_lang(tmp_path_factory) -> Path:
+    return build_bpe_lang(tmp_path_factory.mktemp("bpe_sil_lang"), sil_piece=True)

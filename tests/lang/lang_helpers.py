@@ -187,13 +187,15 @@ def build_phone_lang(lang_dir: Path) -> Path:
     return lang_dir
 
 
-def build_bpe_lang(lang_dir: Path) -> Path:
-    """A BPE lang dir from a sentencepiece model trained on a toy transcript, and its LG."""
+def build_bpe_lang(lang_dir: Path, sil_piece: bool = False) -> Path:
+    """A BPE lang dir from a sentencepiece model trained on a toy transcript, and its LG; with
+    ``sil_piece`` the model has a ``<sil>`` piece (one more piece, so the same merges)."""
     lang_dir.mkdir(parents=True, exist_ok=True)
     transcript = lang_dir / "transcript.txt"
     transcript.write_text(TOY_BPE_TRANSCRIPT)
     load_cli("prepare_bpe").main(["--lang-dir", str(lang_dir), "--transcript", str(transcript),
-                                  "--vocab-size", "8"])
+                                  "--vocab-size", "9" if sil_piece else "8",
+                                  "--sil-piece", str(int(sil_piece))])
     load_cli("prepare_lang").main(["--lang-dir", str(lang_dir), "--transcript", str(transcript),
                                    "--bpe-model", str(lang_dir / "bpe.model")])
     load_cli("make_ngram").main(["--text", str(transcript), "--order", "3",

@@ -101,6 +101,45 @@ def test_phone_lexicon_fst_accepts_pronunciations_with_optional_silence(phone_la
         assert actual[key] == pytest.approx(score, abs=1e-5), key
 
 
+def test_bpe_lexicon_fst_with_sil_piece_has_optional_silence(bpe_sil_lang):
+    lexicon: dict[str, list[list[str]]] = {}
+    for line in (bpe_sil_lang / "lexicon.txt").read_text().splitlines():
+        word, *tokens = line.split()
+        lexicon.setdefault(word, []).append(tokens)
+    expected = expected_lg_paths(lexicon, read_table(bpe_sil_lang / "tokens.txt"),
+                                 read_table(bpe_sil_lang / "words.txt"), None, max_tokens=4,
+                                 sil=("<sil>", 0.5))
+    actual = enumerate_fsa_paths(torch.load(bpe_sil_lang / "L.pt"), 4, allow_epsilon=True)
+    assert len(expected) > 100 and set(actual) == set(expected)
+    for key, score in expected.items():
+        assert actual[key] == pytest.approx(score, abs=1e-5), key
+
+
+def test_bpe_codec_puts_sil_between_words_and_drops_it_when_decoding(bpe_lang, bpe_sil_lang):
+    import sentencepiece as spm
+
+    from icefall_lite.recipe.common import BpeCodec
+
+    texts = ["A AB B", "BA", "AB A A B"]
+    sp = spm.SentencePieceProcessor(model_file=str(bpe_sil_lang / "bpe.model"))
+    sil = read_table(bpe_sil_lang / "tokens.txt")["<sil>"]
+    expected = []
+    for text in texts:  # each word on its own, joined by <sil>
+        ids: list[int] = []
+        for j, word in enumerate(text.split()):
+            ids += ([sil] if j else []) + sp.encode(word)
+        expected.append(ids)
+    codec = BpeCodec(bpe_sil_lang)
+    assert codec.encode(texts) == expected
+    assert [codec.decode(ids) for ids in expected] == texts
+    assert codec.decode([sil, *expected[0], sil]) == texts[0]
+    # without the piece: plain sentencepiece, no <sil> anywhere
+    plain = BpeCodec(bpe_lang)
+    assert plain.sil is None
+    assert plain.encode(texts) == spm.SentencePieceProcessor(
+        model_file=str(bpe_lang / "bpe.model")).encode(texts)
+
+
 def test_lexicon_disambig_fst_has_hash0_self_loop(bpe_lang):
     tokens, words = read_table(bpe_lang / "tokens.txt"), read_table(bpe_lang / "words.txt")
     arcs = torch.load(bpe_lang / "L_disambig.pt")["arcs"].tolist()

@@ -61,6 +61,23 @@ def test_phone_lg_with_optional_silence_matches_brute_force(phone_lang):
     _assert_same_paths(expected, enumerate_fsa_paths(lg, max_tokens))
 
 
+def test_bpe_lg_with_sil_piece_has_optional_sil_between_words(bpe_sil_lang):
+    # the <sil> piece (prepare_bpe.py --sil-piece 1) becomes L's optional silence, as SIL is
+    # for a phone lexicon; it outputs no word
+    tokens = read_table(bpe_sil_lang / "tokens.txt")
+    assert tokens["<sil>"] == 3
+    lexicon = _lexicon(bpe_sil_lang / "lexicon.txt")
+    assert all("<sil>" not in p for prons in lexicon.values() for p in prons)
+    max_tokens = 5
+    expected = expected_lg_paths(lexicon, tokens, read_table(bpe_sil_lang / "words.txt"),
+                                 bpe_sil_lang / "lm.arpa", max_tokens, sil=("<sil>", 0.5),
+                                 max_order=2)
+    assert len(expected) > 100
+    assert any(tokens["<sil>"] in t for t, _ in expected)
+    _assert_same_paths(expected, enumerate_fsa_paths(torch.load(bpe_sil_lang / "LG.pt"),
+                                                     max_tokens))
+
+
 @pytest.mark.parametrize("lang", ["bpe_lang", "phone_lang"])
 def test_lg_has_no_epsilon_or_disambiguation_labels(lang, request):
     lang_dir = request.getfixturevalue(lang)

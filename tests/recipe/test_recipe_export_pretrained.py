@@ -279,3 +279,19 @@ def test_export_of_a_causal_model_at_full_context_skips_the_streaming_models(cau
         actual, _ = torch.jit.load(str(written["jit"])).encoder(x, x_lens)
     torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
     assert (chunked - expected).abs().max() > 1e-3  # the chunk mask matters for this input
+
+
+def test_token_text_drops_the_sil_piece_with_a_bpe_model_and_with_tokens_txt(tmp_path):
+    # a model trained with <sil> between words (yesno's lang dir) prints only the words
+    from icefall_lite.lang.bpe import train_bpe_model, write_bpe_tokens
+
+    (tmp_path / "t.txt").write_text("YES NO NO\nNO YES\nYES YES NO\n" * 5)
+    model = train_bpe_model(tmp_path / "t.txt", tmp_path / "bpe.model", 15, model_type="bpe",
+                            sil_piece=True)
+    write_bpe_tokens(model, tmp_path / "tokens.txt")
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    sil = sp.piece_to_id("<sil>")
+    assert sp.id_to_piece(sil) == "<sil>"
+    ids = [sil, *sp.encode("YES"), sil, *sp.encode("NO"), sil, *sp.encode("NO")]
+    assert pretrained.TokenText(bpe_model=model)(ids) == "YES NO NO"
+    assert pretrained.TokenText(tokens=tmp_path / "tokens.txt")(ids) == "YES NO NO"

@@ -2,6 +2,7 @@
 # yesno (OpenSLR 1: 60 utterances of 8 Hebrew "yes"/"no" words, 8 kHz): data preparation.
 #
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-mel-bins N]
+#                    [--vocab-size N] [--sil-piece 0|1]
 #
 #   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker nothing is
 #                 downloaded and nothing is written there)
@@ -9,8 +10,14 @@
 #                 model's --feature-dim must match)
 #   --vocab-size  BPE vocabulary. The default 14 (byte-pair merges) makes "▁YES" and "▁NO" single
 #                 tokens, next to <blk>, <sos/eos>, <unk> and the letters, so the transducer
-#                 emits one token per word. A phone lang dir (YES→Y, NO→N, as icefall's yesno
-#                 recipe) is built too.
+#                 emits one token per word (use 15 with --sil-piece 1, which adds a piece).
+#   --sil-piece   1: the BPE model gets a <sil> piece (prepare_bpe.py --sil-piece 1) that the
+#                 training and decoding scripts put between the words of every transcript, so
+#                 the model emits it at each pause and a third YES in a row differs from the
+#                 second to the decoder; decoding drops it, and L has an optional <sil> between
+#                 words. Default 0: measured better for greedy search but not for every method
+#                 (RESULTS.md, "A pause token between words").
+#   A phone lang dir (YES→Y, NO→N, as icefall's yesno recipe) is built too.
 #
 # Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
 #   0 download (skipped when present)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
@@ -27,7 +34,9 @@ lm_order=1
 on_error=raise
 num_workers=1
 num_mel_bins=23
-option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers num_mel_bins)
+sil_piece=0
+option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers num_mel_bins
+  sil_piece)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
@@ -64,7 +73,7 @@ fi
 
 if stage_enabled 4; then
   log "Stage 4: BPE model, vocabulary $vocab_size (byte-pair merges)"
-  step_bpe "$lang_bpe" $transcript "$vocab_size" --model-type bpe
+  step_bpe "$lang_bpe" $transcript "$vocab_size" --model-type bpe --sil-piece "$sil_piece"
 fi
 
 if stage_enabled 5; then
