@@ -1,7 +1,6 @@
 """yesno's defaults shared by its zipformer scripts: corpus, lang dir, a very small model (two
-words to recognise: two Zipformer stacks and a 64-channel front end, 297,953 parameters) on
-23-bin fbank (prepare.sh --num-mel-bins), and the training schedule (see RESULTS.md for what it
-gives)."""
+words to recognise: two Zipformer stacks, 414,113 parameters) on 23-bin fbank (prepare.sh
+--num-mel-bins), and the training schedule (see RESULTS.md for what it gives)."""
 
 CORPUS = {
     "corpus": "yesno",
@@ -14,9 +13,6 @@ CORPUS = {
 
 MODEL = {
     "feature_dim": 23,
-    # the front end's last convolution and ConvNeXt block with 64 instead of icefall's 128
-    # channels (as AN4): a ~25 % cheaper training step (RESULTS.md, Run 4)
-    "embed_layer3_channels": 64,
     "num_encoder_layers": "1,1",
     "downsampling_factor": "1,2",
     "encoder_dim": "64,64",
