@@ -94,6 +94,23 @@ class AsrDataConfig:
     spec_aug_time_warp_factor: int = field(
         default=80, metadata={"help": "SpecAugment time-warp factor; below 1 disables warping"}
     )
+    spec_aug_num_feature_masks: int = field(
+        default=2, metadata={"help": "SpecAugment: frequency masks per utterance"}
+    )
+    spec_aug_features_mask_size: int = field(
+        default=27, metadata={"help": "SpecAugment: widest frequency mask (bins)"}
+    )
+    spec_aug_num_frame_masks: int = field(
+        default=10, metadata={"help": "SpecAugment: most time masks per utterance (fewer on "
+                                      "short ones: see --spec-aug-max-frames-mask-fraction)"}
+    )
+    spec_aug_frames_mask_size: int = field(
+        default=100, metadata={"help": "SpecAugment: widest time mask (frames)"}
+    )
+    spec_aug_max_frames_mask_fraction: float = field(
+        default=0.15, metadata={"help": "SpecAugment: most of an utterance's frames that time "
+                                        "masks may cover"}
+    )
     spec_aug_start_epoch: int = field(
         default=1,
         metadata={"help": "first training epoch whose batches get SpecAugment (a model can "
@@ -131,6 +148,11 @@ class AsrDataConfig:
         if self.spec_aug_start_epoch < 1:
             raise ValueError(
                 f"--spec-aug-start-epoch must be at least 1, got {self.spec_aug_start_epoch}")
+        if self.enable_spec_aug and self.spec_aug_num_frame_masks < 1:
+            raise ValueError(
+                f"--spec-aug-num-frame-masks must be at least 1 (lhotse's SpecAugment needs a "
+                f"time mask), got {self.spec_aug_num_frame_masks}; --enable-spec-aug 0 turns "
+                f"SpecAugment off")
         if self.perturb_speed and not self.on_the_fly_feats:
             raise ValueError(
                 "--perturb-speed needs --on-the-fly-feats 1; with precomputed features use "
@@ -270,10 +292,11 @@ class AsrDataModule:
         if c.enable_spec_aug:
             spec_aug = SpecAugment(
                 time_warp_factor=c.spec_aug_time_warp_factor,
-                num_feature_masks=2,
-                features_mask_size=27,
-                num_frame_masks=10,
-                frames_mask_size=100,
+                num_feature_masks=c.spec_aug_num_feature_masks,
+                features_mask_size=c.spec_aug_features_mask_size,
+                num_frame_masks=c.spec_aug_num_frame_masks,
+                frames_mask_size=c.spec_aug_frames_mask_size,
+                max_frames_mask_fraction=c.spec_aug_max_frames_mask_fraction,
             )
             input_transforms.append(
                 spec_aug if c.spec_aug_start_epoch == 1

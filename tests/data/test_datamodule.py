@@ -78,6 +78,33 @@ def test_spec_augment_masks_training_features_without_changing_shapes(synthetic_
     assert changed > 0
 
 
+def test_spec_augment_mask_options_bound_what_is_masked(synthetic_fbank):
+    # one time mask of at most 3 frames and one frequency mask of at most 4 bins, no warping:
+    # per utterance the changed entries are whole frames (at most 3) and whole bins (at most 4)
+    _, fbank_dir = synthetic_fbank
+    masks = dict(spec_aug_time_warp_factor=0, spec_aug_max_frames_mask_fraction=1.0,
+                 spec_aug_num_feature_masks=1, spec_aug_features_mask_size=4,
+                 spec_aug_num_frame_masks=1, spec_aug_frames_mask_size=3)
+    plain = _module(fbank_dir, enable_spec_aug=False, shuffle=False)
+    augmented = _module(fbank_dir, enable_spec_aug=True, shuffle=False, **masks)
+    cuts = plain.load_cuts("an4", "train")
+    frames, bins = [], []
+    for a, b in zip(plain.train_dataloaders(cuts), augmented.train_dataloaders(cuts)):
+        for x, y in zip(a["inputs"], b["inputs"]):
+            diff = x != y  # (frames, bins)
+            whole_frames, whole_bins = diff.all(1), diff.all(0)
+            assert torch.equal(diff, whole_frames[:, None] | whole_bins[None, :])
+            frames.append(int(whole_frames.sum()))
+            bins.append(int(whole_bins.sum()))
+    assert max(frames) <= 3 and max(bins) <= 4 and sum(frames) > 0 and sum(bins) > 0
+
+
+def test_spec_augment_needs_a_time_mask():
+    # lhotse's SpecAugment divides by the number of time masks
+    with pytest.raises(ValueError, match="--spec-aug-num-frame-masks"):
+        AsrDataConfig(spec_aug_num_frame_masks=0)
+
+
 @pytest.mark.parametrize("num_workers", [0, 1])
 def test_spec_augment_from_a_later_epoch_leaves_earlier_epochs_clean(synthetic_fbank,
                                                                       num_workers):
