@@ -3,9 +3,10 @@
 A model trained with ``sil_piece=True`` also has a ``<sil>`` piece (id 3): a recipe using it
 encodes its transcripts with ``<sil>`` between words (:func:`encode_with_sil`), so the transducer
 emits a token at every pause, and drops ``<sil>`` from what it recognises; the lang dir's L
-then has an optional ``<sil>`` between words. yesno uses this: with a stateless decoder of
-context 2 the states after ``YES YES`` and ``YES YES YES`` are the same, and without a token for
-the pause the model cannot tell a third ``YES`` from the second (egs/yesno/ASR/RESULTS.md).
+then has an optional ``<sil>`` between words. yesno's ``prepare.sh --sil-piece 1`` offers it:
+with a stateless decoder of context 2 the states after ``YES YES`` and ``YES YES YES`` are the
+same, and without a token for the pause the model cannot tell a third ``YES`` from the second
+(egs/yesno/ASR/RESULTS.md has what it changes, for better and for worse).
 
 Example::
 
