@@ -78,7 +78,7 @@ def test_bpe_lg_with_sil_piece_has_optional_sil_between_words(bpe_sil_lang):
                                                      max_tokens))
 
 
-@pytest.mark.parametrize("lang", ["bpe_lang", "phone_lang"])
+@pytest.mark.parametrize("lang", ["bpe_lang", "phone_lang", "bpe_sil_lang"])
 def test_lg_has_no_epsilon_or_disambiguation_labels(lang, request):
     lang_dir = request.getfixturevalue(lang)
     lg = torch.load(lang_dir / "LG.pt")
