@@ -87,29 +87,18 @@ def test_bpe_lexicon_fst_accepts_exactly_concatenated_pronunciations(bpe_lang):
             assert word in {words[w] for w, *p in lexicon if tokens[p[0]] == label}
 
 
-def test_phone_lexicon_fst_accepts_pronunciations_with_optional_silence(phone_lang):
+# a phone lexicon's SIL, and a BPE model's <sil> piece (prepare_bpe.py --sil-piece 1)
+@pytest.mark.parametrize("lang, sil", [("phone_lang", "SIL"), ("bpe_sil_lang", "<sil>")])
+def test_lexicon_fst_accepts_pronunciations_with_optional_silence(lang, sil, request):
+    lang_dir = request.getfixturevalue(lang)
     lexicon: dict[str, list[list[str]]] = {}
-    for line in (phone_lang / "lexicon.txt").read_text().splitlines():
+    for line in (lang_dir / "lexicon.txt").read_text().splitlines():
         word, *tokens = line.split()
         lexicon.setdefault(word, []).append(tokens)
-    expected = expected_lg_paths(lexicon, read_table(phone_lang / "tokens.txt"),
-                                 read_table(phone_lang / "words.txt"), None, max_tokens=4,
-                                 sil=("SIL", 0.5))
-    actual = enumerate_fsa_paths(torch.load(phone_lang / "L.pt"), 4, allow_epsilon=True)
-    assert len(expected) > 100 and set(actual) == set(expected)
-    for key, score in expected.items():
-        assert actual[key] == pytest.approx(score, abs=1e-5), key
-
-
-def test_bpe_lexicon_fst_with_sil_piece_has_optional_silence(bpe_sil_lang):
-    lexicon: dict[str, list[list[str]]] = {}
-    for line in (bpe_sil_lang / "lexicon.txt").read_text().splitlines():
-        word, *tokens = line.split()
-        lexicon.setdefault(word, []).append(tokens)
-    expected = expected_lg_paths(lexicon, read_table(bpe_sil_lang / "tokens.txt"),
-                                 read_table(bpe_sil_lang / "words.txt"), None, max_tokens=4,
-                                 sil=("<sil>", 0.5))
-    actual = enumerate_fsa_paths(torch.load(bpe_sil_lang / "L.pt"), 4, allow_epsilon=True)
+    expected = expected_lg_paths(lexicon, read_table(lang_dir / "tokens.txt"),
+                                 read_table(lang_dir / "words.txt"), None, max_tokens=4,
+                                 sil=(sil, 0.5))
+    actual = enumerate_fsa_paths(torch.load(lang_dir / "L.pt"), 4, allow_epsilon=True)
     assert len(expected) > 100 and set(actual) == set(expected)
     for key, score in expected.items():
         assert actual[key] == pytest.approx(score, abs=1e-5), key
