@@ -58,6 +58,14 @@ class LangInfo:
     oov: list[tuple[str, int, str]]
 
 
+def optional_silence_token(token_table: SymbolTable, word_table: SymbolTable) -> str | None:
+    """The token L puts as optional silence between words: a phone lang dir's ``SIL`` (with the
+    word ``!SIL``), a BPE lang dir's ``<sil>`` piece, or None."""
+    if SIL_PHONE in token_table and SIL_WORD in word_table:
+        return SIL_PHONE
+    return BPE_SIL if BPE_SIL in token_table else None
+
+
 def prepare_lang(
     lang_dir: str | Path,
     transcript: str | Path,
@@ -84,10 +92,8 @@ def prepare_lang(
     if bpe_model is not None:
         lexicon = bpe_lexicon([UNK, *words], bpe_model)
         base_tokens = bpe_token_table(bpe_model).symbols
-        sil_token = BPE_SIL if BPE_SIL in base_tokens else None
         word_symbols = ["<eps>", UNK, *words, *SENTENCE_SYMBOLS]
     else:
-        sil_token = SIL_PHONE
         lexicon = [(SIL_WORD, [SIL_PHONE]), (UNK, [UNK_PHONE])]
         lexicon += [(w, p) for w, p in pronunciations if w not in _SPECIAL_WORDS]
         phones = sorted({p for _, ps in lexicon for p in ps} - {SIL_PHONE, UNK_PHONE})
@@ -99,6 +105,7 @@ def prepare_lang(
         [*base_tokens, *(f"#{i}" for i in range(max_disambig + 1))]
     )
     word_table = SymbolTable.from_symbols(word_symbols)
+    sil_token = optional_silence_token(token_table, word_table)
     token_table.to_file(lang_dir / "tokens.txt")
     word_table.to_file(lang_dir / "words.txt")
     write_lexicon(lang_dir / "lexicon.txt", lexicon)
@@ -139,11 +146,8 @@ def build_lg(
     for table, name in ((token_table, "tokens.txt"), (word_table, "words.txt")):
         if "#0" not in table:
             raise ValueError(f"{lang_dir / name} has no '#0'; run prepare_lang first")
-    if SIL_PHONE in token_table and SIL_WORD in word_table:
-        sil_token = SIL_PHONE
-    else:
-        sil_token = BPE_SIL if BPE_SIL in token_table else None
-    LG = compile_lg(lexicon, token_table, word_table, G, sil_token=sil_token, sil_prob=sil_prob)
+    LG = compile_lg(lexicon, token_table, word_table, G,
+                    sil_token=optional_silence_token(token_table, word_table), sil_prob=sil_prob)
     lg_dict = fst_to_k2_dict(LG)
     torch.save(lg_dict, lang_dir / "LG.pt")
     num_states = int(lg_dict["arcs"][:, :2].max()) + 1
