@@ -1,7 +1,7 @@
 """Sentencepiece models with icefall's special ids: ``<blk>`` = 0, ``<sos/eos>`` = 1, ``<unk>`` = 2.
 
 A model trained with ``sil_piece=True`` also has a ``<sil>`` piece (id 3): a recipe using it
-encodes its transcripts with ``<sil>`` between words (:func:`encode_with_sil`), so the transducer
+encodes its transcripts with ``<sil>`` between words (:class:`SilInserter`), so the transducer
 emits a token at every pause, and drops ``<sil>`` from what it recognises; the lang dir's L
 then has an optional ``<sil>`` between words. yesno's ``prepare.sh --sil-piece 1`` offers it:
 with a stateless decoder of context 2 the states after ``YES YES`` and ``YES YES YES`` are the
@@ -128,19 +128,23 @@ def sil_id(sp) -> int | None:
     return i if sp.id_to_piece(i) == SIL else None
 
 
-def encode_with_sil(sp, texts: list[str], sil: int | None) -> list[list[int]]:
-    """``sp.encode(texts)`` with ``sil`` inserted between words (before every piece that starts a
-    word, ``▁...``, except the first); plain ``sp.encode`` when ``sil`` is None."""
-    encoded = sp.encode(texts, out_type=int)
-    if sil is None:
-        return encoded
-    starts_word = [sp.id_to_piece(i).startswith("\u2581") for i in range(sp.get_piece_size())]
-    out = []
-    for ids in encoded:
-        with_sil: list[int] = []
-        for i in ids:
-            if with_sil and starts_word[i]:
-                with_sil.append(sil)
-            with_sil.append(i)
-        out.append(with_sil)
-    return out
+class SilInserter:
+    """Puts the ``<sil>`` id ``sil`` between the words of ``sp.encode`` output: before every piece
+    that starts a word (``▁...``) except the first. The table of word-starting pieces is built
+    once, not on every batch."""
+
+    def __init__(self, sp, sil: int) -> None:
+        self.sil = sil
+        self.starts_word = [sp.id_to_piece(i).startswith("\u2581")
+                            for i in range(sp.get_piece_size())]
+
+    def __call__(self, encoded: list[list[int]]) -> list[list[int]]:
+        out = []
+        for ids in encoded:
+            with_sil: list[int] = []
+            for i in ids:
+                if with_sil and self.starts_word[i]:
+                    with_sil.append(self.sil)
+                with_sil.append(i)
+            out.append(with_sil)
+        return out

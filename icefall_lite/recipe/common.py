@@ -21,7 +21,7 @@ import torch
 
 from icefall_lite import k2
 from icefall_lite.decoding.registry import DECODING_METHODS, make_decoding_graph
-from icefall_lite.lang.bpe import encode_with_sil, sil_id
+from icefall_lite.lang.bpe import SilInserter, sil_id
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable
 from icefall_lite.models.asr_model import AsrModel, build_model
@@ -69,13 +69,15 @@ class BpeCodec:
         model = require_file(Path(lang_dir) / "bpe.model", "BPE model (made by prepare.sh)")
         self.sp = spm.SentencePieceProcessor(model_file=str(model))
         self.sil = sil_id(self.sp)
+        self._insert_sil = SilInserter(self.sp, self.sil) if self.sil is not None else None
 
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        return encode_with_sil(self.sp, texts, self.sil)
+        encoded = self.sp.encode(texts, out_type=int)
+        return encoded if self._insert_sil is None else self._insert_sil(encoded)
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode([i for i in ids if i != self.sil])
