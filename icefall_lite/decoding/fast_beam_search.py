@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import torch
 
-from icefall_lite.decoding.greedy import _check_inputs, joiner_log_probs, run_decoder
+from icefall_lite.decoding.greedy import (
+    _check_inputs,
+    joiner_log_probs,
+    run_decoder,
+    stream_contexts,
+)
 from icefall_lite.decoding.lattice import (
     check_decoding_graph,
     clear_final_outputs,
@@ -83,8 +88,8 @@ def fast_beam_search(
     for t in range(int(encoder_out_lens.max())):
         shape, contexts = streams.get_contexts()
         owner = shape.row_ids(1).long()
-        streams.advance(joiner_log_probs(model, projected[owner, t],
-                                         run_decoder(model, contexts.long()), temperature,
+        decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
+        streams.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
                                          blank_penalty))
     streams.terminate_and_flush_to_streams()
     lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)

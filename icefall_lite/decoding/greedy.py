@@ -18,13 +18,31 @@ import torch
 
 __all__ = [
     "greedy_search_batch", "initial_context", "joiner_log_probs", "penalize_blank",
-    "run_decoder",
+    "run_decoder", "stream_contexts",
 ]
 
 
 def initial_context(context_size: int, blank_id: int) -> list[int]:
     """The decoder context at the start of an utterance: ``[-1, ..., -1, blank]``."""
     return [-1] * (context_size - 1) + [blank_id]
+
+
+def stream_contexts(contexts: torch.Tensor, blank_id: int = 0) -> torch.Tensor:
+    """Decoder input (int64 ``[N, H]``) for the contexts of k2's RNN-T decoding streams.
+
+    The streams start every hypothesis from an all-blank history and shift in each emitted token,
+    so after ``k < H`` tokens ``y`` a history reads ``[blank] * (H - k) + y``. Training, greedy,
+    beam and modified beam search start from ``[-1, ..., -1, blank]`` instead
+    (:func:`initial_context`; -1 has a zero embedding), i.e. ``[-1] * (H - k - 1) + [blank] + y``.
+    Emitted tokens are never blank, so the leading blanks of a history are exactly its unfilled
+    slots: all of them but the last become -1 here. (icefall passes the streams' contexts
+    as they are, so its fast_beam_search starts from a context that training never shows the
+    decoder.)
+    """
+    out = contexts.long().clone()
+    leading = (out == blank_id).long().cumprod(dim=1).bool()
+    out[:, :-1][leading[:, :-1] & leading[:, 1:]] = -1
+    return out
 
 
 def run_decoder(model, contexts: torch.Tensor) -> torch.Tensor:

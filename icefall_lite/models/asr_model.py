@@ -62,6 +62,12 @@ class AsrModel(nn.Module):
       decoder: :class:`Decoder`. joiner: :class:`Joiner`.
       encoder_dim: encoder output dim. decoder_dim: decoder dim. vocab_size: V.
       use_ctc: add the CTC head ``ctc_output``; :meth:`forward` then also returns the CTC loss.
+      ctc_blank_bias: added to the initial bias of the CTC head's blank output (initialisation
+        only; a checkpoint's weights replace it).
+
+    Attribute ``ctc_skip_token`` (default None): a token id left out of the CTC loss's targets
+    (the recipes set it to a BPE lang dir's ``<sil>`` piece: the pause between words is the
+    transducer's token; for CTC, blank already covers it).
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class AsrModel(nn.Module):
         decoder_dim: int,
         vocab_size: int,
         use_ctc: bool = False,
+        ctc_blank_bias: float = 0.0,
     ):
         super().__init__()
         self.encoder_embed = encoder_embed
@@ -88,6 +95,10 @@ class AsrModel(nn.Module):
                           nn.LogSoftmax(dim=-1))
             if use_ctc else None
         )
+        self.ctc_skip_token: int | None = None
+        if self.ctc_output is not None and ctc_blank_bias:
+            with torch.no_grad():
+                self.ctc_output[1].bias[decoder.blank_id] += ctc_blank_bias
 
     def forward_encoder(self, x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
         """x: (N, T, F) fbank; x_lens: (N,) -> encoder_out (N, T2, D), encoder_out_lens (N,)
@@ -171,7 +182,9 @@ class AsrModel(nn.Module):
             )
         if self.ctc_output is None:
             return simple_loss, pruned_loss
-        return simple_loss, pruned_loss, self.ctc_loss(encoder_out, encoder_out_lens, tokens)
+        ctc_tokens = tokens if self.ctc_skip_token is None else [
+            [t for t in row if t != self.ctc_skip_token] for row in tokens]
+        return simple_loss, pruned_loss, self.ctc_loss(encoder_out, encoder_out_lens, ctc_tokens)
 
     def ctc_loss(self, encoder_out: Tensor, encoder_out_lens: Tensor,
                  tokens: list[list[int]]) -> Tensor:
@@ -234,4 +247,5 @@ def build_model(config: ZipformerConfig) -> AsrModel:
     decoder = Decoder(config.vocab_size, config.decoder_dim, config.blank_id, config.context_size)
     joiner = Joiner(encoder.output_dim, config.decoder_dim, config.joiner_dim, config.vocab_size)
     return AsrModel(encoder_embed, encoder, decoder, joiner, encoder.output_dim,
-                    config.decoder_dim, config.vocab_size, use_ctc=config.use_ctc)
+                    config.decoder_dim, config.vocab_size, use_ctc=config.use_ctc,
+                    ctc_blank_bias=config.ctc_blank_bias)

@@ -79,6 +79,10 @@ class ZipformerConfig:
     )
     use_ctc: bool = _value(False, "Add a CTC head on the encoder output (trained with "
                                   "--ctc-loss-scale times the CTC loss)")
+    ctc_blank_bias: float = _value(
+        0.0, "Added to the initial bias of the CTC head's blank output (with --use-ctc 1): > 0 "
+             "starts CTC training from mostly-blank output (yesno: 3; see its RESULTS.md)"
+    )
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

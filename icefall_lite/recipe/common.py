@@ -105,6 +105,8 @@ def make_model(args: argparse.Namespace) -> AsrModel:
     """Build the transducer (picklable module-level function for DDP spawn)."""
     config = model_config(args)
     model = build_model(config)
+    # A <sil> piece is the transducer's pause token; the CTC head leaves it to blank.
+    model.ctc_skip_token = BpeCodec(args.lang_dir).sil
     num_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %s parameters, vocab %d", f"{num_params:,}", config.vocab_size)
     return model

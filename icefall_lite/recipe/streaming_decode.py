@@ -46,6 +46,7 @@ from icefall_lite.decoding.greedy import (
     joiner_log_probs,
     penalize_blank,
     run_decoder,
+    stream_contexts,
 )
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
@@ -208,8 +209,8 @@ def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[Decode
     for t in range(projected.size(1)):
         shape, contexts = decoding.get_contexts()
         owner = shape.row_ids(1).long()
-        decoding.advance(joiner_log_probs(model, projected[owner, t],
-                                          run_decoder(model, contexts.long()), temperature,
+        decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
+        decoding.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
                                           blank_penalty))
     decoding.terminate_and_flush_to_streams()
     return decoding

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fake_model import FakeTransducer, alignment_scores, log_prob_table, penalized, random_lg
+from fake_model import (
+    FakeTransducer,
+    alignment_scores,
+    log_prob_table_with_start,
+    penalized,
+    random_lg,
+)
 
 from icefall_lite import k2
 from icefall_lite.decoding import (
@@ -19,6 +25,11 @@ from icefall_lite.decoding import (
 WIDE = dict(beam=1000.0, max_states=100000, max_contexts=100000)
 
 
+def start(H: int) -> tuple[int, ...]:
+    """The decoder context of a fresh hypothesis, as in training: ``(-1, ..., -1, blank)``."""
+    return (-1,) * (H - 1) + (0,)
+
+
 @pytest.fixture
 def tiny():
     torch.manual_seed(5)
@@ -27,9 +38,9 @@ def tiny():
     enc, lens = model.random_batch([5, 3, 4])
     per_utt = []
     for i, n in enumerate(lens.tolist()):
-        table = log_prob_table(model, enc[i])
+        table = log_prob_table_with_start(model, enc[i])
         # k2's lattice: frames 0..n-2 are scored, the last one only reaches the final state.
-        per_utt.append(alignment_scores(table, n, V, H, (0,) * H, n - 1))
+        per_utt.append(alignment_scores(table, n, V, H, start(H), n - 1))
     return model, enc, lens, per_utt
 
 
@@ -51,8 +62,8 @@ def test_one_best_with_a_blank_penalty_is_the_brute_force_best_of_the_shifted_sc
                                      **WIDE)
     assert hyps != plain
     for i, n in enumerate(lens.tolist()):
-        seqs = alignment_scores(penalized(log_prob_table(model, enc[i]), p), n, V, H, (0,) * H,
-                                n - 1)
+        seqs = alignment_scores(penalized(log_prob_table_with_start(model, enc[i]), p), n, V, H,
+                                start(H), n - 1)
         assert hyps[i] == list(max(seqs, key=lambda s: max(seqs[s])))
 
 
@@ -134,3 +145,37 @@ def test_allow_partial_decides_between_an_empty_answer_and_the_best_partial_path
                                      num_paths=10, **kw) == [[], []]
     partial = fast_beam_search_one_best(model, graph, enc, lens, allow_partial=True, **kw)
     assert all(hyp and all(w in (5, 6, 7) for w in hyp) for hyp in partial)
+
+
+def test_stream_contexts_give_the_training_start_context():
+    from icefall_lite.decoding.greedy import stream_contexts
+
+    # history of a fresh hypothesis, after one token, after two, after three (H = 3)
+    streams = torch.tensor([[0, 0, 0], [0, 0, 4], [0, 4, 2], [4, 2, 1]], dtype=torch.int32)
+    assert stream_contexts(streams).tolist() == [[-1, -1, 0], [-1, 0, 4], [0, 4, 2], [4, 2, 1]]
+    assert stream_contexts(torch.tensor([[0, 0], [0, 3], [3, 1]])).tolist() == [
+        [-1, 0], [0, 3], [3, 1]]
+    assert stream_contexts(torch.tensor([[0], [2]])).tolist() == [[0], [2]]  # bigram decoder
+
+
+def test_fast_beam_search_feeds_the_decoder_only_contexts_training_produces():
+    torch.manual_seed(3)
+    V, H = 4, 3
+    model = FakeTransducer(vocab_size=V, context_size=H)
+    enc, lens = model.random_batch([6, 4])
+    seen = []
+    forward = model.decoder.forward
+
+    def recording(y, need_pad=True):
+        seen.append(y.clone())
+        return forward(y, need_pad)
+
+    model.decoder.forward = recording
+    fast_beam_search_one_best(model, k2.trivial_graph(V - 1), enc, lens, **WIDE)
+    assert seen[0].tolist() == [list(start(H))] * 2  # first frame: one fresh context per stream
+    rows = {tuple(r) for y in seen for r in y.tolist()}
+    assert len(rows) > 10
+    for row in rows:  # (-1, ..., -1, blank, tokens...) with k < H tokens, or H tokens
+        k = sum(1 for t in row if t > 0)
+        expected_head = (-1,) * (H - k - 1) + (0,) if k < H else ()
+        assert row[: H - k] == expected_head and all(t > 0 for t in row[H - k:]), row

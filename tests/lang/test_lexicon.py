@@ -168,3 +168,25 @@ def test_tool_runs_as_a_script_and_names_a_missing_file(tmp_path):
     )
     assert result.returncode != 0
     assert "no.arpa" in result.stderr and "not found" in result.stderr
+
+
+def test_recipe_model_leaves_the_sil_piece_out_of_its_ctc_targets(bpe_lang, bpe_sil_lang):
+    import argparse
+
+    from icefall_lite.models.config import ZipformerConfig
+    from icefall_lite.recipe.common import make_model
+
+    def model_for(lang_dir):
+        parser = argparse.ArgumentParser()
+        ZipformerConfig.add_arguments(parser)
+        args = parser.parse_args(["--use-ctc", "1", "--num-encoder-layers", "1",
+                                  "--downsampling-factor", "1", "--encoder-dim", "16",
+                                  "--encoder-unmasked-dim", "16", "--feedforward-dim", "32",
+                                  "--num-heads", "2", "--cnn-module-kernel", "3",
+                                  "--decoder-dim", "16", "--joiner-dim", "16"])
+        args.lang_dir = lang_dir
+        return make_model(args)
+
+    sil = read_table(bpe_sil_lang / "tokens.txt")["<sil>"]
+    assert model_for(bpe_sil_lang).ctc_skip_token == sil
+    assert model_for(bpe_lang).ctc_skip_token is None

@@ -134,3 +134,65 @@ def test_model_with_ctc_head_returns_the_ctc_loss_third():
     assert len(without(x, x_lens, TOKENS)) == 2
     with pytest.raises(RuntimeError, match="no CTC head"):
         without.ctc_loss(encoder_out, encoder_out_lens, TOKENS)
+
+
+def test_ctc_blank_bias_shifts_only_the_initial_blank_bias_of_the_ctc_head():
+    torch.manual_seed(0)
+    plain = build_model(small_config(use_ctc=True))
+    torch.manual_seed(0)
+    biased = build_model(small_config(use_ctc=True, ctc_blank_bias=3.0))
+    plain_params, biased_params = dict(plain.named_parameters()), dict(biased.named_parameters())
+    assert plain_params.keys() == biased_params.keys()
+    for name, value in plain_params.items():
+        if name != "ctc_output.1.bias":
+            torch.testing.assert_close(biased_params[name], value, rtol=0, atol=0)
+    expected = plain_params["ctc_output.1.bias"].detach().clone()
+    expected[0] += 3.0  # blank_id 0
+    torch.testing.assert_close(biased_params["ctc_output.1.bias"].detach(), expected,
+                               rtol=0, atol=0)
+    # The head's log-odds of blank against everything else rise by exactly 3 on every frame.
+    x, x_lens = random_batch(LENGTHS)
+    with torch.no_grad():
+        out = plain.eval().forward_encoder(x, x_lens)[0]
+        lp_plain, lp_biased = plain.ctc_output(out), biased.eval().ctc_output(out)
+
+    def blank_log_odds(lp):
+        return lp[..., 0] - lp[..., 1:].logsumexp(-1)
+
+    shift = blank_log_odds(lp_biased) - blank_log_odds(lp_plain)
+    torch.testing.assert_close(shift, torch.full_like(shift, 3.0), rtol=0, atol=1e-4)
+
+
+def test_ctc_blank_bias_is_a_command_line_option():
+    import argparse
+
+    from icefall_lite.models.config import ZipformerConfig
+
+    parser = argparse.ArgumentParser()
+    ZipformerConfig.add_arguments(parser)
+    args = parser.parse_args(["--use-ctc", "1", "--ctc-blank-bias", "2.5"])
+    config = ZipformerConfig.from_args(args)
+    assert config.use_ctc and config.ctc_blank_bias == 2.5
+
+
+def test_ctc_skip_token_is_left_out_of_the_ctc_targets_only():
+    torch.manual_seed(0)
+    model = build_model(small_config(use_ctc=True)).eval()
+    x, x_lens = random_batch(LENGTHS)
+    sil = 3
+    words = [[1, 2, 4], [2, 4], [5, 6, 7], [8, 1]]
+    with_sil = [[t for w in row for t in (w, sil)][:-1] for row in words]  # w sil w ... w
+    with torch.no_grad():
+        encoder_out, encoder_out_lens = model.forward_encoder(x, x_lens)
+        simple, pruned, ctc_plain = model(x, x_lens, with_sil, prune_range=6, lm_scale=0.25)
+        model.ctc_skip_token = sil
+        simple2, pruned2, ctc_skipped = model(x, x_lens, with_sil, prune_range=6, lm_scale=0.25)
+        # the brute-force-checked ctc_loss on the targets without the skipped token
+        expected = model.ctc_loss(encoder_out, encoder_out_lens, words)
+        unfiltered = model.ctc_loss(encoder_out, encoder_out_lens, with_sil)
+    assert float(ctc_skipped) == pytest.approx(float(expected), rel=1e-5)
+    assert float(ctc_plain) == pytest.approx(float(unfiltered), rel=1e-5)
+    assert abs(float(ctc_plain) - float(ctc_skipped)) > 1.0
+    # the transducer losses still see every token
+    assert float(simple2) == pytest.approx(float(simple), rel=1e-6)
+    assert float(pruned2) == pytest.approx(float(pruned), rel=1e-6)

@@ -8,15 +8,15 @@
 #                 downloaded and nothing is written there)
 #   --num-mel-bins  fbank bins (default 23, as icefall's yesno: 8 kHz audio has no use for 80; the
 #                 model's --feature-dim must match)
-#   --vocab-size  BPE vocabulary. The default 14 (byte-pair merges) makes "▁YES" and "▁NO" single
-#                 tokens, next to <blk>, <sos/eos>, <unk> and the letters, so the transducer
-#                 emits one token per word (use 15 with --sil-piece 1, which adds a piece).
-#   --sil-piece   1: the BPE model gets a <sil> piece (prepare_bpe.py --sil-piece 1) that the
-#                 training and decoding scripts put between the words of every transcript, so
-#                 the model emits it at each pause and a third YES in a row differs from the
-#                 second to the decoder; decoding drops it, and L has an optional <sil> between
-#                 words. Default 0: measured better for greedy search but not for every method
-#                 (RESULTS.md, "A pause token between words").
+#   --vocab-size  BPE vocabulary. The default 15 (byte-pair merges) makes "▁YES" and "▁NO" single
+#                 tokens, next to <blk>, <sos/eos>, <unk>, <sil> and the letters, so the
+#                 transducer emits one token per word (use 14 with --sil-piece 0).
+#   --sil-piece   1 (default): the BPE model gets a <sil> piece (prepare_bpe.py --sil-piece 1)
+#                 that the training and decoding scripts put between the words of every
+#                 transcript, so the model emits it at each pause and a third YES in a row differs
+#                 from the second to the decoder; decoding drops it, L has an optional <sil>
+#                 between words, and the CTC head's targets leave it out. 0: plain words
+#                 (RESULTS.md, Run 3 and "A pause token between words").
 #   A phone lang dir (YES→Y, NO→N, as icefall's yesno recipe) is built too.
 #
 # Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
@@ -29,12 +29,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 dl_dir=$PWD/download
 stage=0
 stop_stage=100
-vocab_size=14
+vocab_size=15
 lm_order=1
 on_error=raise
 num_workers=1
 num_mel_bins=23
-sil_piece=0
+sil_piece=1
 option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers num_mel_bins
   sil_piece)
 . ../../shared/prepare_lib.sh
