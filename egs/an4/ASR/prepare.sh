@@ -10,6 +10,8 @@
 #   --lm-order       order of the n-gram LM estimated from the training transcripts
 #   --perturb-speed  1: the training features include 0.9x and 1.1x speed-perturbed copies
 #   --on-error       raise | skip: bad audio or transcripts stop the run, or are skipped, counted
+#   --sil-piece      1: the BPE model gets a <sil> pause piece that the scripts put between words
+#                    (as yesno's default; see egs/yesno/ASR/RESULTS.md); default 0
 #
 # Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
 #   0 download (skipped when an4/ is there)     4 BPE model
@@ -28,7 +30,9 @@ lm_order=3
 perturb_speed=1
 on_error=raise
 num_workers=2
-option_names=(dl_dir stage stop_stage vocab_size lm_order perturb_speed on_error num_workers)
+sil_piece=0
+option_names=(dl_dir stage stop_stage vocab_size lm_order perturb_speed on_error num_workers
+  sil_piece)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
@@ -66,7 +70,7 @@ fi
 
 if stage_enabled 4; then
   log "Stage 4: BPE model, vocabulary $vocab_size"
-  step_bpe "$lang_bpe" $transcript "$vocab_size"
+  step_bpe "$lang_bpe" $transcript "$vocab_size" --sil-piece "$sil_piece"
 fi
 
 if stage_enabled 5; then
