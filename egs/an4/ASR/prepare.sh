@@ -5,13 +5,13 @@
 #
 #   --dl-dir         download root holding an4/ (etc/ and wav/, as an4_sphere.tar.gz extracts);
 #                    only read when an4/ is there (downloaded into it otherwise)
-#   --vocab-size     BPE vocabulary (sentencepiece unigram): 100 covers AN4's letters, digits and
-#                    words (sentencepiece allows at most about 114 pieces on these transcripts)
+#   --vocab-size     BPE vocabulary (sentencepiece unigram): 101 = 100 pieces for AN4's letters,
+#                    digits and words plus <sil> (sentencepiece allows at most about 114 pieces)
 #   --lm-order       order of the n-gram LM estimated from the training transcripts
 #   --perturb-speed  1: the training features include 0.9x and 1.1x speed-perturbed copies
 #   --on-error       raise | skip: bad audio or transcripts stop the run, or are skipped, counted
-#   --sil-piece      1: the BPE model gets a <sil> pause piece that the scripts put between words
-#                    (as yesno's default; see egs/yesno/ASR/RESULTS.md); default 0
+#   --sil-piece      1 (default): the BPE model gets a <sil> pause piece that the scripts put
+#                    between words (RESULTS.md, Run 7); 0: plain words (use --vocab-size 100)
 #
 # Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
 #   0 download (skipped when an4/ is there)     4 BPE model
@@ -25,12 +25,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 dl_dir=$PWD/download
 stage=0
 stop_stage=100
-vocab_size=100
+vocab_size=101
 lm_order=3
 perturb_speed=1
 on_error=raise
 num_workers=2
-sil_piece=0
+sil_piece=1
 option_names=(dl_dir stage stop_stage vocab_size lm_order perturb_speed on_error num_workers
   sil_piece)
 . ../../shared/prepare_lib.sh

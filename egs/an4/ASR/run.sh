@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 dl_dir=$PWD/download
 stage=0
 stop_stage=100
-num_epochs=10
+num_epochs=8
 avg=3
 max_wer=100
 option_names=(dl_dir stage stop_stage num_epochs avg max_wer)

@@ -3,10 +3,10 @@
 are resampled to 16 kHz. See --help for every option.
 
     ./zipformer/pretrained.py --checkpoint zipformer/exp/pretrained.pt \\
-        --bpe-model data/lang_bpe_100/bpe.model --method modified_beam_search a.wav b.sph
+        --bpe-model data/lang_bpe_101/bpe.model --method modified_beam_search a.wav b.sph
     ./zipformer/pretrained.py --nn-model zipformer/exp/jit_script.pt \\
-        --bpe-model data/lang_bpe_100/bpe.model --method fast_beam_search_LG \\
-        --lang-dir data/lang_bpe_100 a.wav
+        --bpe-model data/lang_bpe_101/bpe.model --method fast_beam_search_LG \\
+        --lang-dir data/lang_bpe_101 a.wav
 """
 
 from model_defaults import BLANK_PENALTY, FULL_CONTEXT, MODEL
@@ -14,5 +14,5 @@ from model_defaults import BLANK_PENALTY, FULL_CONTEXT, MODEL
 from icefall_lite.recipe.pretrained import main
 
 if __name__ == "__main__":
-    main({**MODEL, **FULL_CONTEXT, "sample_rate": 16000, "lang_dir": "data/lang_bpe_100",
+    main({**MODEL, **FULL_CONTEXT, "sample_rate": 16000, "lang_dir": "data/lang_bpe_101",
           "blank_penalty": BLANK_PENALTY})
