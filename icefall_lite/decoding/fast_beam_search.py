@@ -32,6 +32,7 @@ from icefall_lite.decoding.lattice import (
 from icefall_lite.decoding.nbest import Nbest
 
 __all__ = [
+    "advance_frames",
     "edit_distance",
     "fast_beam_search",
     "fast_beam_search_nbest",
@@ -39,6 +40,20 @@ __all__ = [
     "fast_beam_search_nbest_oracle",
     "fast_beam_search_one_best",
 ]
+
+
+def advance_frames(model, streams, projected: torch.Tensor, num_frames: int,
+                   temperature: float = 1.0, blank_penalty: float = 0.0) -> None:
+    """Advance ``RnntDecodingStreams`` over frames ``0..num_frames-1`` of ``projected``
+    (``[N, T, J]``, the joiner's encoder projection): per frame, the decoder and joiner on the
+    streams' distinct contexts (mapped to the training start context, :func:`stream_contexts`),
+    then ``streams.advance``. Shared by the offline and the streaming (chunk-wise) search."""
+    for t in range(num_frames):
+        shape, contexts = streams.get_contexts()
+        owner = shape.row_ids(1).long()
+        decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
+        streams.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
+                                         blank_penalty))
 
 
 @torch.no_grad()
@@ -84,13 +99,8 @@ def fast_beam_search(
     )
     streams = ns.RnntDecodingStreams([ns.RnntDecodingStream(decoding_graph) for _ in range(N)],
                                      config)
-    projected = model.joiner.encoder_proj(encoder_out)
-    for t in range(int(encoder_out_lens.max())):
-        shape, contexts = streams.get_contexts()
-        owner = shape.row_ids(1).long()
-        decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
-        streams.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
-                                         blank_penalty))
+    advance_frames(model, streams, model.joiner.encoder_proj(encoder_out),
+                   int(encoder_out_lens.max()), temperature, blank_penalty)
     streams.terminate_and_flush_to_streams()
     lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)
     return clear_final_outputs(lattice)

@@ -94,19 +94,21 @@ def make_text_encoder(args: argparse.Namespace) -> Callable[[list[str]], list[li
     return BpeCodec(args.lang_dir).encode
 
 
-def model_config(args: argparse.Namespace) -> ZipformerConfig:
-    """The model's config from the command line, with the vocabulary of the BPE model."""
+def model_config(args: argparse.Namespace, codec: BpeCodec | None = None) -> ZipformerConfig:
+    """The model's config from the command line, with the vocabulary of the BPE model (``codec``,
+    or the one in ``--lang-dir``)."""
     config = ZipformerConfig.from_args(args)
-    config.vocab_size = BpeCodec(args.lang_dir).vocab_size
+    config.vocab_size = (codec or BpeCodec(args.lang_dir)).vocab_size
     return config
 
 
 def make_model(args: argparse.Namespace) -> AsrModel:
     """Build the transducer (picklable module-level function for DDP spawn)."""
-    config = model_config(args)
+    codec = BpeCodec(args.lang_dir)
+    config = model_config(args, codec)
     model = build_model(config)
     # A <sil> piece is the transducer's pause token; the CTC head leaves it to blank.
-    model.ctc_skip_token = BpeCodec(args.lang_dir).sil
+    model.ctc_skip_token = codec.sil
     num_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %s parameters, vocab %d", f"{num_params:,}", config.vocab_size)
     return model

@@ -41,12 +41,12 @@ import torch
 from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.decoding.fast_beam_search import advance_frames
 from icefall_lite.decoding.greedy import (
     initial_context,
     joiner_log_probs,
     penalize_blank,
     run_decoder,
-    stream_contexts,
 )
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
@@ -205,13 +205,8 @@ def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[Decode
     back into them; returns the ``RnntDecodingStreams`` (for ``format_output``). ``ns`` is the
     k2 namespace (real or built-in) of the decoding graph."""
     decoding = ns.RnntDecodingStreams([s.rnnt_stream for s in streams], rnnt_config)
-    projected = model.joiner.encoder_proj(encoder_out)
-    for t in range(projected.size(1)):
-        shape, contexts = decoding.get_contexts()
-        owner = shape.row_ids(1).long()
-        decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
-        decoding.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
-                                          blank_penalty))
+    advance_frames(model, decoding, model.joiner.encoder_proj(encoder_out), encoder_out.size(1),
+                   temperature, blank_penalty)
     decoding.terminate_and_flush_to_streams()
     return decoding
 
