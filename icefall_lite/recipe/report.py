@@ -11,29 +11,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from icefall_lite.decoding.registry import DECODING_METHODS
 
+_CHUNK = re.compile(r"_chunk-(\d+)_left-(-?\d+)")
+_STREAMING = "streaming "
+
+
+def decoding_mode(row: dict) -> tuple[str, int]:
+    """How the encoder saw the audio, read off a summary: ``("full context", 0)``, or for a
+    causal model decoded in chunks ``("simulated, chunk 16, left 128", 16)`` (decode.py with a
+    positive ``--chunk-size``) or ``("chunk-wise, chunk 16, left 128", 16)``
+    (streaming_decode.py, whose method names start with "streaming ")."""
+    match = _CHUNK.search(row["settings"].get("key", ""))
+    if row["method"].startswith(_STREAMING):
+        kind = "chunk-wise"
+    elif match:
+        kind = "simulated"
+    else:
+        return "full context", 0
+    if match is None:
+        return kind, 0
+    return f"{kind}, chunk {match[1]}, left {match[2]}", int(match[1])
+
 
 def collect(exp_dir: Path) -> list[dict]:
-    """Every decode summary under ``exp_dir/<method>/`` and ``exp_dir/streaming/<method>/``
-    (streaming rows come after the full-context ones)."""
+    """Every decode summary under ``exp_dir/<method>/`` and ``exp_dir/streaming/<method>/``:
+    full-context rows first in the registry's method order, then per chunk size and method the
+    simulated row beside the chunk-wise one."""
     paths = sorted(exp_dir.glob("*/summary-*.json")) + sorted(
         exp_dir.glob("streaming/*/summary-*.json"))
     rows = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     order = {name: i for i, name in enumerate(DECODING_METHODS)}
-    return sorted(rows, key=lambda r: (r["test_set"], order.get(r["method"], 99), r["method"]))
+
+    def key(row: dict) -> tuple:
+        mode, chunk = decoding_mode(row)
+        method = row["method"].removeprefix(_STREAMING)
+        return (row["test_set"], mode != "full context", chunk, order.get(method, 99), method,
+                row["method"].startswith(_STREAMING))
+
+    return sorted(rows, key=key)
 
 
 def format_table(rows: list[dict]) -> str:
-    """A Markdown table: test set, method, WER, errors/words, RTF, result key."""
-    lines = ["| test set | method | WER (%) | errors / words | RTF | settings |",
-             "|---|---|---|---|---|---|"]
+    """A Markdown table: test set, method, decoding mode, WER, errors/words, RTF, result key."""
+    lines = ["| test set | method | decoding | WER (%) | errors / words | RTF | settings |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['test_set']} | {r['method']} | {r['wer']:.2f} | "
-                     f"{r['errors']} / {r['words']} | {r['rtf']:.4f} | {r['settings']['key']} |")
+        lines.append(f"| {r['test_set']} | {r['method']} | {decoding_mode(r)[0]} | "
+                     f"{r['wer']:.2f} | {r['errors']} / {r['words']} | {r['rtf']:.4f} | "
+                     f"{r['settings']['key']} |")
     return "\n".join(lines)
 
 

@@ -44,7 +44,9 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import resource
 import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +259,17 @@ def set_transforms_epoch(train_dl: Any, epoch: int) -> None:
             transform.set_epoch(epoch)
 
 
+def resource_summary(start: float) -> str:
+    """Wall time since ``start`` (a ``time.monotonic()`` value) and the CPU time (user + system)
+    of this process and of its finished child processes (data-loader workers), for the log line
+    that ends training: the numbers a RESULTS.md reports."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (f"wall {time.monotonic() - start:.1f} s; CPU {own.ru_utime + own.ru_stime:.1f} s "
+            f"(user {own.ru_utime:.1f} + system {own.ru_stime:.1f}) in this process, "
+            f"{children.ru_utime + children.ru_stime:.1f} s in finished child processes")
+
+
 def run(
     rank: int,
     world_size: int,
@@ -266,6 +279,7 @@ def run(
 ) -> TrainState:
     """Train on one rank (the body of every DDP process). Returns the final counters."""
     info = DistInfo(rank, world_size, rank if local_rank is None else local_rank)
+    start = time.monotonic()
     args = copy.copy(args)
     args.exp_dir = Path(args.exp_dir)
     # The real number of processes (torchrun may differ from --world-size); datamodules that
@@ -326,7 +340,7 @@ def run(
             use_fp16=use_fp16, show_progress=recipe.show_progress,
         )
         _train_epochs(ctx, recipe.build_datamodule(args), resume)
-        logger.info("Done!")
+        logger.info("Done! %s", resource_summary(start))
         return state
     finally:
         if tb_writer is not None:

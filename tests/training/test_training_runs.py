@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from training_helpers import (
 )
 
 from icefall_lite.training.checkpoint import find_checkpoints
-from icefall_lite.training.train import TrainingRecipe, main, run
+from icefall_lite.training.train import TrainingRecipe, main, resource_summary, run
 
 RECIPE = TrainingRecipe(**RECIPE_KWARGS, show_progress=False)
 HERE = Path(__file__).resolve().parent
@@ -222,3 +224,27 @@ def test_bad_options_and_missing_resume_checkpoint_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint-99.pt"):
         main(TINY_DEFAULTS, argv=["--exp-dir", str(tmp_path), "--start-batch", "99"],
              **RECIPE_KWARGS)
+
+
+def test_resource_summary_counts_wall_own_cpu_and_finished_children():
+    def cpu_of(summary):
+        own = re.search(r"CPU ([0-9.]+) s \(user", summary).group(1)
+        kids = re.search(r", ([0-9.]+) s in finished child processes", summary).group(1)
+        return float(own), float(kids)
+
+    start = time.monotonic()
+    own0, kids0 = cpu_of(resource_summary(start))
+    burn_until = time.process_time() + 0.5
+    while time.process_time() < burn_until:
+        pass
+    subprocess.run([sys.executable, "-c",
+                    "import time\nt = time.process_time() + 0.5\n"
+                    "while time.process_time() < t: pass"], check=True)
+    time.sleep(0.2)
+    summary = resource_summary(start)
+    own1, kids1 = cpu_of(summary)
+    wall = float(re.match(r"wall ([0-9.]+) s", summary).group(1))
+    # 0.5 s burned in each; the summary rounds to 0.1 s
+    assert own1 - own0 >= 0.35
+    assert kids1 - kids0 >= 0.35
+    assert wall >= 0.2 + 0.5 + 0.5 - 0.1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # AN4 end to end: prepare -> train the causal Tiny-AN4 zipformer transducer -> decode the test set
-# with every decoding method (full context) -> chunk-wise streaming decoding at two chunk sizes
-# -> print the WER table (see RESULTS.md for what this gives).
+# with every decoding method (full context) -> simulated and chunk-wise streaming decoding at two
+# chunk sizes -> print the WER table (see RESULTS.md for what this gives).
 #
 # Usage: ./run.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-epochs N] [--avg N]
 #                 [--max-wer PERCENT]
@@ -9,7 +9,9 @@
 #   --dl-dir     download root holding an4/ (read-only; see prepare.sh)
 #
 # Stages: 0 prepare.sh   1 train   2 decode with every method   3 streaming decoding
-#         (chunk 16 and 32, left context 128; greedy, modified beam, fast beam search)
+#         (chunk 16 and 32, left context 128; greedy, modified beam, fast beam search), simulated
+#         (decode.py: the whole utterance, chunk-limited attention) and chunk-wise
+#         (streaming_decode.py)
 #         4 WER table
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -42,8 +44,12 @@ fi
 
 if stage_enabled 3; then
   log "Stage 3: streaming decoding"
+  streaming_methods=(greedy_search modified_beam_search fast_beam_search)
   for chunk in 16 32; do
-    for method in greedy_search modified_beam_search fast_beam_search; do
+    log "simulated streaming, chunk $chunk (epoch $num_epochs, avg $avg): one model load"
+    run_python zipformer/decode.py --epoch "$num_epochs" --avg "$avg" --chunk-size "$chunk" \
+      --left-context-frames 128 --decoding-method "$(IFS=,; echo "${streaming_methods[*]}")"
+    for method in "${streaming_methods[@]}"; do
       log "streaming $method, chunk $chunk (epoch $num_epochs, avg $avg)"
       run_python zipformer/streaming_decode.py --epoch "$num_epochs" --avg "$avg" \
         --chunk-size "$chunk" --left-context-frames 128 --decoding-method "$method"
