@@ -10,7 +10,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -34,6 +34,10 @@ class DecodingConfig:
         temperature; icefall's ``--blank-penalty``): a positive value trades deletions for
         insertions.
       use_double_scores: lattice algorithms work in float64.
+      nbest_lg_log_semiring: ``fast_beam_search_nbest_LG`` — score each sampled word sequence by
+        the log-semiring total over all its alignments in the lattice (icefall's choice, the
+        default); false: by its best alignment, as ``fast_beam_search_nbest`` scores token
+        sequences (AN4's RESULTS.md measures both).
     """
 
     beam: float = 20.0
@@ -47,6 +51,9 @@ class DecodingConfig:
     temperature: float = 1.0
     blank_penalty: float = 0.0
     use_double_scores: bool = True
+    nbest_lg_log_semiring: bool = field(default=True, metadata={
+        "help": "fast_beam_search_nbest_LG: 1 = score a word sequence by the log-semiring total "
+                "over its alignments (icefall); 0 = by its best alignment"})
 
     def __post_init__(self) -> None:
         for name in ("max_contexts", "max_states", "beam_size", "num_paths"):

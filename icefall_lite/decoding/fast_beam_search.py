@@ -143,14 +143,15 @@ def fast_beam_search_nbest_LG(
     model, decoding_graph, encoder_out, encoder_out_lens, beam: float = 20.0,
     max_states: int = 64, max_contexts: int = 8, num_paths: int = 200, nbest_scale: float = 0.5,
     temperature: float = 1.0, allow_partial: bool = True, use_double_scores: bool = True,
-    blank_penalty: float = 0.0,
+    blank_penalty: float = 0.0, log_semiring: bool = True,
 ) -> list[list[int]]:
     """As :func:`fast_beam_search_nbest` on an LG lattice: distinct word sequences, each scored
-    by the log-semiring total over its token alignments; returns word ids."""
+    by the log-semiring total over its token alignments (icefall), or with
+    ``log_semiring=False`` by its best alignment; returns word ids."""
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
                                max_states, max_contexts, temperature, allow_partial,
                                blank_penalty)
-    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, True)
+    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, log_semiring)
 
 
 def edit_distance(ref: list[int], hyp: list[int]) -> int:

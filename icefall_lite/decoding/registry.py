@@ -77,7 +77,8 @@ def _nbest(model, enc, lens, cfg, graph, refs):
 
 
 def _nbest_lg(model, enc, lens, cfg, graph, refs):
-    return fast_beam_search_nbest_LG(model, graph, enc, lens, **_nbest_args(cfg))
+    return fast_beam_search_nbest_LG(model, graph, enc, lens, **_nbest_args(cfg),
+                                     log_semiring=cfg.nbest_lg_log_semiring)
 
 
 def _oracle(model, enc, lens, cfg, graph, refs):

@@ -91,8 +91,11 @@ def build_parser(defaults: dict[str, Any], description: str) -> argparse.Argumen
 
 def result_settings(method: str, config: DecodingConfig) -> dict[str, Any]:
     """The settings that name ``method``'s result files: :data:`RESULT_KEY_SETTINGS`, plus
-    ``blank_penalty`` when it is not 0 (as icefall's ``-blank-penalty-X`` suffix)."""
+    ``semiring-tropical`` for n-best LG scored by best alignments, and ``blank_penalty`` when it
+    is not 0 (as icefall's ``-blank-penalty-X`` suffix)."""
     settings = {k: getattr(config, k) for k in RESULT_KEY_SETTINGS[method]}
+    if method == "fast_beam_search_nbest_LG" and not config.nbest_lg_log_semiring:
+        settings["semiring"] = "tropical"
     if config.blank_penalty != 0:
         settings["blank_penalty"] = config.blank_penalty
     return settings

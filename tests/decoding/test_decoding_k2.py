@@ -69,6 +69,8 @@ def test_lg_answers_equal_k2(real_k2, builtin_k2, batch, settings, allow_partial
             lattice_summary(fast_beam_search(model, lg, enc, lens, **kw)),
             fast_beam_search_one_best(model, lg, enc, lens, **kw),
             fast_beam_search_nbest_LG(model, lg, enc, lens, num_paths=30, **kw),
+            fast_beam_search_nbest_LG(model, lg, enc, lens, num_paths=30, log_semiring=False,
+                                      **kw),
         )
 
     expected, actual = run(real_k2), run(builtin_k2)

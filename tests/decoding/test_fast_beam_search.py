@@ -14,6 +14,8 @@ from fake_model import (
 
 from icefall_lite import k2
 from icefall_lite.decoding import (
+    DecodingConfig,
+    decode,
     edit_distance,
     fast_beam_search,
     fast_beam_search_nbest,
@@ -82,6 +84,22 @@ def test_nbest_lg_picks_the_sequence_with_the_best_total_over_alignments(tiny):
     for hyp, seqs in zip(hyps, per_utt):
         best = max(seqs, key=lambda s: torch.tensor(seqs[s]).logsumexp(0).item())
         assert hyp == list(best)
+
+
+def test_nbest_lg_without_log_semiring_picks_the_sequence_with_the_best_alignment(tiny):
+    model, enc, lens, per_utt = tiny
+    hyps = fast_beam_search_nbest_LG(model, k2.trivial_graph(2), enc, lens, num_paths=300,
+                                     nbest_scale=1.0, log_semiring=False, **WIDE)
+    by_total = fast_beam_search_nbest_LG(model, k2.trivial_graph(2), enc, lens, num_paths=300,
+                                         nbest_scale=1.0, **WIDE)
+    for hyp, seqs in zip(hyps, per_utt):
+        assert hyp == list(max(seqs, key=lambda s: max(seqs[s])))
+    # the two scores must pick differently somewhere, or this test would not tell them apart
+    assert hyps != by_total
+    # decode.py's --nbest-lg-log-semiring 0 reaches the search through the registry
+    cfg = DecodingConfig(beam=1000.0, max_states=100000, max_contexts=100000, num_paths=300,
+                         nbest_scale=1.0, nbest_lg_log_semiring=False)
+    assert decode("fast_beam_search_nbest_LG", model, enc, lens, cfg, k2.trivial_graph(2)) == hyps
 
 
 def test_oracle_is_never_worse_than_the_other_methods_on_the_same_lattice():

@@ -9,7 +9,13 @@ from argparse import Namespace
 
 import pytest
 
-from icefall_lite.recipe.decode import build_parser, decoding_methods, result_prefix
+from icefall_lite.decoding import DecodingConfig
+from icefall_lite.recipe.decode import (
+    build_parser,
+    decoding_methods,
+    result_prefix,
+    result_settings,
+)
 
 
 def _args(**kw):
@@ -38,3 +44,12 @@ def test_decoding_method_takes_one_name_or_a_comma_separated_list():
     for bad in ("greedy", "greedy_search,greedy_search", ","):
         with pytest.raises(argparse.ArgumentTypeError):
             decoding_methods(bad)
+
+
+def test_nbest_lg_scored_by_best_alignments_gets_its_own_result_files():
+    tropical = DecodingConfig(nbest_lg_log_semiring=False, blank_penalty=1.0)
+    assert result_settings("fast_beam_search_nbest_LG", tropical) == {
+        "beam": 20.0, "max_contexts": 8, "max_states": 64, "num_paths": 200, "nbest_scale": 0.5,
+        "ngram_lm_scale": 0.01, "semiring": "tropical", "blank_penalty": 1.0}
+    assert "semiring" not in result_settings("fast_beam_search_nbest_LG", DecodingConfig())
+    assert "semiring" not in result_settings("fast_beam_search_nbest", tropical)
