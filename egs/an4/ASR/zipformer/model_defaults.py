@@ -1,7 +1,7 @@
 """AN4's defaults shared by its zipformer scripts: corpus, lang dir, the "Tiny-AN4" model of
 ZIPFORMER.md section 14 with a 64-channel front end and a CTC head (2,665,297 parameters with
-the 101-piece vocabulary: BPE 100 + <sil>), causal so that the one model serves full-context and streaming
-decoding, and the training schedule of RESULTS.md (within 60 CPU minutes)."""
+the 101-piece vocabulary: BPE 100 + <sil>), causal so that the one model serves full-context and
+streaming decoding, and the training schedule of RESULTS.md (within 60 CPU minutes)."""
 
 CORPUS = {
     "corpus": "an4",
