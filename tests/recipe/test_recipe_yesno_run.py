@@ -84,7 +84,8 @@ def test_run_sh_trains_and_every_decoding_method_is_within_the_wer_threshold(tmp
     assert _snapshot(SHARED_DOWNLOAD / "waves_yesno") == before
 
     # The printed table has one row per method, each within the threshold.
-    rows = re.findall(r"^\| test \| (\w+) \| ([\d.]+) \| (\d+) / (\d+) \|", run.stdout, re.M)
+    rows = re.findall(r"^\| test \| (\w+) \| full context \| ([\d.]+) \| (\d+) / (\d+) \|",
+                      run.stdout, re.M)
     assert sorted(m for m, *_ in rows) == sorted(METHODS), run.stdout
     for method, wer, errors, words in rows:
         assert int(words) == 240 and float(wer) <= MAX_WER, (method, wer)
