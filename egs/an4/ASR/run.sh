@@ -46,12 +46,13 @@ if stage_enabled 3; then
   log "Stage 3: streaming decoding"
   streaming_methods=(greedy_search modified_beam_search fast_beam_search)
   for chunk in 16 32; do
-    # fast beam search with streaming_decode.py's settings (icefall's streaming defaults), so that
-    # the two rows differ only in how the encoder ran
-    log "simulated streaming, chunk $chunk (epoch $num_epochs, avg $avg): one model load"
-    run_python zipformer/decode.py --epoch "$num_epochs" --avg "$avg" --chunk-size "$chunk" \
-      --left-context-frames 128 --beam 4 --max-contexts 4 --max-states 32 \
-      --decoding-method "$(IFS=,; echo "${streaming_methods[*]}")"
+    # simulated: decode.py with chunk-limited attention; fast beam search with streaming_decode.py's
+    # settings (icefall's streaming defaults), so that the two rows differ only in how the encoder
+    # ran
+    decode_args=(--chunk-size "$chunk" --left-context-frames 128 --beam 4 --max-contexts 4
+      --max-states 32)
+    step_decode "$num_epochs" "$avg" "${streaming_methods[@]}"
+    decode_args=()
     for method in "${streaming_methods[@]}"; do
       log "streaming $method, chunk $chunk (epoch $num_epochs, avg $avg)"
       run_python zipformer/streaming_decode.py --epoch "$num_epochs" --avg "$avg" \
