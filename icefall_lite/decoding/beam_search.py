@@ -1,4 +1,4 @@
-"""Beam searches without a graph (ALGORITHMS.md §7).
+"""Beam searches without a graph (docs/design/algorithms.rst §7).
 
 - :func:`beam_search`: Graves (2012) Algorithm 1, one utterance at a time (a reference; slow).
 - :func:`modified_beam_search`: batched, one symbol per frame, ``beam_size`` hypotheses per

@@ -1,4 +1,4 @@
-"""Decoding hyperparameters: one dataclass, icefall's decode.py defaults (ALGORITHMS.md §4).
+"""Decoding hyperparameters: one dataclass, icefall's decode.py defaults (docs/design/algorithms.rst §4).
 
 Example::
 

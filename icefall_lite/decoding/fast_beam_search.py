@@ -1,5 +1,5 @@
 """fast_beam_search: RNN-T decoding against a graph into a lattice, and the methods built on
-the lattice (ALGORITHMS.md §4, §5).
+the lattice (docs/design/algorithms.rst §4, §5).
 
 The graph is ``k2.trivial_graph(vocab_size - 1)`` (no language model; outputs are token ids)
 or an epsilon-free LG scaled by ``ngram_lm_scale`` (labels are token ids, ``aux_labels`` word

@@ -1,4 +1,4 @@
-"""N-best lists drawn from a lattice (ALGORITHMS.md §5).
+"""N-best lists drawn from a lattice (docs/design/algorithms.rst §5).
 
 An :class:`Nbest` holds, per utterance, the distinct output-label sequences (token ids for a
 trivial-graph lattice, word ids for an LG lattice) of ``num_paths`` paths sampled from the

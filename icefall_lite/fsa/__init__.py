@@ -1,7 +1,7 @@
 """Built-in FSA core: k2's FSAs, ragged tensors and lattice algorithms in pure PyTorch.
 
 These are the names :mod:`icefall_lite.k2` exposes when real k2 is missing; semantics,
-signatures and output order follow k2 1.23.4 (see ``shared/design/ALGORITHMS.md`` §1-2).
+signatures and output order follow k2 1.23.4 (see ``docs/design/algorithms.rst`` §1-2).
 
 Modules: :mod:`.ragged` (RaggedShape/RaggedTensor and ``ragged`` functions), :mod:`.fsa`
 (the Fsa class, ``create_fsa_vec``), :mod:`.text` (``from_str``, ``to_str_simple``, OpenFst /

@@ -1,6 +1,6 @@
 """LG = L ∘ G, built with OpenFst through kaldifst and saved in k2's ``Fsa.as_dict()`` format.
 
-Steps (ALGORITHMS.md §6):
+Steps (docs/design/algorithms.rst §6):
 
 1. L ∘ G, written out directly: every word arc ``g -> g'`` of G becomes a chain of arcs
    spelling one pronunciation of the word (``lexicon_disambig.txt`` without its ``#1, #2, ...``,

@@ -1,4 +1,4 @@
-"""Print the parameter counts of the tiny (ZIPFORMER.md section 14) and normal (icefall's default)
+"""Print the parameter counts of the tiny (docs/design/zipformer.rst section 14) and normal (icefall's default)
 Zipformer transducer configurations.
 
 Usage::

@@ -6,7 +6,7 @@
   default initialisation multiplied by ``initial_scale``;
 - :class:`BypassModule` - ``x_orig + c * (x - x_orig)`` with a learned per-channel ``c``;
 - :class:`Balancer`, :class:`Whiten` - identity in the forward pass; in training they add a
-  small gradient that keeps activations in a healthy range (ZIPFORMER.md section 12);
+  small gradient that keeps activations in a healthy range (docs/design/zipformer.rst section 12);
 - :func:`limit_param_value` - identity in the forward pass; in training it flips gradient signs that
   would push a parameter out of ``[min, max]``.
 

@@ -153,7 +153,7 @@ class FeedforwardModule(nn.Module):
 
 
 class Zipformer2EncoderLayer(nn.Module):
-    """One Zipformer block (ZIPFORMER.md section 5): attention weights computed once and shared
+    """One Zipformer block (docs/design/zipformer.rst section 5): attention weights computed once and shared
     by the non-linear attention (head 0) and two self-attention modules; three feed-forward
     modules (3F/4, F, 5F/4); two convolution modules; a mid-layer bypass; BiasNorm; a bypass.
 
@@ -384,7 +384,7 @@ def _as_tuple(value: Sequence[int], num_stacks: int, name: str) -> tuple[int, ..
 
 
 class Zipformer2(nn.Module):
-    """The Zipformer2 encoder (ZIPFORMER.md section 4).
+    """The Zipformer2 encoder (docs/design/zipformer.rst section 4).
 
     Per-stack tuples (a single value is broadcast): downsampling_factor, encoder_dim,
     num_encoder_layers, encoder_unmasked_dim, num_heads, feedforward_dim, cnn_module_kernel,

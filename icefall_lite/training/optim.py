@@ -1,6 +1,6 @@
 """ScaledAdam, the Eden learning-rate schedule, and per-module learning-rate scales.
 
-ScaledAdam (Zipformer paper; ZIPFORMER.md §10) is Adam without a first moment on the gradient:
+ScaledAdam (Zipformer paper; docs/design/zipformer.rst §10) is Adam without a first moment on the gradient:
 each step is normalised by the second moment, then multiplied by the parameter's RMS, so a tensor
 changes by a roughly constant *relative* amount per step. The overall scale of every tensor is
 learned separately (every ``size_update_period`` steps), momentum acts on the combined update, and
@@ -35,7 +35,7 @@ _EARLY_CLIPPING_STEPS = (10, 20, 40)
 
 
 class ScaledAdam(torch.optim.Optimizer):
-    """The Zipformer optimiser (see the module docstring and ZIPFORMER.md §10).
+    """The Zipformer optimiser (see the module docstring and docs/design/zipformer.rst §10).
 
     Args:
       params: parameters, or parameter groups (dicts with ``"params"`` and optionally ``"lr"``),

@@ -4,7 +4,7 @@ A stream decodes one utterance against a decoding graph (``k2.trivial_graph`` or
 search state is a set of ``(context, graph_state)`` pairs, encoded as one int64
 ``context_state * num_graph_states + graph_state`` where ``context_state`` packs the last
 ``decoder_history_len`` tokens in base ``vocab_size``; scores are float64. Per frame, for all
-streams at once (see ALGORITHMS.md §4):
+streams at once (see docs/design/algorithms.rst §4):
 
 1. :meth:`RnntDecodingStreams.get_contexts` lists the distinct contexts; the caller runs the
    decoder and joiner once per context;

@@ -1,5 +1,5 @@
 """Built-in FSA core against independent oracles (main environment): the check values of
-ALGORITHMS.md, brute-force path enumeration, a dynamic-programming edit distance, k2's
+docs/design/algorithms.rst, brute-force path enumeration, a dynamic-programming edit distance, k2's
 documented file format, and hand-computed cases."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def random_small_fsas(seed, count=120):
 
 
 # --------------------------------------------------------------------------------------------
-# ALGORITHMS.md check values
+# docs/design/algorithms.rst check values
 # --------------------------------------------------------------------------------------------
 def test_log_total_and_arc_posteriors_equal_the_algorithms_md_check_values():
     vec = F.create_fsa_vec([F.Fsa.from_str(CHECK_FSA)])

@@ -1,4 +1,4 @@
-"""Built-in RNN-T losses against independent oracles: the check values of ALGORITHMS.md §3,
+"""Built-in RNN-T losses against independent oracles: the check values of docs/design/algorithms.rst §3,
 brute-force enumeration of alignments, finite differences and hand-computed special cases."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from loss_helpers import RNNT_TYPES, brute_force_rnnt_loss, random_problem
 
 from icefall_lite.k2 import builtin as k2
 
-# ALGORITHMS.md §3: B=1, S=3, T=4, C=3, blank 2, joiner = addition
+# docs/design/algorithms.rst §3: B=1, S=3, T=4, C=3, blank 2, joiner = addition
 CHECK_LM = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 0, 1], [2, 2, 0]], dtype=torch.float32)
 CHECK_AM = torch.tensor([[0, 1, 2], [0, 0, 0], [0, 2, 4], [0, 3, 3]], dtype=torch.float32)
 CHECK_SYMBOLS = torch.tensor([[0, 1, 0]])
