@@ -25,6 +25,7 @@ from pathlib import Path
 from icefall_lite.data.corpora import CORPORA
 from icefall_lite.data.manifests import ensure_outside, manifest_path
 from icefall_lite.data.validation import DataIssues, OnError, validate_manifests
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -89,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

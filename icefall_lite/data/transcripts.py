@@ -22,6 +22,7 @@ from pathlib import Path
 from lhotse import load_manifest_lazy
 
 from icefall_lite.data.manifests import list_splits, manifest_path
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -79,4 +80,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -22,7 +22,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import soundfile
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+from icefall_lite.data.audio_header import AudioHeaderError, declared_length
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,8 @@ _LENGTH_TOLERANCE_S = 0.025
 
 
 class ManifestError(ValueError):
-    """Bad corpus input: a missing or unreadable file, a wrong sample rate, an empty transcript."""
+    """Bad corpus input: a missing, unreadable or truncated file, a wrong sample rate, an empty
+    transcript, an undecodable line."""
 
 
 class DataIssues:
@@ -50,16 +54,24 @@ class DataIssues:
         self.counts: Counter[str] = Counter()
         self.skipped_ids: list[str] = []
 
-    def flag(self, problem: str, utterance_id: str, where: str, detail: str = "") -> None:
-        """Report ``problem`` (a short category, e.g. ``"missing audio"``) for one utterance."""
-        message = f"{problem}: {where} (utterance {utterance_id})"
+    def flag(
+        self, problem: str, utterance_id: str | None, where: str, detail: str = ""
+    ) -> None:
+        """Report ``problem`` (a short category, e.g. ``"missing audio"``) for one utterance.
+
+        ``where`` is the file, or ``file:line`` (:func:`at_line`) for a problem in a text file;
+        ``utterance_id`` is None when the problem hides it (an undecodable line).
+        """
+        message = f"{problem}: {where}"
+        if utterance_id is not None:
+            message += f" (utterance {utterance_id})"
         if detail:
             message += f": {detail}"
         if self.on_error == "raise":
             raise ManifestError(message)
         logger.warning("skipping %s", message)
         self.counts[problem] += 1
-        self.skipped_ids.append(utterance_id)
+        self.skipped_ids.append(utterance_id or where)
 
     @property
     def num_skipped(self) -> int:
@@ -72,6 +84,11 @@ class DataIssues:
             return
         per_problem = ", ".join(f"{p}: {n}" for p, n in sorted(self.counts.items()))
         logger.warning("skipped %d of %d %s (%s)", self.num_skipped, total, what, per_problem)
+
+
+def at_line(path: str | Path, line: int) -> str:
+    """``path:line``, the ``where`` of a problem on one line of a text file."""
+    return f"{path}:{line}"
 
 
 def audio_path(recording: Recording) -> str:
@@ -109,13 +126,60 @@ def _check_recording(
     if recording.duration <= 0:
         issues.flag("empty audio", recording.id, where, f"duration {recording.duration} s")
         return False
-    if decode_audio:
+    files = [Path(s.source) for s in recording.sources if s.type == "file"]
+    for path in files:
+        if not _check_declared_length(path, recording, decode_audio, issues):
+            return False
+    if decode_audio and not files:
         try:
             recording.load_audio()
         except Exception as error:
             issues.flag("unreadable audio", recording.id, where, _first_line(error))
             return False
     return True
+
+
+def _check_declared_length(
+    path: Path, recording: Recording, decode_audio: bool, issues: DataIssues
+) -> bool:
+    """The header's sample count against the bytes stored, the manifest and (``decode_audio``)
+    the samples libsndfile decodes. The header is read independently of libsndfile, which
+    reports what is there and so agrees with a manifest built from the same read."""
+    if not path.is_file():
+        issues.flag("missing audio", recording.id, str(path), "no such file")
+        return False
+    try:
+        declared = declared_length(path)
+    except (OSError, AudioHeaderError) as error:
+        issues.flag("bad audio header", recording.id, str(path), _first_line(error))
+        return False
+    if declared is not None and declared.cut_short:
+        issues.flag("truncated audio", recording.id, str(path),
+                    f"header declares {declared.num_samples} samples, the file holds "
+                    f"{declared.stored_samples}")
+        return False
+    expected = declared.num_samples if declared is not None else recording.num_samples
+    counts = [("the manifest has", recording.num_samples)]
+    if decode_audio:
+        try:
+            counts.append(("decoding gives", decoded_num_samples(path)))
+        except Exception as error:  # libsndfile's errors are RuntimeError or LibsndfileError
+            issues.flag("unreadable audio", recording.id, str(path), _first_line(error))
+            return False
+    for what, count in counts:
+        if count != expected:
+            problem = "truncated audio" if count < expected else "audio length mismatch"
+            source = "header declares" if declared is not None else "manifest has"
+            issues.flag(problem, recording.id, str(path),
+                        f"{source} {expected} samples, {what} {count}")
+            return False
+    return True
+
+
+def decoded_num_samples(path: Path, block_frames: int = 1 << 16) -> int:
+    """Samples per channel libsndfile decodes from ``path``, block by block (bounded memory)."""
+    with soundfile.SoundFile(str(path)) as f:
+        return sum(len(block) for block in f.blocks(blocksize=block_frames))
 
 
 def _check_supervision(
@@ -157,9 +221,10 @@ def validate_manifests(
     """Check recordings and their supervisions; return the ones that pass.
 
     Checks: the sample rate equals ``sampling_rate`` (``None``: any), durations are positive,
-    the audio decodes, to the length the manifest promises (``decode_audio``), every transcript is
-    non-empty and every segment lies inside its recording. A recording with no supervision left
-    is dropped too.
+    the sample count a file's header declares (:mod:`~icefall_lite.data.audio_header`) is what
+    the file stores, what the manifest says and (``decode_audio``) what decodes, every
+    transcript is non-empty and every segment lies inside its recording. A recording with no
+    supervision left is dropped too.
     """
     good_recordings: dict[str, Recording] = {}
     dropped: set[str] = set()

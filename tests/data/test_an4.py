@@ -60,7 +60,8 @@ def test_transcript_id_not_matching_fileid_names_file_and_line(tmp_path):
                                       FakeUtterance("an2-a-b", "a", "train", "NO")])
     trans = root / "etc" / "an4_train.transcription"
     trans.write_text(trans.read_text().replace("(an2-a-b)", "(an3-a-b)"))
-    with pytest.raises(ManifestError, match=r"an4_train\.transcription:2: utterance an3-a-b"):
+    with pytest.raises(ManifestError, match=r"an4_train\.transcription:2 \(utterance an3-a-b\): "
+                       r"but .*an4_train\.fileids:2 is an4_clstk/a/an2-a-b"):
         read_transcripts(root, "train")
 
 

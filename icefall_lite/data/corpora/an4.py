@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import logging
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from lhotse import RecordingSet, SupervisionSegment, SupervisionSet
-from lhotse.utils import resumable_download, safe_extract
 
 from icefall_lite.data.audio import use_libsndfile_for_sphere
 from icefall_lite.data.corpora.base import Corpus, SplitManifests
-from icefall_lite.data.validation import DataIssues, ManifestError, recording_from_file
+from icefall_lite.data.fetch import download_into_place, fetch_and_extract
+from icefall_lite.data.text_lines import read_lines
+from icefall_lite.data.validation import DataIssues, ManifestError, at_line, recording_from_file
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +52,46 @@ class An4Utterance:
     text: str
 
 
-def read_transcripts(corpus_dir: Path, split: str) -> list[An4Utterance]:
+def read_transcripts(
+    corpus_dir: Path, split: str, issues: DataIssues | None = None
+) -> list[An4Utterance]:
     """Parse ``etc/an4_<split>.transcription`` against ``etc/an4_<split>.fileids``.
 
-    The two files list the same utterances in the same order; a line whose id differs from its
-    file id, a line without ``(utt-id)``, or files of different lengths raise
-    :class:`~icefall_lite.data.validation.ManifestError` naming file and line.
-    An empty transcript is returned as ``text=""`` (validation reports it).
+    The two files list the same utterances in the same order, so files with different numbers
+    of lines raise :class:`~icefall_lite.data.validation.ManifestError`. A line that is not
+    UTF-8, lacks ``(utt-id)`` or names another utterance than its file id goes to ``issues``
+    (default: raise) as ``file:line``; under skip the pair is dropped. An empty transcript is
+    returned as ``text=""`` (validation reports it).
     """
     if split not in SPLITS:
         raise ValueError(f"AN4 split must be one of {SPLITS}, got {split!r}")
+    issues = issues if issues is not None else DataIssues("raise")
     trans_path = corpus_dir / "etc" / f"an4_{split}.transcription"
     ids_path = corpus_dir / "etc" / f"an4_{split}.fileids"
     for path in (trans_path, ids_path):
         if not path.is_file():
             raise FileNotFoundError(f"AN4: missing {path}")
-    trans_lines = [ln for ln in trans_path.read_text().splitlines() if ln.strip()]
-    fileids = [ln.strip() for ln in ids_path.read_text().splitlines() if ln.strip()]
+    trans_lines = read_lines(trans_path, issues)
+    fileids = read_lines(ids_path, issues)
     if len(trans_lines) != len(fileids):
         raise ManifestError(
             f"{trans_path} has {len(trans_lines)} utterances but {ids_path} has {len(fileids)}"
         )
     utterances = []
-    for line_no, (line, fileid) in enumerate(zip(trans_lines, fileids), start=1):
+    for (line_no, line), (ids_line_no, fileid) in zip(trans_lines, fileids):
+        if line is None or fileid is None:
+            continue
+        fileid = fileid.strip()
         match = _LINE.match(line)
         if match is None:
-            raise ManifestError(f"{trans_path}:{line_no}: expected 'WORDS (utt-id)', got {line!r}")
+            issues.flag("malformed transcript line", None, at_line(trans_path, line_no),
+                        f"expected 'WORDS (utt-id)', got {line!r}")
+            continue
         utt_id = match["utt"]
         if Path(fileid).name != utt_id:
-            raise ManifestError(
-                f"{trans_path}:{line_no}: utterance {utt_id} but {ids_path}:{line_no} is {fileid}"
-            )
+            issues.flag("transcript/fileid mismatch", utt_id, at_line(trans_path, line_no),
+                        f"but {at_line(ids_path, ids_line_no)} is {fileid}")
+            continue
         words = [w for w in match["text"].split() if w not in FILLERS]
         utterances.append(
             An4Utterance(
@@ -101,7 +110,7 @@ def prepare_split(corpus_dir: Path, split: str, issues: DataIssues) -> tuple[
     """Recordings and supervisions of one split; unreadable audio goes to ``issues``."""
     use_libsndfile_for_sphere()
     recordings, supervisions = [], []
-    for utt in read_transcripts(corpus_dir, split):
+    for utt in read_transcripts(corpus_dir, split, issues):
         recording = recording_from_file(
             corpus_dir / "wav" / f"{utt.fileid}.sph", utt.utterance_id, issues
         )
@@ -123,17 +132,21 @@ def prepare_split(corpus_dir: Path, split: str, issues: DataIssues) -> tuple[
     return RecordingSet.from_recordings(recordings), SupervisionSet.from_segments(supervisions)
 
 
+def _is_present(dl_dir: Path) -> bool:
+    return (dl_dir / "an4" / "etc").is_dir() and (dl_dir / "an4" / "wav").is_dir()
+
+
 def _download(dl_dir: Path) -> Path:
     corpus_dir = dl_dir / "an4"
-    if (corpus_dir / "etc").is_dir() and (corpus_dir / "wav").is_dir():
+    if _is_present(dl_dir):
         logger.info("found %s: skipping the download", corpus_dir)
         return corpus_dir
-    dl_dir.mkdir(parents=True, exist_ok=True)
-    tar_path = dl_dir / "an4_sphere.tar.gz"
-    resumable_download(URL, filename=tar_path)
-    with tarfile.open(tar_path) as tar:
-        safe_extract(tar, path=dl_dir)
-    return corpus_dir
+
+    def fetch(tmp: Path) -> Path:
+        fetch_and_extract(URL, "an4_sphere.tar.gz", tmp)
+        return tmp / "an4"
+
+    return download_into_place(dl_dir, "an4", fetch)
 
 
 def _prepare(dl_dir: Path, issues: DataIssues) -> SplitManifests:
@@ -143,4 +156,5 @@ def _prepare(dl_dir: Path, issues: DataIssues) -> SplitManifests:
     return {split: prepare_split(corpus_dir, split, issues) for split in SPLITS}
 
 
-AN4 = Corpus(name="an4", sampling_rate=16000, download=_download, prepare=_prepare)
+AN4 = Corpus(name="an4", sampling_rate=16000, download=_download, is_present=_is_present,
+             prepare=_prepare)

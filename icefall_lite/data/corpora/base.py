@@ -22,7 +22,9 @@ class Corpus:
         name: corpus name, also the prefix of its manifest files (``an4_cuts_train.jsonl.gz``).
         sampling_rate: the rate every recording must have (validation rejects others).
         download: ``download(dl_dir) -> corpus_dir``; skips the network when the corpus is
-            already in ``dl_dir`` and then writes nothing there.
+            already in ``dl_dir`` and then writes nothing there; a failed download leaves
+            nothing behind (:func:`icefall_lite.data.fetch.download_into_place`).
+        is_present: ``is_present(dl_dir)``: the corpus is in ``dl_dir`` (no download needed).
         prepare: ``prepare(dl_dir, issues) -> {split: (recordings, supervisions)}``; reads
             ``dl_dir`` only, reporting unusable files to ``issues``.
     """
@@ -30,4 +32,5 @@ class Corpus:
     name: str
     sampling_rate: int
     download: Callable[[Path], Path]
+    is_present: Callable[[Path], bool]
     prepare: Callable[[Path, DataIssues], SplitManifests]
