@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,48 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
         str(p.relative_to(directory)): (p.lstat().st_size, p.lstat().st_mtime_ns, p.lstat().st_mode)
         for p in sorted(directory.rglob("*"))
     } | {".": (0, directory.stat().st_mtime_ns, directory.stat().st_mode)}
+
+
+def nist_sphere_bytes(declared: int, samples: np.ndarray, sampling_rate: int = 16000) -> bytes:
+    """A hand-built 1024-byte NIST SPHERE header declaring ``declared`` samples, then
+    ``samples`` (int16, little-endian PCM): the test's own oracle for the header's count."""
+    header = (
+        "NIST_1A\n   1024\n"
+        f"sample_count -i {declared}\n"
+        f"sample_rate -i {sampling_rate}\n"
+        "channel_count -i 1\n"
+        "sample_n_bytes -i 2\n"
+        "sample_byte_format -s2 01\n"
+        "sample_coding -s3 pcm\n"
+        "end_head\n"
+    ).encode("ascii")
+    return header.ljust(1024, b" ") + samples.astype("<i2").tobytes()
+
+
+def wav_bytes(declared: int, samples: np.ndarray, sampling_rate: int = 8000,
+              extra_chunk: bytes = b"") -> bytes:
+    """A hand-built RIFF/WAVE file (16-bit mono PCM) whose data chunk declares ``declared``
+    samples and holds ``samples``; ``extra_chunk`` (a whole chunk) goes before the data."""
+    data = samples.astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, sampling_rate, 2 * sampling_rate, 2, 16)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunk
+            + b"data" + struct.pack("<I", 2 * declared) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def make_librispeech_part(dl_dir: Path, part: str, utterances: dict[str, float]) -> Path:
+    """``dl_dir/LibriSpeech/<part>/<spk>/<chapter>/`` with one flac per utterance id
+    (``spk-chapter-nnnn`` → seconds) and the chapter's ``trans.txt``; returns the part dir."""
+    part_dir = dl_dir / "LibriSpeech" / part
+    lines: dict[Path, list[str]] = {}
+    for utt_id, seconds in utterances.items():
+        speaker, chapter, _ = utt_id.split("-")
+        chapter_dir = part_dir / speaker / chapter
+        chapter_dir.mkdir(parents=True, exist_ok=True)
+        sf.write(chapter_dir / f"{utt_id}.flac", tone(seconds, 16000, zlib.crc32(utt_id.encode())),
+                 16000)
+        lines.setdefault(chapter_dir / f"{speaker}-{chapter}.trans.txt", []).append(
+            f"{utt_id} WORDS OF {utt_id.replace('-', ' ')}")
+    for path, text in lines.items():
+        path.write_text("\n".join(text) + "\n")
+    return part_dir
