@@ -88,6 +88,10 @@ def prepare_lang(
     vocabulary = {w for w, _ in pronunciations} if dictionary else None
     transcript_words = read_transcript_words(transcript, vocabulary)
     words = sorted((set(transcript_words.counts) | (vocabulary or set())) - _SPECIAL_WORDS)
+    if not words:
+        raise ValueError(f"no words for {lang_dir}: {transcript}"
+                         + (f" and {dictionary}" if dictionary else "")
+                         + " hold only special symbols")
 
     if bpe_model is not None:
         lexicon = bpe_lexicon([UNK, *words], bpe_model)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from icefall_lite.lang.files import require_file
+from icefall_lite.lang.files import read_text_lines, require_file
 
 Lexicon = list[tuple[str, list[str]]]
 
@@ -28,17 +28,22 @@ _ALTERNATIVE = re.compile(r"^(.+)\(\d+\)$")
 
 
 def read_lexicon(path: str | Path) -> Lexicon:
-    """Read ``lexicon.txt``: ``WORD TOKEN TOKEN ...`` per line (a word needs >= 1 token)."""
+    """Read ``lexicon.txt``: ``WORD TOKEN TOKEN ...`` per line (a word needs >= 1 token).
+
+    Raises:
+        ValueError: a word without tokens or a line that is not UTF-8 (file:line), or no entry.
+    """
     path = require_file(path, "lexicon")
     lexicon: Lexicon = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 2:
-                raise ValueError(f"{path}:{lineno}: word {fields[0]!r} has no pronunciation")
-            lexicon.append((fields[0], fields[1:]))
+    for lineno, line in read_text_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"{path}:{lineno}: word {fields[0]!r} has no pronunciation")
+        lexicon.append((fields[0], fields[1:]))
+    if not lexicon:
+        raise ValueError(f"lexicon {path} has no entries")
     return lexicon
 
 
@@ -50,25 +55,30 @@ def write_lexicon(path: str | Path, lexicon: Iterable[tuple[str, list[str]]]) ->
 
 def read_pronunciation_dict(path: str | Path) -> Lexicon:
     """Read a CMU-style dictionary: ``WORD  PH PH ...``; ``WORD(2)`` is another pronunciation
-    of ``WORD``. Lines starting with ``;;;`` are comments. Duplicate pronunciations are dropped."""
+    of ``WORD``. Lines starting with ``;;;`` are comments. Duplicate pronunciations are dropped.
+
+    Raises:
+        ValueError: a word without phones or a line that is not UTF-8 (file:line), or no entry.
+    """
     path = require_file(path, "pronunciation dictionary")
     lexicon: Lexicon = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, start=1):
-            if line.startswith(";;;"):
-                continue
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 2:
-                raise ValueError(f"{path}:{lineno}: word {fields[0]!r} has no pronunciation")
-            match = _ALTERNATIVE.match(fields[0])
-            word = match.group(1) if match else fields[0]
-            key = (word, tuple(fields[1:]))
-            if key not in seen:
-                seen.add(key)
-                lexicon.append((word, fields[1:]))
+    for lineno, line in read_text_lines(path):
+        if line.startswith(";;;"):
+            continue
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"{path}:{lineno}: word {fields[0]!r} has no pronunciation")
+        match = _ALTERNATIVE.match(fields[0])
+        word = match.group(1) if match else fields[0]
+        key = (word, tuple(fields[1:]))
+        if key not in seen:
+            seen.add(key)
+            lexicon.append((word, fields[1:]))
+    if not lexicon:
+        raise ValueError(f"pronunciation dictionary {path} has no entries")
     return lexicon
 
 
@@ -113,16 +123,15 @@ def read_transcript_words(
     """
     path = require_file(path, "transcript")
     result = TranscriptWords()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            for word in line.split():
-                if vocabulary is not None and word not in vocabulary:
-                    result.oov.append((str(path), lineno, word))
-                    if len(result.oov) <= max_logged:
-                        logging.warning(f"{path}:{lineno}: word {word!r} is not in the "
-                                        "dictionary; mapped to <unk>")
-                else:
-                    result.counts[word] += 1
+    for lineno, line in read_text_lines(path):
+        for word in line.split():
+            if vocabulary is not None and word not in vocabulary:
+                result.oov.append((str(path), lineno, word))
+                if len(result.oov) <= max_logged:
+                    logging.warning(f"{path}:{lineno}: word {word!r} is not in the "
+                                    "dictionary; mapped to <unk>")
+            else:
+                result.counts[word] += 1
     if not result.counts and not result.oov:
         raise ValueError(f"transcript {path} contains no words")
     if result.oov:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from icefall_lite.lang.files import require_file
+from icefall_lite.lang.files import read_text_lines, require_file
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
@@ -62,16 +62,15 @@ def read_sentences(path: str | Path, vocabulary: set[str] | None = None) -> list
     Empty lines are skipped."""
     path = require_file(path, "LM training text")
     sentences = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            words = line.split()
-            if BOS in words or EOS in words:
-                raise ValueError(f"{path}:{lineno}: the text must hold words only; {BOS} and "
-                                 f"{EOS} are added by the estimator")
-            if vocabulary is not None:
-                words = [w if w in vocabulary else UNK for w in words]
-            if words:
-                sentences.append(words)
+    for lineno, line in read_text_lines(path):
+        words = line.split()
+        if BOS in words or EOS in words:
+            raise ValueError(f"{path}:{lineno}: the text must hold words only; {BOS} and "
+                             f"{EOS} are added by the estimator")
+        if vocabulary is not None:
+            words = [w if w in vocabulary else UNK for w in words]
+        if words:
+            sentences.append(words)
     if not sentences:
         raise ValueError(f"LM training text {path} contains no words")
     return sentences

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from icefall_lite.lang.files import require_file
+from icefall_lite.lang.files import read_text_lines, require_file
 
 
 class SymbolTable:
@@ -34,22 +34,27 @@ class SymbolTable:
 
     @classmethod
     def from_file(cls, path: str | Path) -> SymbolTable:
-        """Read a ``symbol id`` file; a malformed line or a duplicate raises ``ValueError``."""
+        """Read a ``symbol id`` file (ids >= 0).
+
+        Raises:
+            ValueError: naming file and line: a malformed line, a line that is not UTF-8, a
+                symbol listed twice or an id given to two symbols.
+        """
         path = require_file(path, "symbol table")
         table = cls()
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                    raise ValueError(
-                        f"{path}:{lineno}: expected 'symbol id', got {line.rstrip()!r}"
-                    )
-                try:
-                    table.add(fields[0], int(fields[1]))
-                except ValueError as e:
-                    raise ValueError(f"{path}:{lineno}: {e}") from e
+        for lineno, line in read_text_lines(path):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or not fields[1].isdigit():
+                raise ValueError(f"{path}:{lineno}: expected 'symbol id', got {line.rstrip()!r}")
+            if fields[0] in table:
+                raise ValueError(f"{path}:{lineno}: symbol {fields[0]!r} listed twice (already "
+                                 f"id {table[fields[0]]})")
+            try:
+                table.add(fields[0], int(fields[1]))
+            except ValueError as e:
+                raise ValueError(f"{path}:{lineno}: {e}") from e
         return table
 
     def add(self, symbol: str, index: int | None = None) -> int:
