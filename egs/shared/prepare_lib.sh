@@ -3,8 +3,15 @@
 #   parse_options "$@"     --some-name VALUE / --some-name=VALUE sets $some_name; the recipe lists
 #                          its options (with defaults already assigned) in the array option_names
 #   stage_enabled N        true when $stage <= N <= $stop_stage
-#   is_done MARKER         true (and logs a skip) when the .done marker exists
-#   mark_done MARKER       creates the marker once a step has finished
+#   require_dl_dir N...    stops with a clear message when one of the stages N (those reading
+#                          $dl_dir) is enabled and $dl_dir does not exist, unless stage 0 runs
+#                          with --download 1 ($download)
+#   step_record K=V... [-- FILE...]  the record of a step's inputs: the K=V lines, then one
+#                          "file PATH SHA256" line per FILE (a missing FILE is "missing")
+#   is_done MARKER [RECORD]  true (and logs a skip) when the .done marker exists and holds
+#                          RECORD; a marker holding another record is removed, with a log line
+#                          saying what changed, and inputs_changed=1 (the step rebuilds)
+#   mark_done MARKER [RECORD]  writes RECORD into the marker once a step has finished
 #   run_python ARGS...     the main environment's python ($PYTHON, else $VIRTUAL_ENV, else the
 #                          repository's .venv, else python3)
 #   lang_tool NAME ARGS... runs lang/NAME.py of this repository
@@ -69,17 +76,55 @@ stage_enabled() {
   [[ $stage -le $1 && $stop_stage -ge $1 ]]
 }
 
+require_dl_dir() {
+  [[ -d $dl_dir ]] && return 0
+  [[ ${download:-0} == 1 ]] && stage_enabled 0 && return 0
+  local n
+  for n in "$@"; do
+    stage_enabled "$n" && die "--dl-dir $dl_dir does not exist (stage $n reads it): point" \
+      "--dl-dir at the directory holding the corpus, or add --download 1 (stage 0) to" \
+      "download it there"
+  done
+  return 0
+}
+
+step_record() {
+  while [[ $# -gt 0 && $1 != -- ]]; do
+    echo "$1"
+    shift
+  done
+  [[ $# -gt 0 ]] && shift
+  local file
+  for file in "$@"; do
+    if [[ -f $file ]]; then
+      echo "file $file $(sha256sum < "$file" | cut -d' ' -f1)"
+    else
+      echo "file $file missing"
+    fi
+  done
+}
+
+inputs_changed=0
 is_done() {
-  if [[ -f $1 ]]; then
-    log "already done ($1 exists): skipping"
+  local marker=$1 record=${2-}
+  inputs_changed=0
+  [[ -f $marker ]] || return 1
+  local old
+  old=$(< "$marker")
+  if [[ $old == "$record" ]]; then
+    log "already done ($marker, same inputs): skipping"
     return 0
   fi
+  log "$marker was made from other inputs: rebuilding" \
+    "\n  before: ${old//$'\n'/; }\n  now:    ${record//$'\n'/; }"
+  rm -f "$marker"
+  inputs_changed=1
   return 1
 }
 
 mark_done() {
   mkdir -p "$(dirname "$1")"
-  touch "$1"
+  printf '%s\n' "${2-}" > "$1"
 }
 
 run_python() {

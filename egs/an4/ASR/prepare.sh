@@ -4,7 +4,9 @@
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--vocab-size N] ...
 #
 #   --dl-dir         download root holding an4/ (etc/ and wav/, as an4_sphere.tar.gz extracts);
-#                    only read when an4/ is there (downloaded into it otherwise)
+#                    read only; a directory that does not exist is an error
+#   --download       1: stage 0 downloads AN4 into --dl-dir when an4/ is not there (0, the
+#                    default: a missing corpus is an error)
 #   --vocab-size     BPE vocabulary (sentencepiece unigram): 101 = 100 pieces for AN4's letters,
 #                    digits and words plus <sil> (sentencepiece allows at most about 114 pieces)
 #   --lm-order       order of the n-gram LM estimated from the training transcripts
@@ -13,8 +15,9 @@
 #   --sil-piece      1 (default): the BPE model gets a <sil> pause piece that the scripts put
 #                    between words (RESULTS.md, Run 7); 0: plain words (use --vocab-size 100)
 #
-# Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
-#   0 download (skipped when an4/ is there)     4 BPE model
+# Stages (outputs under data/; finished steps leave .done markers recording their inputs, so a
+# rerun is a no-op, and a rerun with other inputs, e.g. another --dl-dir, rebuilds what changed):
+#   0 check / download (--download 1)           4 BPE model
 #   1 validated manifests                       5 lang dirs: BPE lexicon; phone lexicon (an4.dic)
 #   2 80-bin fbank                              6 n-gram ARPA LM from the training transcripts
 #   3 training transcripts                      7 G and LG for each lang dir
@@ -29,13 +32,15 @@ vocab_size=101
 lm_order=3
 perturb_speed=1
 on_error=raise
+download=0
 num_workers=2
 sil_piece=1
-option_names=(dl_dir stage stop_stage vocab_size lm_order perturb_speed on_error num_workers
-  sil_piece)
+option_names=(dl_dir download stage stop_stage vocab_size lm_order perturb_speed on_error
+  num_workers sil_piece)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
+require_dl_dir 0 1 5
 
 corpus=an4
 manifests=data/manifests
@@ -47,8 +52,9 @@ arpa=data/lm/$g_name.arpa
 log "dl_dir: $dl_dir; stages $stage to $stop_stage"
 
 if stage_enabled 0; then
-  log "Stage 0: download AN4 into $dl_dir unless it is there"
-  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir"
+  log "Stage 0: AN4 in $dl_dir (downloaded there with --download 1)"
+  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir" \
+    --allow-download "$download"
 fi
 
 if stage_enabled 1; then

@@ -4,8 +4,10 @@
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-mel-bins N]
 #                    [--vocab-size N] [--sil-piece 0|1]
 #
-#   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker nothing is
-#                 downloaded and nothing is written there)
+#   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker; read only);
+#                 a directory that does not exist is an error
+#   --download    1: stage 0 downloads yesno into --dl-dir when it is not there (0, the default:
+#                 a missing corpus is an error)
 #   --num-mel-bins  fbank bins (default 23, as icefall's yesno: 8 kHz audio has no use for 80; the
 #                 model's --feature-dim must match)
 #   --vocab-size  BPE vocabulary. The default 15 (byte-pair merges) makes "▁YES" and "▁NO" single
@@ -19,8 +21,9 @@
 #                 (RESULTS.md, Run 3 and "A pause token between words").
 #   A phone lang dir (YES→Y, NO→N, as icefall's yesno recipe) is built too.
 #
-# Stages (outputs under data/; finished steps leave .done markers, so a rerun is a no-op):
-#   0 download (skipped when present)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
+# Stages (outputs under data/; finished steps leave .done markers recording their inputs, so a
+# rerun is a no-op, and a rerun with other inputs, e.g. another --dl-dir, rebuilds what changed):
+#   0 check / download (--download 1)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
 #   1 validated manifests               4 BPE model              7 G and LG for each lang dir
 #   2 23-bin fbank                      5 lang dirs              8 summary
 set -euo pipefail
@@ -32,14 +35,16 @@ stop_stage=100
 vocab_size=15
 lm_order=1
 on_error=raise
+download=0
 num_workers=1
 num_mel_bins=23
 sil_piece=1
-option_names=(dl_dir stage stop_stage vocab_size lm_order on_error num_workers num_mel_bins
-  sil_piece)
+option_names=(dl_dir download stage stop_stage vocab_size lm_order on_error num_workers
+  num_mel_bins sil_piece)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
+require_dl_dir 0 1
 
 corpus=yesno
 manifests=data/manifests
@@ -52,8 +57,9 @@ arpa=data/lm/$g_name.arpa
 log "dl_dir: $dl_dir; stages $stage to $stop_stage"
 
 if stage_enabled 0; then
-  log "Stage 0: download yesno into $dl_dir unless it is there"
-  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir"
+  log "Stage 0: yesno in $dl_dir (downloaded there with --download 1)"
+  run_python -m icefall_lite.data.download --corpus $corpus --dl-dir "$dl_dir" \
+    --allow-download "$download"
 fi
 
 if stage_enabled 1; then
