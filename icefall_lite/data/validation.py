@@ -164,7 +164,8 @@ def _check_declared_length(
         try:
             counts.append(("decoding gives", decoded_num_samples(path)))
         except Exception as error:  # libsndfile's errors are RuntimeError or LibsndfileError
-            issues.flag("unreadable audio", recording.id, str(path), _first_line(error))
+            issues.flag("unreadable audio", recording.id, str(path),
+                        f"decoding failed: {_first_line(error)}")
             return False
     for what, count in counts:
         if count != expected:
