@@ -68,7 +68,8 @@ def check_arpa(path: str | Path) -> ArpaInfo:
     info = ArpaInfo(counts)
     section: list[int] | None = None  # [order, entries so far] of the current section
     for line_no, text in lines:
-        match = _NGRAM_COUNT.fullmatch(text)
+        # Entries start with their log10 probability: the directives are tried on the others.
+        match = _NGRAM_COUNT.fullmatch(text) if text[0] in "n\\" else None
         if match:
             if section is not None:
                 raise fail(line_no, f"'{text}' after the \\data\\ header")
@@ -78,7 +79,7 @@ def check_arpa(path: str | Path) -> ArpaInfo:
             continue
         if not counts:
             raise fail(line_no, f"expected 'ngram 1=COUNT' after \\data\\, got {text!r}")
-        if text == "\\end\\" or _SECTION.fullmatch(text):
+        if text[0] == "\\" and (text == "\\end\\" or _SECTION.fullmatch(text)):
             _end_section(section, counts, fail, line_no)
             if text == "\\end\\":
                 if section is None or section[0] != len(counts):
@@ -93,12 +94,12 @@ def check_arpa(path: str | Path) -> ArpaInfo:
                 raise fail(line_no, f"'{text}': the \\data\\ header declares {len(counts)} orders")
             section = [order, 0]
             continue
-        if section is None:
-            raise fail(line_no, f"expected 'ngram N=COUNT' or \\1-grams:, got {text!r}")
-        _check_entry(text, section[0], len(counts), fail, line_no)
+        if section is None or text[0] == "\\":
+            raise fail(line_no, f"unexpected line {text!r}")
+        word = _check_entry(text, section[0], len(counts), fail, line_no)
         section[1] += 1
         if section[0] == 1:
-            info.unigrams.add(text.split()[1])
+            info.unigrams.add(word)
     raise fail(None, "no \\end\\ line")
 
 
@@ -109,26 +110,31 @@ def _end_section(section: list[int] | None, counts: list[int], fail: _Fail, line
                             f"\\data\\ header declares {counts[section[0] - 1]}")
 
 
-def _check_entry(text: str, order: int, max_order: int, fail: _Fail, line_no: int) -> None:
+def _check_entry(text: str, order: int, max_order: int, fail: _Fail, line_no: int) -> str:
+    """Check one ``LOG10PROB W1 .. WN [BACKOFF]`` line; return its last word."""
     fields = text.split()
-    allowed = (order + 1, order + 2) if order < max_order else (order + 1,)
-    if len(fields) not in allowed:
+    n = len(fields)
+    if n != order + 1 and (n != order + 2 or order == max_order):
+        allowed = (order + 1, order + 2) if order < max_order else (order + 1,)
         backoff = (" (no back-off weight at the highest order)"
-                   if order == max_order and len(fields) == order + 2 else "")
-        raise fail(line_no, f"{order}-gram entry with {len(fields)} fields, expected "
+                   if order == max_order and n == order + 2 else "")
+        raise fail(line_no, f"{order}-gram entry with {n} fields, expected "
                             f"{' or '.join(map(str, allowed))}{backoff}: {text!r}")
-    numbers = [("log10 probability", fields[0])]
-    if len(fields) == order + 2:
-        numbers.append(("back-off weight", fields[-1]))
-    for what, value in numbers:
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise fail(line_no, f"{what} {value!r} is not a finite number")
-        if what == "log10 probability" and number > 0:
-            raise fail(line_no, f"log10 probability {value} > 0 (a probability above 1)")
+    # -inf < x <= 0 also rejects nan (every comparison with it is false).
+    if not -math.inf < _number(fields[0]) <= 0:
+        problem = ("> 0 (a probability above 1)" if _number(fields[0]) > 0
+                   else "is not a finite number")
+        raise fail(line_no, f"log10 probability {fields[0]!r} {problem}")
+    if n == order + 2 and not math.isfinite(_number(fields[-1])):
+        raise fail(line_no, f"back-off weight {fields[-1]!r} is not a finite number")
+    return fields[order]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def _require_sentence_symbols(info: ArpaInfo, fail: _Fail) -> None:

@@ -122,6 +122,8 @@ def test_good_inputs_give_g_with_the_arpa_weights(tmp_path):
     g = arpa_to_g(arpa, words, tmp_path / "G.txt")
     assert (tmp_path / "G.txt").read_text() == g
     assert check_arpa(arpa).counts == [4, 2]
+    # Text before \data\ is allowed by the format (toolkits put comments there).
+    assert check_arpa(_write(tmp_path / "c.arpa", "made by hand\n" + GOOD_ARPA)).order == 2
     # The bigram "a b" (log10 -0.3) is an arc labelled b (id 4) of cost 0.3 ln 10.
     costs = [float(f[4]) for f in (line.split() for line in g.splitlines())
              if len(f) == 5 and f[2] == "4"]
