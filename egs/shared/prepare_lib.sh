@@ -9,8 +9,10 @@
 #   step_record K=V... [-- FILE...]  the record of a step's inputs: the K=V lines, then one
 #                          "file PATH SHA256" line per FILE (a missing FILE is "missing")
 #   is_done MARKER [RECORD]  true (and logs a skip) when the .done marker exists and holds
-#                          RECORD; a marker holding another record is removed, with a log line
-#                          saying what changed, and inputs_changed=1 (the step rebuilds)
+#                          RECORD. Otherwise the step is to run: RECORD goes to MARKER.inputs,
+#                          and when the marker (or the MARKER.inputs of an unfinished run) holds
+#                          another record, a log line says what changed and inputs_changed=1
+#                          (the step then removes what it made from the old inputs)
 #   mark_done MARKER [RECORD]  writes RECORD into the marker once a step has finished
 #   run_python ARGS...     the main environment's python ($PYTHON, else $VIRTUAL_ENV, else the
 #                          repository's .venv, else python3)
@@ -106,25 +108,34 @@ step_record() {
 
 inputs_changed=0
 is_done() {
-  local marker=$1 record=${2-}
+  local marker=$1 record=${2-} old= what=
   inputs_changed=0
-  [[ -f $marker ]] || return 1
-  local old
-  old=$(< "$marker")
-  if [[ $old == "$record" ]]; then
-    log "already done ($marker, same inputs): skipping"
-    return 0
+  if [[ -f $marker ]]; then
+    old=$(< "$marker")
+    if [[ $old == "$record" ]]; then
+      log "already done ($marker, same inputs): skipping"
+      return 0
+    fi
+    what="$marker was made"
+    rm -f "$marker"
+  elif [[ -f $marker.inputs ]]; then
+    old=$(< "$marker.inputs")
+    [[ $old == "$record" ]] || what="an unfinished run (${marker##*/}.inputs) started"
   fi
-  log "$marker was made from other inputs: rebuilding" \
-    "\n  before: ${old//$'\n'/; }\n  now:    ${record//$'\n'/; }"
-  rm -f "$marker"
-  inputs_changed=1
+  if [[ -n $what ]]; then
+    log "$what from other inputs: rebuilding" \
+      "\n  before: ${old//$'\n'/; }\n  now:    ${record//$'\n'/; }"
+    inputs_changed=1
+  fi
+  mkdir -p "$(dirname "$marker")"
+  printf '%s\n' "$record" > "$marker.inputs"
   return 1
 }
 
 mark_done() {
   mkdir -p "$(dirname "$1")"
   printf '%s\n' "${2-}" > "$1"
+  rm -f "$1.inputs"
 }
 
 run_python() {
