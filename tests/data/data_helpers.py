@@ -124,3 +124,21 @@ def make_librispeech_part(dl_dir: Path, part: str, utterances: dict[str, float])
     for path, text in lines.items():
         path.write_text("\n".join(text) + "\n")
     return part_dir
+
+
+SHARED_DOWNLOAD = Path(__file__).resolve().parents[3] / "shared" / "download"
+
+
+def yesno_link_farm(dl_dir: Path, swap: tuple[str, str] | None = None) -> Path:
+    """``dl_dir/waves_yesno`` linking to the 60 real files (each can then be replaced without
+    touching the shared copy); ``swap`` exchanges the targets of two names. Returns the farm."""
+    real = SHARED_DOWNLOAD / "waves_yesno"
+    farm = dl_dir / "waves_yesno"
+    farm.mkdir(parents=True)
+    targets = {p.name: p.name for p in real.glob("*.wav")}
+    if swap:
+        targets[swap[0]], targets[swap[1]] = swap[1], swap[0]
+    for name, target in targets.items():
+        (farm / name).symlink_to(real / target)
+    (farm / ".completed").touch()
+    return farm

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from data_helpers import GOOD_UTTERANCES, make_an4_corpus
+from data_helpers import GOOD_UTTERANCES, SHARED_DOWNLOAD, make_an4_corpus, yesno_link_farm
 from lhotse import load_manifest
 
 from icefall_lite.data.corpora import an4
@@ -28,7 +28,7 @@ from icefall_lite.data.download import download
 from icefall_lite.data.fetch import DownloadError
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_YESNO = REPO.parent / "shared" / "download" / "waves_yesno"
+SHARED_YESNO = SHARED_DOWNLOAD / "waves_yesno"
 
 
 def _an4_archive(tmp_path: Path) -> bytes:
@@ -123,19 +123,6 @@ def _prepare(recipe: Path, *args: str | Path) -> subprocess.CompletedProcess:
                           env=dict(os.environ, PYTHON=sys.executable))
 
 
-def _yesno_farm(root: Path, swap: tuple[str, str] | None = None) -> Path:
-    """A download directory linking to the real yesno files; ``swap`` exchanges two files."""
-    farm = root / "waves_yesno"
-    farm.mkdir(parents=True)
-    names = {p.name: p.name for p in SHARED_YESNO.glob("*.wav")}
-    if swap:
-        names[swap[0]], names[swap[1]] = swap[1], swap[0]
-    for name, target in names.items():
-        (farm / name).symlink_to(SHARED_YESNO / target)
-    (farm / ".completed").touch()
-    return root
-
-
 @pytest.mark.slow
 def test_prepare_sh_with_a_missing_dl_dir_stops_before_any_stage(tmp_path):
     recipe = _recipe(tmp_path)
@@ -157,9 +144,11 @@ def test_prepare_sh_with_a_missing_dl_dir_stops_before_any_stage(tmp_path):
 @pytest.mark.slow
 def test_prepare_sh_rebuilds_from_another_dl_dir_and_skips_the_same_one(tmp_path):
     recipe = _recipe(tmp_path)
-    first = _yesno_farm(tmp_path / "first")
+    first = tmp_path / "first"
+    yesno_link_farm(first)
     swapped = ("0_0_0_0_1_1_1_1.wav", "1_1_1_1_1_1_1_1.wav")  # both train, other lengths
-    second = _yesno_farm(tmp_path / "second", swap=swapped)
+    second = tmp_path / "second"
+    yesno_link_farm(second, swap=swapped)
     manifest = recipe / "data" / "manifests" / "yesno_recordings_train.jsonl.gz"
 
     def num_samples() -> int:
