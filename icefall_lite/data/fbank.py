@@ -30,6 +30,7 @@ from lhotse import CutSet, FeatureExtractor, LilcomChunkyWriter, load_manifest
 
 from icefall_lite.data.audio import use_libsndfile_for_sphere
 from icefall_lite.data.manifests import list_splits, manifest_path
+from icefall_lite.lang.cli import run_tool
 from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -178,4 +179,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)
