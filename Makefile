@@ -15,6 +15,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 BUILD_DIR ?= build
 PYBIND11_VERSION ?= 3.0.4
 KALDIFEAT_VERSION ?= 1.24
+K2_VERSION ?= 1.23.4
 PYTEST_FLAGS ?= -q -ra
 
 DL_DIR  ?= $(CURDIR)/../shared/download
@@ -49,14 +50,13 @@ kaldifeat:
 	  $(VENV)/bin/pip install $(PIP_FLAGS) --no-build-isolation kaldifeat==$(KALDIFEAT_VERSION); \
 	fi
 
-$(VENV_K2)/.ready: requirements-k2.txt pyproject.toml
+$(VENV_K2)/.ready: requirements-k2.txt tools/install_k2_wheel.py pyproject.toml
 	@test -n "$(PY310)" || { echo "python3.10 not found (needed for the k2 environment)"; exit 1; }
 	test -x $(VENV_K2)/bin/python || $(PY310) -m venv $(VENV_K2)
 	$(VENV_K2)/bin/pip install $(PIP_FLAGS) -r requirements-k2.txt
-	@# an environment made with a plain k2==1.23.4 may hold the CPython 3.9 build: replace it
-	$(VENV_K2)/bin/python -c 'import k2' 2>/dev/null || $(VENV_K2)/bin/pip install $(PIP_FLAGS) \
-	  --force-reinstall --no-deps "$$(grep '^k2 @' requirements-k2.txt)"
-	$(VENV_K2)/bin/python -c 'import k2' || { echo "k2 does not import in $(VENV_K2) (see requirements-k2.txt)"; exit 1; }
+	@# pip alone cannot tell k2's per-Python wheels apart: the helper picks this Python's build
+	$(VENV_K2)/bin/python tools/install_k2_wheel.py $(K2_VERSION)
+	$(VENV_K2)/bin/python -c 'import k2' || { echo "k2 does not import in $(VENV_K2) (see tools/install_k2_wheel.py)"; exit 1; }
 	$(VENV_K2)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
