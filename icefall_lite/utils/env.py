@@ -3,8 +3,8 @@
 Example::
 
     >>> from icefall_lite.utils.env import get_env_info
-    >>> sorted(get_env_info())[:3]
-    ['icefall_lite', 'icefall_lite_git_sha', 'k2_backend']
+    >>> {"python", "torch", "k2_backend", "icefall_lite_git_sha"} <= set(get_env_info())
+    True
 """
 
 from __future__ import annotations
