@@ -1,4 +1,5 @@
-"""Batched greedy search for transducers: at most one symbol per frame (docs/design/algorithms.rst §7).
+"""Batched greedy search for transducers: at most one symbol per frame
+(docs/design/algorithms.rst §7).
 
 The model follows icefall's interface: ``model.decoder(y [N, context_size], need_pad=False) ->
 [N, 1, D]``, ``model.joiner(enc, dec, project_input=False) -> logits``,
