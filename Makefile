@@ -1,5 +1,6 @@
 # icefall_lite: environments, tests, docs.
-#   make test   creates both environments when missing, then runs the whole suite
+#   make test   creates both environments when missing, then runs the whole suite (and the
+#               doctests); the corpus tests read DL_DIR (passed on as ICEFALL_LITE_DL_DIR)
 #   make docs   builds the Sphinx docs with warnings as errors
 #   make yesno  the main job: egs/yesno/ASR/run.sh end to end on DL_DIR (default ../shared/download)
 SHELL := /bin/bash
@@ -65,7 +66,7 @@ lint: $(VENV)/.ready
 
 test-main: $(VENV)/.ready
 	@echo "== main environment: $$($(VENV)/bin/python -c 'import sys, torch; from icefall_lite import k2; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, k2 backend: {k2.backend}")')"
-	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not k2" tests
+	ICEFALL_LITE_DL_DIR="$(abspath $(DL_DIR))" $(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not k2" tests
 
 test-k2: $(VENV_K2)/.ready
 	@echo "== k2 environment: $$($(VENV_K2)/bin/python -c 'import sys, torch; from icefall_lite import k2; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, k2 backend: {k2.backend}")')"
