@@ -8,7 +8,9 @@ find-links settings), for the candidates of that version, picks the one whose fi
 ``py<major>.<minor>`` of this interpreter, and installs it with its dependencies. Nothing here
 names an index: the location comes from pip's resolution.
 
-Run it with the Python of the environment that should get k2 (the k2 environment's).
+Run it with the Python of the environment that should get k2 (the k2 environment's). The finder
+is pip's internal API (``pip._internal``, what ``pip index`` and ``pip download`` use); it was
+checked with the pip that CPython 3.10's venv brings (23.0).
 """
 
 from __future__ import annotations
