@@ -1,5 +1,6 @@
 # icefall_lite: environments, tests, docs.
-#   make test   creates both environments when missing, then runs the whole suite
+#   make test   creates both environments when missing, then runs the whole suite (and the
+#               doctests); the corpus tests read DL_DIR (passed on as ICEFALL_LITE_DL_DIR)
 #   make docs   builds the Sphinx docs with warnings as errors
 #   make yesno  the main job: egs/yesno/ASR/run.sh end to end on DL_DIR (default ../shared/download)
 SHELL := /bin/bash
@@ -15,6 +16,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 BUILD_DIR ?= build
 PYBIND11_VERSION ?= 3.0.4
 KALDIFEAT_VERSION ?= 1.24
+K2_VERSION ?= 1.23.4
 PYTEST_FLAGS ?= -q -ra
 
 DL_DIR  ?= $(CURDIR)/../shared/download
@@ -49,14 +51,13 @@ kaldifeat:
 	  $(VENV)/bin/pip install $(PIP_FLAGS) --no-build-isolation kaldifeat==$(KALDIFEAT_VERSION); \
 	fi
 
-$(VENV_K2)/.ready: requirements-k2.txt pyproject.toml
+$(VENV_K2)/.ready: requirements-k2.txt tools/install_k2_wheel.py pyproject.toml
 	@test -n "$(PY310)" || { echo "python3.10 not found (needed for the k2 environment)"; exit 1; }
 	test -x $(VENV_K2)/bin/python || $(PY310) -m venv $(VENV_K2)
 	$(VENV_K2)/bin/pip install $(PIP_FLAGS) -r requirements-k2.txt
-	@# an environment made with a plain k2==1.23.4 may hold the CPython 3.9 build: replace it
-	$(VENV_K2)/bin/python -c 'import k2' 2>/dev/null || $(VENV_K2)/bin/pip install $(PIP_FLAGS) \
-	  --force-reinstall --no-deps "$$(grep '^k2 @' requirements-k2.txt)"
-	$(VENV_K2)/bin/python -c 'import k2' || { echo "k2 does not import in $(VENV_K2) (see requirements-k2.txt)"; exit 1; }
+	@# pip alone cannot tell k2's per-Python wheels apart: the helper picks this Python's build
+	$(VENV_K2)/bin/python tools/install_k2_wheel.py $(K2_VERSION)
+	$(VENV_K2)/bin/python -c 'import k2' || { echo "k2 does not import in $(VENV_K2) (see tools/install_k2_wheel.py)"; exit 1; }
 	$(VENV_K2)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
@@ -65,7 +66,7 @@ lint: $(VENV)/.ready
 
 test-main: $(VENV)/.ready
 	@echo "== main environment: $$($(VENV)/bin/python -c 'import sys, torch; from icefall_lite import k2; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, k2 backend: {k2.backend}")')"
-	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not k2" tests
+	ICEFALL_LITE_DL_DIR="$(abspath $(DL_DIR))" $(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not k2" tests
 
 test-k2: $(VENV_K2)/.ready
 	@echo "== k2 environment: $$($(VENV_K2)/bin/python -c 'import sys, torch; from icefall_lite import k2; print(f"python {sys.version.split()[0]}, torch {torch.__version__}, k2 backend: {k2.backend}")')"

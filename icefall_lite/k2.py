@@ -10,6 +10,8 @@ by the environment variable ``ICEFALL_LITE_K2``:
 
 ``k2.backend`` is ``"k2"`` or ``"builtin"``. ``k2.builtin`` is always the built-in namespace, so one
 process can hold real k2 and the built-in code side by side (the parity tests do).
+:func:`namespace_of` names the backend an object (an Fsa, a lattice) belongs to: code that works
+on a graph it was given follows the graph's backend, and this module is the only place that picks.
 
 Example::
 
@@ -21,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 from icefall_lite import k2_builtin as builtin
 
@@ -53,7 +56,22 @@ def _select_backend(choice: str):
 
 backend, implementation = _select_backend(os.environ.get(ENV_VAR, "auto"))
 
-__all__ = ["backend", "builtin", "implementation", *builtin.__all__]
+__all__ = ["backend", "builtin", "implementation", "namespace_of", *builtin.__all__]
+
+
+def namespace_of(obj: object) -> ModuleType:
+    """The k2 namespace (real ``k2`` or :mod:`icefall_lite.k2_builtin`) whose class made ``obj``
+    (an ``Fsa``, ``RaggedTensor``, ...): decoding follows its graph, so one process can decode
+    with either backend.
+
+    Example::
+
+        >>> namespace_of(builtin.trivial_graph(3)) is builtin
+        True
+    """
+    if type(obj).__module__.split(".")[0] == "k2":
+        return _load_real_k2()
+    return builtin
 
 
 def __getattr__(name: str):

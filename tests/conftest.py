@@ -5,15 +5,23 @@ Parity tests carry ``@pytest.mark.k2`` and run only in the k2 environment (``mak
 missing backend. They live in files whose name contains ``k2`` (the k2 environment, which lacks
 lhotse, sentencepiece and the rest, collects only those), take ``real_k2`` and ``builtin_k2``, and
 compare the two on the same inputs, usually through ``on_both``.
+
+Tests that read a real corpus take its location from one setting, the environment variable
+``ICEFALL_LITE_DL_DIR`` (the corpus download directory, read-only; default ``../shared/download``
+beside the checkout), through the ``corpus_dir`` fixture; a missing corpus fails the test with a
+message naming the setting.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from corpus_setting import find_corpus
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -21,6 +29,13 @@ def pytest_ignore_collect(collection_path, config):
     if config.getoption("markexpr") == "k2" and collection_path.suffix == ".py":
         return "k2" not in collection_path.name
     return None
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Callable[[str], Path]:
+    """``corpus_dir("an4")`` -> the corpus directory under ``$ICEFALL_LITE_DL_DIR`` (fails the
+    test, naming the setting, when it is absent)."""
+    return find_corpus
 
 
 @pytest.fixture(autouse=True)

@@ -72,3 +72,31 @@ def test_env_info_names_the_backend():
     assert info["k2_backend"] == k2.backend
     assert info["python"].count(".") == 2
     assert info["icefall_lite_git_sha"]
+
+
+def test_namespace_of_names_the_backend_that_made_an_object():
+    graph = k2.builtin.trivial_graph(3)
+    assert k2.namespace_of(graph) is k2.builtin
+    assert k2.namespace_of(k2.builtin.RaggedTensor([[1, 2], [3]])) is k2.builtin
+
+
+def test_builtin_streams_refuse_a_graph_of_another_backend():
+    class ForeignFsa:  # stands for an object made by another backend
+        arcs = None
+
+    with pytest.raises(TypeError, match="expected a built-in Fsa"):
+        k2.builtin.RnntDecodingStream(ForeignFsa())
+
+
+def test_only_the_facade_picks_a_backend():
+    """No module of the package other than the facade imports real k2 (or its extension)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(k2.__file__).parent
+    pattern = re.compile(r"^\s*(import _?k2\b|from _?k2\b|.*import_module\(\"_?k2\"\))", re.M)
+    offenders = [
+        str(p.relative_to(root)) for p in root.rglob("*.py")
+        if p.name != "k2.py" and pattern.search(p.read_text())
+    ]
+    assert offenders == []

@@ -10,10 +10,10 @@ for every split. Nothing is written under ``--dl-dir``. With ``--on-error raise`
 first bad input (missing/unreadable audio, wrong sample rate, empty transcript) stops the run
 with a message naming the file; with ``skip`` it is logged, dropped and counted.
 
-Example::
+From Python (with a corpus under ``download/``)::
 
-    >>> from icefall_lite.data.prepare_manifests import prepare_manifests
-    >>> paths = prepare_manifests("yesno", "download", "data/manifests")  # doctest: +SKIP
+    from icefall_lite.data.prepare_manifests import prepare_manifests
+    paths = prepare_manifests("yesno", "download", "data/manifests")
 """
 
 from __future__ import annotations

@@ -5,11 +5,10 @@ Command line (the transcript stage of every ``prepare.sh``)::
     python -m icefall_lite.data.transcripts --manifest-dir data/manifests --prefix an4 \\
         --splits train --output data/local/transcript_words.txt
 
-Example::
+From Python (after AN4's manifest stage; returns the number of lines written, 948 for AN4)::
 
-    >>> from icefall_lite.data.transcripts import write_transcripts
-    >>> write_transcripts("data/manifests", "an4", ["train"], "transcript.txt")  # doctest: +SKIP
-    948
+    from icefall_lite.data.transcripts import write_transcripts
+    write_transcripts("data/manifests", "an4", ["train"], "transcript.txt")
 """
 
 from __future__ import annotations

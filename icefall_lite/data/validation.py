@@ -5,13 +5,13 @@ Every problem is reported through :class:`DataIssues`, which either raises at on
 warning, drops the utterance and counts it (``on_error="skip"``; :meth:`DataIssues.log_summary`
 prints the count per problem at the end).
 
-Example::
+Usage, with lhotse ``recordings`` and ``supervisions`` of a corpus::
 
-    >>> from icefall_lite.data.validation import DataIssues, validate_manifests
-    >>> issues = DataIssues(on_error="skip")
-    >>> recordings, supervisions = validate_manifests(
-    ...     recordings, supervisions, sampling_rate=16000, issues=issues)  # doctest: +SKIP
-    >>> issues.log_summary(total=len(supervisions))  # doctest: +SKIP
+    from icefall_lite.data.validation import DataIssues, validate_manifests
+    issues = DataIssues(on_error="skip")
+    recordings, supervisions = validate_manifests(
+        recordings, supervisions, sampling_rate=16000, issues=issues)
+    issues.log_summary(total=len(supervisions))
 """
 
 from __future__ import annotations

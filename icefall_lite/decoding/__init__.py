@@ -6,7 +6,15 @@ Example::
     >>> from icefall_lite.decoding import DECODING_METHODS, DecodingConfig, decode
     >>> "fast_beam_search_nbest_LG" in DECODING_METHODS
     True
-    >>> hyps = decode("modified_beam_search", model, enc, lens)  # doctest: +SKIP
+    >>> import torch
+    >>> from torch import nn
+    >>> from icefall_lite.models import Decoder, Joiner
+    >>> model = nn.Module()
+    >>> model.decoder = Decoder(vocab_size=10, decoder_dim=16, blank_id=0, context_size=2)
+    >>> model.joiner = Joiner(encoder_dim=8, decoder_dim=16, joiner_dim=16, vocab_size=10)
+    >>> hyps = decode("modified_beam_search", model, torch.randn(2, 6, 8), torch.tensor([6, 4]))
+    >>> len(hyps), all(0 < t < 10 for h in hyps for t in h)  # token ids, blank (0) removed
+    (2, True)
 """
 
 from icefall_lite.decoding.beam_search import beam_search, modified_beam_search

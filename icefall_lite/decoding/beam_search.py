@@ -7,7 +7,16 @@
 
 Example::
 
-    >>> hyps = modified_beam_search(model, enc, enc_lens, beam_size=4)  # doctest: +SKIP
+    >>> import torch
+    >>> from torch import nn
+    >>> from icefall_lite.models import Decoder, Joiner
+    >>> model = nn.Module()  # what a search needs of a transducer: decoder and joiner
+    >>> model.decoder = Decoder(vocab_size=10, decoder_dim=16, blank_id=0, context_size=2)
+    >>> model.joiner = Joiner(encoder_dim=8, decoder_dim=16, joiner_dim=16, vocab_size=10)
+    >>> enc, enc_lens = torch.randn(2, 6, 8), torch.tensor([6, 4])  # [N, T, C], [N]
+    >>> hyps = modified_beam_search(model, enc, enc_lens, beam_size=4)
+    >>> [len(h) <= n for h, n in zip(hyps, [6, 4])]  # at most one token per frame
+    [True, True]
 """
 
 from __future__ import annotations

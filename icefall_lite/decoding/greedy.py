@@ -1,4 +1,5 @@
-"""Batched greedy search for transducers: at most one symbol per frame (docs/design/algorithms.rst §7).
+"""Batched greedy search for transducers: at most one symbol per frame
+(docs/design/algorithms.rst §7).
 
 The model follows icefall's interface: ``model.decoder(y [N, context_size], need_pad=False) ->
 [N, 1, D]``, ``model.joiner(enc, dec, project_input=False) -> logits``,
@@ -7,9 +8,16 @@ The model follows icefall's interface: ``model.decoder(y [N, context_size], need
 
 Example::
 
-    >>> hyps = greedy_search_batch(model, encoder_out, encoder_out_lens)  # doctest: +SKIP
-    >>> hyps[0]                                                            # doctest: +SKIP
-    [12, 7, 33]
+    >>> import torch
+    >>> from torch import nn
+    >>> from icefall_lite.models import Decoder, Joiner
+    >>> model = nn.Module()  # what a search needs of a transducer: decoder and joiner
+    >>> model.decoder = Decoder(vocab_size=10, decoder_dim=16, blank_id=0, context_size=2)
+    >>> model.joiner = Joiner(encoder_dim=8, decoder_dim=16, joiner_dim=16, vocab_size=10)
+    >>> enc, enc_lens = torch.randn(2, 6, 8), torch.tensor([6, 4])  # [N, T, C], [N]
+    >>> hyps = greedy_search_batch(model, enc, enc_lens)
+    >>> [len(h) <= n for h, n in zip(hyps, [6, 4])]  # at most one token per frame
+    [True, True]
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Helpers shared by the lattice-based methods: which k2 namespace a graph belongs to, output
-label sequences of linear FSAs, and scaling a decoding graph.
+"""Helpers shared by the lattice-based methods: output label sequences of linear FSAs, and
+scaling a decoding graph. The backend of a graph is the facade's answer
+(:func:`icefall_lite.k2.namespace_of`, re-exported here for the decoding modules).
 
 Example::
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from icefall_lite.transducer.decode_stream import namespace_of
+from icefall_lite.k2 import namespace_of
 
 __all__ = [
     "check_decoding_graph",

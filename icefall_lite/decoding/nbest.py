@@ -8,9 +8,16 @@ scores resolve the same way everywhere.
 
 Example::
 
-    >>> nbest = Nbest.from_lattice(lattice, num_paths=200, nbest_scale=0.5)  # doctest: +SKIP
-    >>> scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring=False)  # doctest: +SKIP
-    >>> best = nbest.top_k(scores, k=1)                                       # doctest: +SKIP
+    >>> from icefall_lite import k2
+    >>> lattice = k2.create_fsa_vec([k2.Fsa.from_str("0 1 3 -1.0\\n0 1 4 -0.2\\n1 2 -1 0\\n2")])
+    >>> nbest = Nbest.from_lattice(lattice, num_paths=4, nbest_scale=1.0)
+    >>> nbest.sequences  # the two distinct label sequences, sorted
+    [[3], [4]]
+    >>> scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring=False)
+    >>> scores
+    tensor([-1.0000, -0.2000], dtype=torch.float64)
+    >>> nbest.best(scores)
+    [[4]]
 """
 
 from __future__ import annotations

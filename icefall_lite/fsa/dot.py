@@ -6,8 +6,11 @@ ragged aux_label prints its values joined by spaces); the final state is a doubl
 
 Example::
 
-    >>> print(to_dot(Fsa.from_str("0 1 3 0.5\\n1 2 -1 0\\n2"), title="example"))
-    digraph FSA { ...
+    >>> dot = to_dot(Fsa.from_str("0 1 3 0.5\\n1 2 -1 0\\n2"), title="example")
+    >>> dot.splitlines()[0]
+    'digraph FSA {'
+    >>> [line.strip() for line in dot.splitlines() if "->" in line]
+    ['0 -> 1 [label = "3/0.5"];', '1 -> 2 [label = "-1/0"];']
 """
 
 from __future__ import annotations

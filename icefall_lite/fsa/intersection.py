@@ -16,7 +16,14 @@ per-(BFS step, FSA) counts, again without sorting.
 
 Example::
 
-    >>> out, a_map, b_map = intersect_device(lattice, paths, b_to_a_map, ret_arc_maps=True)
+    >>> import torch
+    >>> from icefall_lite.fsa import Fsa, create_fsa_vec
+    >>> a = create_fsa_vec([Fsa.from_str("0 1 1 0.5\\n0 1 2 0.25\\n1 2 -1 0\\n2")])
+    >>> b = create_fsa_vec([Fsa.from_str("0 1 2 1.0\\n1 2 -1 0\\n2")])
+    >>> out, a_map, b_map = intersect_device(a, b, torch.tensor([0], dtype=torch.int32),
+    ...                                      ret_arc_maps=True)
+    >>> out.labels.tolist(), out.scores.tolist(), a_map.tolist(), b_map.tolist()
+    ([2, -1], [1.25, 0.0], [1, 2], [0, 1])
 """
 
 from __future__ import annotations

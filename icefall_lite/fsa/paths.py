@@ -13,9 +13,10 @@ use ``index_select``, several times faster than advanced indexing on CPU.
 
 Example::
 
+    >>> from icefall_lite.fsa import Fsa, create_fsa_vec
     >>> vec = create_fsa_vec([Fsa.from_str("0 1 1 0.5\\n0 1 2 0.2\\n1 2 -1 0\\n2")])
-    >>> vec.get_tot_scores(use_double_scores=True, log_semiring=True)
-    tensor([1.2544], dtype=torch.float64)
+    >>> vec.get_tot_scores(use_double_scores=True, log_semiring=True)  # log(e^0.5 + e^0.2)
+    tensor([1.0544], dtype=torch.float64)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 streaming forward), the stateless decoder, the joiner, the transducer :class:`AsrModel`, its
 typed configuration and export (``icefall_lite.models.export``).
 
-Differences from icefall's ``zipformer`` recipe (docs/design/zipformer.rst sections 12-13), all of them
+Differences from icefall's ``zipformer`` recipe (docs/design/zipformer.rst §12-13), all of them
 training-only; the inference forward pass is icefall's:
 
 - ScheduledFloat schedules are constants at their post-warm-up values: feed-forward and

@@ -111,7 +111,7 @@ def normal_config(vocab_size: int = 500, causal: bool = False) -> ZipformerConfi
 
 
 def tiny_config(vocab_size: int = 100, causal: bool = False) -> ZipformerConfig:
-    """The "Tiny-AN4" configuration of docs/design/zipformer.rst section 14 (about 2.8 M for V = 100)."""
+    """The "Tiny-AN4" configuration of docs/design/zipformer.rst §14 (about 2.8 M for V = 100)."""
     return ZipformerConfig(
         num_encoder_layers=(1, 1, 1, 1, 1, 1),
         feedforward_dim=(192,) * 6,

@@ -1,5 +1,5 @@
-"""Print the parameter counts of the tiny (docs/design/zipformer.rst section 14) and normal (icefall's default)
-Zipformer transducer configurations.
+"""Print the parameter counts of the tiny (docs/design/zipformer.rst §14) and normal (icefall's
+default) Zipformer transducer configurations.
 
 Usage::
 

@@ -153,8 +153,8 @@ class FeedforwardModule(nn.Module):
 
 
 class Zipformer2EncoderLayer(nn.Module):
-    """One Zipformer block (docs/design/zipformer.rst section 5): attention weights computed once and shared
-    by the non-linear attention (head 0) and two self-attention modules; three feed-forward
+    """One Zipformer block (docs/design/zipformer.rst §5): attention weights computed once and
+    shared by the non-linear attention (head 0) and two self-attention modules; three feed-forward
     modules (3F/4, F, 5F/4); two convolution modules; a mid-layer bypass; BiasNorm; a bypass.
 
     Args:

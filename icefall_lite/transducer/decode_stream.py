@@ -39,11 +39,12 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from dataclasses import dataclass
 
 import torch
+
+from icefall_lite.fsa import Fsa, RaggedTensor, ragged
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
 warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
@@ -122,10 +123,16 @@ class RnntDecodingStream:
 
     Args:
       fsa: a single FSA (2 axes), epsilon-free, whose last state is the final state; arcs
-        with label -1 enter it. Either a built-in ``Fsa`` or a real ``k2.Fsa``.
+        with label -1 enter it: a built-in ``Fsa`` (real k2's graphs go to real k2's streams;
+        :func:`icefall_lite.k2.namespace_of` says which).
     """
 
-    def __init__(self, fsa) -> None:
+    def __init__(self, fsa: Fsa) -> None:
+        if not isinstance(fsa, Fsa):
+            raise TypeError(
+                f"RnntDecodingStream: expected a built-in Fsa, got {type(fsa).__module__}."
+                f"{type(fsa).__name__} (decode a real k2 graph with real k2's RnntDecodingStream)"
+            )
         if fsa.arcs.num_axes() != 2:
             raise ValueError("RnntDecodingStream: fsa must be a single FSA (2 axes), got an FsaVec")
         self.fsa = fsa
@@ -197,14 +204,6 @@ def _combine_graphs(fsas: list, device: torch.device) -> _Graphs:
         num_states=per_stream(g_num_states),
         max_states=max(g_num_states),
     )
-
-
-def namespace_of(fsa):
-    """The k2 namespace (real ``k2`` or the built-in backend) whose ``Fsa`` class made ``fsa``:
-    decoding follows the graph, so one process can decode with either (the parity tests do)."""
-    if type(fsa).__module__.split(".")[0] == "k2":
-        return importlib.import_module("k2")
-    return importlib.import_module("icefall_lite.k2_builtin")
 
 
 def _segment_starts(keys_changed: torch.Tensor) -> torch.Tensor:
@@ -327,8 +326,7 @@ class RnntDecodingStreams:
         ctx_stream = self._stream[first]
         row_splits = torch.zeros(self.num_streams + 1, dtype=torch.int32, device=self.device)
         row_splits[1:] = torch.cumsum(torch.bincount(ctx_stream, minlength=self.num_streams), 0)
-        ns = namespace_of(self.src_streams[0].fsa)
-        shape = ns.ragged.create_ragged_shape2(row_splits=row_splits, cached_tot_size=num_ctx)
+        shape = ragged.create_ragged_shape2(row_splits=row_splits, cached_tot_size=num_ctx)
         return shape, contexts.to(torch.int32)
 
     def advance(self, logprobs: torch.Tensor) -> None:
@@ -575,8 +573,7 @@ class RnntDecodingStreams:
 
 
 def _build_lattice(streams, stream, src, dst, label, score, graph_arc, states_per_fsa):
-    """Assemble the FsaVec (in the namespace of the graphs) and carry the graph attributes."""
-    ns = namespace_of(streams[0].fsa)
+    """Assemble the FsaVec and carry the graph attributes."""
     device = stream.device
     N = len(streams)
     arcs = torch.stack(
@@ -591,7 +588,7 @@ def _build_lattice(streams, stream, src, dst, label, score, graph_arc, states_pe
     row_splits1[1:] = torch.cumsum(states_per_fsa, 0)
     row_splits2 = torch.zeros(arcs_per_state.numel() + 1, dtype=torch.int32, device=device)
     row_splits2[1:] = torch.cumsum(arcs_per_state, 0)
-    lattice = _make_fsa_vec(ns, row_splits1, row_splits2, arcs)
+    lattice = Fsa.from_fsa_vec_parts(row_splits1, row_splits2, arcs)
 
     attr_names: dict[str, object] = {}
     for s in streams:
@@ -599,41 +596,31 @@ def _build_lattice(streams, stream, src, dst, label, score, graph_arc, states_pe
             attr_names.setdefault(name, value)
     for name, example in attr_names.items():
         if all(s.fsa is streams[0].fsa for s in streams):
-            values = [_select_attr(ns, example, example, graph_arc, device)]
+            values = [_select_attr(example, example, graph_arc, device)]
         else:
             values = [
                 _select_attr(
-                    ns, example, getattr(s.fsa, name, None), graph_arc[stream == i], device
+                    example, getattr(s.fsa, name, None), graph_arc[stream == i], device
                 )
                 for i, s in enumerate(streams)
             ]
         if isinstance(example, torch.Tensor):
             setattr(lattice, name, torch.cat(values))
         else:
-            setattr(lattice, name, ns.ragged.cat(values, axis=0))
+            setattr(lattice, name, ragged.cat(values, axis=0))
     for s in streams:
         for name, value in s.fsa.named_non_tensor_attr():
             setattr(lattice, name, value)
     return lattice
 
 
-def _make_fsa_vec(ns, row_splits1, row_splits2, arcs):
-    if ns.__name__ == "k2":
-        raw = importlib.import_module("_k2")
-        shape = ns.ragged.create_ragged_shape2(row_splits=row_splits1).compose(
-            ns.ragged.create_ragged_shape2(row_splits=row_splits2)
-        )
-        return ns.Fsa(raw.RaggedArc(shape, arcs))
-    return ns.Fsa.from_fsa_vec_parts(row_splits1, row_splits2, arcs)
-
-
-def _select_attr(ns, example, value, idx: torch.Tensor, device):
+def _select_attr(example, value, idx: torch.Tensor, device):
     if isinstance(example, torch.Tensor):
         if value is None:
             return torch.zeros(idx.numel(), dtype=example.dtype, device=device)
         out = value[idx.clamp(min=0)]
         return torch.where(idx >= 0, out, torch.zeros_like(out))
     if value is None:
-        return ns.RaggedTensor(torch.empty((idx.numel(), 0), dtype=torch.int32, device=device))
+        return RaggedTensor(torch.empty((idx.numel(), 0), dtype=torch.int32, device=device))
     picked, _ = value.index(idx.to(torch.int32), axis=0, need_value_indexes=False)
     return picked

@@ -12,39 +12,42 @@ from icefall_lite.data.corpora.an4 import prepare_split, read_transcripts
 from icefall_lite.data.download import download
 from icefall_lite.data.validation import DataIssues, ManifestError
 
-REAL_AN4 = Path(__file__).resolve().parents[3] / "shared" / "download" / "an4"
+
+@pytest.fixture(scope="module")
+def real_an4(corpus_dir) -> Path:
+    return corpus_dir("an4")
 
 
-def test_real_transcripts_have_the_documented_utterance_counts():
-    assert len(read_transcripts(REAL_AN4, "train")) == 948
-    assert len(read_transcripts(REAL_AN4, "test")) == 130
+def test_real_transcripts_have_the_documented_utterance_counts(real_an4):
+    assert len(read_transcripts(real_an4, "train")) == 948
+    assert len(read_transcripts(real_an4, "test")) == 130
 
 
-def test_real_transcripts_match_hand_checked_lines():
+def test_real_transcripts_match_hand_checked_lines(real_an4):
     # etc/an4_train.transcription line 4: "<s> U M N Y H SIX </s> (an255-fash-b)"
-    train = read_transcripts(REAL_AN4, "train")
+    train = read_transcripts(real_an4, "train")
     assert train[3].utterance_id == "an255-fash-b"
     assert train[3].text == "U M N Y H SIX"
     assert train[3].speaker == "fash"
     assert train[3].fileid == "an4_clstk/fash/an255-fash-b"
     # etc/an4_test.transcription line 1 has no sentence markers.
-    test = read_transcripts(REAL_AN4, "test")
+    test = read_transcripts(real_an4, "test")
     assert (test[0].utterance_id, test[0].text) == ("an406-fcaw-b", "RUBOUT G M E F THREE NINE")
 
 
-def test_real_transcripts_drop_sentence_markers_and_cover_101_words():
-    utterances = read_transcripts(REAL_AN4, "train") + read_transcripts(REAL_AN4, "test")
+def test_real_transcripts_drop_sentence_markers_and_cover_101_words(real_an4):
+    utterances = read_transcripts(real_an4, "train") + read_transcripts(real_an4, "test")
     words = {w for u in utterances for w in u.text.split()}
     assert not any(w.startswith("<") for w in words)
     assert len(words) == 101  # the corpus README's vocabulary size
     assert len({u.utterance_id for u in utterances}) == 948 + 130
 
 
-def test_real_sphere_audio_is_read_with_the_header_rate_and_length():
-    utt = read_transcripts(REAL_AN4, "test")[0]
-    path = REAL_AN4 / "wav" / f"{utt.fileid}.sph"
+def test_real_sphere_audio_is_read_with_the_header_rate_and_length(real_an4):
+    utt = read_transcripts(real_an4, "test")[0]
+    path = real_an4 / "wav" / f"{utt.fileid}.sph"
     info = sf.info(str(path))  # libsndfile reads the NIST header directly
-    recordings, supervisions = _first_recordings(REAL_AN4, "test", 1)
+    recordings, supervisions = _first_recordings(real_an4, "test", 1)
     assert recordings[0].sampling_rate == 16000 == info.samplerate
     assert recordings[0].num_samples == info.frames
     assert recordings[0].load_audio().shape == (1, info.frames)

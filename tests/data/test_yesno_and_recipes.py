@@ -11,21 +11,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from data_helpers import snapshot
 from lhotse import load_manifest
 
 from icefall_lite.data.download import download
 from icefall_lite.data.prepare_manifests import prepare_manifests
 
-SHARED_DOWNLOAD = Path(__file__).resolve().parents[3] / "shared" / "download"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_yesno_download_and_manifests_leave_the_download_directory_untouched(tmp_path):
-    before = snapshot(SHARED_DOWNLOAD)
-    assert download("yesno", SHARED_DOWNLOAD) == SHARED_DOWNLOAD / "waves_yesno"
-    paths = prepare_manifests("yesno", SHARED_DOWNLOAD, tmp_path / "manifests")
-    assert snapshot(SHARED_DOWNLOAD) == before
+@pytest.fixture(scope="module")
+def yesno_dl_dir(corpus_dir) -> Path:
+    """The download directory that holds waves_yesno (read-only)."""
+    return corpus_dir("waves_yesno").parent
+
+
+def test_yesno_download_and_manifests_leave_the_download_directory_untouched(tmp_path,
+                                                                           yesno_dl_dir):
+    before = snapshot(yesno_dl_dir)
+    assert download("yesno", yesno_dl_dir) == yesno_dl_dir / "waves_yesno"
+    paths = prepare_manifests("yesno", yesno_dl_dir, tmp_path / "manifests")
+    assert snapshot(yesno_dl_dir) == before
     supervisions = {s.id: s.text for s in load_manifest(paths["train"][1])}
     assert len(supervisions) == 30 and len(load_manifest(paths["test"][1])) == 30
     # The label is in the file name: 0 = NO, 1 = YES.
@@ -49,11 +56,12 @@ def _run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=300)
 
 
-def test_prepare_sh_stages_run_once_then_are_a_no_op_and_never_write_to_dl_dir(tmp_path):
+def test_prepare_sh_stages_run_once_then_are_a_no_op_and_never_write_to_dl_dir(tmp_path,
+                                                                             yesno_dl_dir):
     recipe = _recipe_copy(tmp_path)
     data = recipe / "data"
-    dl_dir = str(SHARED_DOWNLOAD)
-    before = snapshot(SHARED_DOWNLOAD)
+    dl_dir = str(yesno_dl_dir)
+    before = snapshot(yesno_dl_dir)
 
     manifests_only = _run(recipe, "--dl-dir", dl_dir, "--stop-stage", "1")
     assert manifests_only.returncode == 0, manifests_only.stderr
@@ -73,7 +81,7 @@ def test_prepare_sh_stages_run_once_then_are_a_no_op_and_never_write_to_dl_dir(t
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("already done") == 3
     assert snapshot(data) == outputs
-    assert snapshot(SHARED_DOWNLOAD) == before
+    assert snapshot(yesno_dl_dir) == before
 
 
 def test_prepare_sh_rejects_unknown_options_and_prints_help(tmp_path):

@@ -117,9 +117,20 @@ def test_markdown_lists_code_and_links():
     text = "- one `x`\n  more\n- two\n\n```bash\nmake test\n```\nsee [k2](https://k2.org)\n"
     out = _ext("markdown_nodes").markdown_to_nodes(text)
     assert [n.tagname for n in out] == ["bullet_list", "literal_block", "paragraph"]
-    assert [i.astext() for i in out[0].children] == ["one x more", "two"]
+    assert [" ".join(i.astext().split()) for i in out[0].children] == ["one x more", "two"]
     assert out[1].astext() == "make test" and out[1]["language"] == "bash"
     assert out[2].next_node(nodes.reference)["refuri"] == "https://k2.org"
+
+
+def test_markdown_headings_become_rubrics_at_any_level():
+    out = _ext("markdown_nodes").markdown_to_nodes("# A\n\ntext\n\n### B\n\n## A\n")
+    assert [(n.tagname, n.astext()) for n in out] == [
+        ("rubric", "A"), ("paragraph", "text"), ("rubric", "B"), ("rubric", "A")]
+
+
+def test_markdown_warnings_fail_instead_of_rendering_wrongly():
+    with pytest.raises(ValueError, match="Unknown directive type"):
+        _ext("markdown_nodes").markdown_to_nodes("```{not_a_directive}\nx\n```\n")
 
 
 def test_every_decoding_config_field_has_a_documented_meaning():

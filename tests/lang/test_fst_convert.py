@@ -1,4 +1,5 @@
-"""OpenFst <-> arrays <-> k2 dict conversion, checked against kaldifst's own arc iterators."""
+"""OpenFst <-> arrays <-> k2 dict conversion, checked against OpenFst's own text compiler and
+printer (through kaldifst) and its binary files."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _random_arrays(rng: np.random.Generator, num_states: int, num_arcs: int) -> 
     )
 
 
-def test_arrays_round_trip_through_openfst_binary():
+def test_arrays_round_trip_through_kaldifst():
     a = _random_arrays(np.random.default_rng(0), num_states=40, num_arcs=300)
     fst = arrays_to_fst(a)
     assert fst.start == a.start and fst.num_states == a.num_states
@@ -49,6 +50,51 @@ def test_arrays_round_trip_through_openfst_binary():
     b = fst_to_arrays(fst)
     assert b.start == a.start and b.num_states == a.num_states
     assert _iterate(arrays_to_fst(b)) == (arcs, finals)
+
+
+def _att_lines(a: FstArrays) -> list[tuple[int, ...]]:
+    """Arcs (src, dst, ilabel, olabel) in OpenFst's text order: grouped by source state, the
+    start state first."""
+    order = np.argsort(a.src, kind="stable")
+    rows = list(zip(a.src[order].tolist(), a.dst[order].tolist(), a.ilabel[order].tolist(),
+                    a.olabel[order].tolist(), a.weight[order].tolist()))
+    return [r for r in rows if r[0] == a.start] + [r for r in rows if r[0] != a.start]
+
+
+def test_built_graph_prints_as_openfst_compiles_the_same_arcs():
+    a = _random_arrays(np.random.default_rng(1), num_states=30, num_arcs=200)
+    rows = _att_lines(a)
+    text = "".join(f"{s} {d} {i} {o} {w}\n" for s, d, i, o, w in rows)
+    text += "".join(f"{s} {w}\n" for s, w in zip(a.final_state.tolist(), a.final_weight.tolist()))
+    compiled = kaldifst.compile(text, acceptor=False)
+    # the compiler numbers states in order of appearance in the text: number them so here too
+    new_id: dict[int, int] = {}
+    for state in [x for r in rows for x in r[:2]] + a.final_state.tolist():
+        new_id.setdefault(state, len(new_id))
+    assert len(new_id) == a.num_states == compiled.num_states
+    remap = np.vectorize(new_id.__getitem__)
+    renumbered = FstArrays(new_id[a.start], a.num_states, remap(a.src), remap(a.dst), a.ilabel,
+                           a.olabel, a.weight, remap(a.final_state), a.final_weight)
+    assert arrays_to_fst(renumbered).to_str() == compiled.to_str()
+
+
+def test_arrays_survive_an_openfst_binary_file_bit_for_bit(tmp_path):
+    a = _random_arrays(np.random.default_rng(2), num_states=25, num_arcs=150)
+    path = str(tmp_path / "graph.fst")
+    assert arrays_to_fst(a).write(path)
+    b = fst_to_arrays(kaldifst.StdVectorFst.read(path))
+    order = np.argsort(a.src, kind="stable")
+    assert (b.start, b.num_states) == (a.start, a.num_states)
+    for name in ("src", "dst", "ilabel", "olabel"):
+        assert np.array_equal(getattr(b, name), getattr(a, name)[order]), name
+    assert np.array_equal(b.weight, a.weight[order].astype(np.float32).astype(np.float64))
+    assert np.array_equal(b.final_state, a.final_state)
+    assert np.array_equal(b.final_weight, a.final_weight.astype(np.float32).astype(np.float64))
+
+
+def test_an_empty_fst_is_rejected():
+    with pytest.raises(ValueError, match="empty"):
+        fst_to_arrays(kaldifst.StdVectorFst())
 
 
 def test_reading_a_graph_written_by_openfst():

@@ -1,8 +1,8 @@
 """Fixtures of the recipe tests: a tiny BPE lang dir, yesno wavs copied to a tmp dir, and tiny
 yesno-sized transducers (non-streaming and causal) saved as fake epoch checkpoints.
 
-Everything is built in pytest's tmp dirs; ../shared/download (beside the checkout) is only
-read.
+Everything is built in pytest's tmp dirs; the yesno corpus (``corpus_dir`` of tests/conftest.py,
+set by ``ICEFALL_LITE_DL_DIR``) is only read.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from icefall_lite.models.asr_model import AsrModel, build_model
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.training.checkpoint import save_checkpoint
 
-YESNO_DIR = Path(__file__).resolve().parents[3] / "shared" / "download" / "waves_yesno"
 #: The yesno recipe's model sizes (egs/yesno/ASR/zipformer/model_defaults.py), on 80-bin
 #: features (the recipe itself uses 23 bins; these tests build their own features).
 TINY = dict(
@@ -70,10 +69,10 @@ def lg_lang_dir(tmp_path_factory, lang_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def wav_dir(tmp_path_factory) -> Path:
+def wav_dir(tmp_path_factory, corpus_dir) -> Path:
     d = tmp_path_factory.mktemp("wavs")
     for name in WAV_NAMES:
-        shutil.copyfile(YESNO_DIR / name, d / name)
+        shutil.copyfile(corpus_dir("waves_yesno") / name, d / name)
     return d
 
 

@@ -1,5 +1,6 @@
-"""Built-in RNN-T losses against independent oracles: the check values of docs/design/algorithms.rst §3,
-brute-force enumeration of alignments, finite differences and hand-computed special cases."""
+"""Built-in RNN-T losses against independent oracles: the check values of
+docs/design/algorithms.rst §3, brute-force enumeration of alignments, finite differences and
+hand-computed special cases."""
 
 from __future__ import annotations
 

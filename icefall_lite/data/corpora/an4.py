@@ -9,13 +9,12 @@ Layout under the download directory (as ``an4_sphere.tar.gz`` extracts)::
     an4/etc/an4.dic                   WORD  PHONES (alternatives as WORD(2))
     an4/wav/<fileid>.sph              16 kHz 16-bit NIST SPHERE, read by libsndfile
 
-Example::
+From Python (with AN4 extracted under ``/data/an4``)::
 
-    >>> from pathlib import Path
-    >>> from icefall_lite.data.corpora.an4 import read_transcripts
-    >>> utts = read_transcripts(Path("/data/an4"), "train")  # doctest: +SKIP
-    >>> utts[0]  # doctest: +SKIP
-    An4Utterance(utterance_id='an251-fash-b', fileid='an4_clstk/fash/an251-fash-b', ...)
+    from pathlib import Path
+    from icefall_lite.data.corpora.an4 import read_transcripts
+    utts = read_transcripts(Path("/data/an4"), "train")
+    utts[0]  # An4Utterance(utterance_id='an251-fash-b', fileid='an4_clstk/fash/an251-fash-b', ...)
 """
 
 from __future__ import annotations
