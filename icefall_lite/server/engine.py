@@ -173,10 +173,12 @@ class Engine:
         self._start_search(stream)
         return stream
 
-    def _start_search(self, stream: Stream) -> None:
+    def _start_search(self, stream: Stream, context: list[int] | None = None) -> None:
+        """A fresh search; ``context``: the decoder context to start from (default: the
+        utterance start context)."""
         d = stream.decode
         d.frames_decoded = 0
-        d.hyp = initial_context(self.context_size, self.blank_id)
+        d.hyp = list(context or initial_context(self.context_size, self.blank_id))
         stream.token_frames = []
         if stream.method == "modified_beam_search":
             d.beam = HypothesisList([Hypothesis(list(d.hyp), 0.0)])
@@ -314,10 +316,9 @@ class Engine:
                       round(offset * self.frame_shift, 3))
 
     def is_endpoint(self, stream: Stream) -> bool:
-        """An endpoint rule fires on the current segment (never on the stream's tail padding:
-        the end of the audio ends the last segment anyway)."""
+        """An endpoint rule fires on the current segment."""
         e = self.endpoint
-        if e is None or stream.finished or stream.frames == 0:
+        if e is None or stream.frames == 0:
             return False
         tokens, frames = self._tokens(stream)
         speech = [f for y, f in zip(tokens, frames) if y not in self.silence_ids]
@@ -328,7 +329,14 @@ class Engine:
                 or length_s >= e.rule3_min_utterance_length)
 
     def next_segment(self, stream: Stream) -> None:
-        """Start a new segment: the search restarts, the encoder states carry on."""
+        """Start a new segment: the search restarts from the last tokens' decoder context (as
+        sherpa does: a restart from the utterance-start context makes the decoder emit at
+        once), the encoder states carry on. fast_beam_search restarts from its graph's start."""
+        d = stream.decode
+        if stream.method == "modified_beam_search":
+            context = d.beam.get_most_probable(length_norm=True).ys[-self.context_size :]
+        else:
+            context = d.hyp[-self.context_size :]  # greedy; unused by fast_beam_search
         stream.segment_start += stream.frames
         stream.segment += 1
-        self._start_search(stream)
+        self._start_search(stream, context)

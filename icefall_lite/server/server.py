@@ -230,9 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve_forever(args: argparse.Namespace, stop: asyncio.Event | None = None,
-                        listening: Callable[[int], None] | None = None) -> None:
-    """Serve until cancelled (or until ``stop`` is set); ``listening(port)`` is called once the
-    socket is bound (``--port 0`` picks a free port)."""
+                        listening: Callable[[int, Batcher], None] | None = None) -> None:
+    """Serve until cancelled (or until ``stop`` is set); ``listening(port, batcher)`` is called
+    once the socket is bound (``--port 0`` picks a free port)."""
     engine = build_engine(args)
     server_config = config_from_args(ServerConfig, args)
     if server_config.default_method not in engine.methods:
@@ -248,7 +248,7 @@ async def serve_forever(args: argparse.Namespace, stop: asyncio.Event | None = N
                         args.host, port, ", ".join(engine.methods), engine.chunk,
                         args.max_batch_size, args.max_wait_ms)
             if listening is not None:
-                listening(port)
+                listening(port, batcher)
             if stop is None:
                 await server.serve_forever()
             else:
@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"--default-method must be one of {SERVER_METHODS}")
     torch.set_num_threads(args.num_threads)
     try:
-        asyncio.run(serve_forever(args, listening=lambda port: print(
+        asyncio.run(serve_forever(args, listening=lambda port, _: print(
             f"LISTENING {args.host} {port}", flush=True)))
     except KeyboardInterrupt:
         logger.info("stopped")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,10 @@ import pytest
 import soundfile as sf
 import torch
 
+from icefall_lite.data.fbank import make_fbank_extractor
+from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.recipe.streaming_decode import StreamingDecoder
+from icefall_lite.server.batcher import Batcher
 from icefall_lite.server.server import build_parser, serve_forever
 from tests.recipe.conftest import (  # noqa: F401 - fixtures shared with the recipe tests
     TINY_ARGS,
@@ -67,11 +72,12 @@ def server_args(lang: Path, checkpoint: Path, *extra: str) -> argparse.Namespace
 
 
 @contextlib.contextmanager
-def running_server(args: argparse.Namespace) -> Iterator[str]:
-    """Serve ``args`` on 127.0.0.1 (a free port) in a thread; yields the ws:// URI."""
+def running_server(args: argparse.Namespace) -> Iterator[tuple[str, Batcher]]:
+    """Serve ``args`` on 127.0.0.1 (a free port) in a thread; yields the ws:// URI and the
+    server's batcher (to look at its streams)."""
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    bound: list[int] = []
+    bound: list[tuple[int, Batcher]] = []
     started = threading.Event()
     errors: list[BaseException] = []
 
@@ -79,7 +85,7 @@ def running_server(args: argparse.Namespace) -> Iterator[str]:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(serve_forever(
-                args, stop, lambda port: (bound.append(port), started.set())))
+                args, stop, lambda port, batcher: (bound.append((port, batcher)), started.set())))
         except BaseException as e:  # reported by the fixture
             errors.append(e)
             started.set()
@@ -90,8 +96,24 @@ def running_server(args: argparse.Namespace) -> Iterator[str]:
     if errors:
         raise errors[0]
     try:
-        yield f"ws://127.0.0.1:{bound[0]}"
+        yield f"ws://127.0.0.1:{bound[0][0]}", bound[0][1]
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
         loop.close()
+
+
+def reference_tokens(model, method: str, waves: dict[str, np.ndarray], sample_rate: int = 8000,
+                     blank_penalty: float = 0.0) -> dict[str, list[int]]:
+    """streaming_decode.py's decoder on the training extractor's features of each whole wav
+    (the oracle of the served transcripts)."""
+    model = copy.deepcopy(model)
+    model.encoder.chunk_size = [CHUNK]
+    model.encoder.left_context_frames = [LEFT]
+    config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32,
+                            blank_penalty=blank_penalty)
+    extractor = make_fbank_extractor(80, sampling_rate=sample_rate)
+    utts = [(name, torch.from_numpy(extractor.extract(w, sample_rate)), [], 0.0)
+            for name, w in waves.items()]
+    return {s.cut_id: s.result
+            for s in StreamingDecoder(model, method, config, 30).run(utts, 2)}

@@ -5,33 +5,14 @@ own transcripts."""
 from __future__ import annotations
 
 import asyncio
-import copy
 
-import numpy as np
 import pytest
-import torch
 
-from icefall_lite.data.fbank import make_fbank_extractor
-from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.recipe.common import BpeCodec
-from icefall_lite.recipe.streaming_decode import StreamingDecoder
 from icefall_lite.server.client import Utterance, transcribe_many
-from tests.server.conftest import CHUNK, LEFT, running_server, server_args
+from tests.server.conftest import reference_tokens, running_server, server_args
 
 TIMEOUT = 120.0
-
-
-def reference_tokens(model, method: str, waves: dict[str, np.ndarray]) -> dict[str, list[int]]:
-    """streaming_decode.py's decoder on the training extractor's features of each whole wav."""
-    model = copy.deepcopy(model)
-    model.encoder.chunk_size = [CHUNK]
-    model.encoder.left_context_frames = [LEFT]
-    config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32)
-    extractor = make_fbank_extractor(80, sampling_rate=8000)
-    utts = [(name, torch.from_numpy(extractor.extract(w, 8000)), [], 0.0)
-            for name, w in waves.items()]
-    return {s.cut_id: s.result
-            for s in StreamingDecoder(model, method, config, 30).run(utts, 2)}
 
 
 @pytest.mark.slow
@@ -42,7 +23,7 @@ def test_served_transcripts_equal_streaming_decode(method, causal_model, lang_di
     assert all(len(t) >= 3 for t in expected.values())  # a non-trivial oracle
     codec = BpeCodec(lang_dir)
     utts = [Utterance(name, w, 8000) for name, w in waves.items()]
-    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0")) as uri:
+    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0")) as (uri, _):
         # odd chunk sizes (37 ms, int16) and as fast as possible: batching and chunking vary
         results = asyncio.run(transcribe_many(uri, utts, concurrency=3, chunk_ms=37,
                                               realtime=False, method=method,
