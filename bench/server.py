@@ -206,7 +206,8 @@ def main() -> None:
     parser.add_argument("--left-context-frames", type=int, default=128)
     parser.add_argument("--blank-penalty", type=float, default=1.0, help="AN4's preset")
     parser.add_argument("--methods", default="greedy_search,modified_beam_search,"
-                                             "fast_beam_search,fast_beam_search_LG")
+                                             "fast_beam_search,fast_beam_search_LG",
+                        help="the server's methods ('' : sherpa-onnx only)")
     parser.add_argument("--concurrency", default="1,10,50,100")
     parser.add_argument("--rounds", type=int, default=2,
                         help="utterances per level: max(10, rounds * concurrency), at most all")
@@ -233,16 +234,18 @@ def main() -> None:
         *args.server_args.split()]
     print(f"load average at start: {os.getloadavg()}; {len(utts)} test utterances; "
           f"chunks of {args.chunk_ms:g} ms paced in real time")
-    proc, uri = start_server(server_argv, Path("bench_server.log"))
-    try:
-        for method in args.methods.split(","):
-            print(f"\n### icefall_lite server, eager fp32 model, {method}\n\n{HEADER}")
-            for c in levels:
-                print(run_server_level(uri, proc.pid, level_utts(utts, c, args.rounds), c,
-                                       method, args.chunk_ms).row(), flush=True)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    methods = [m for m in args.methods.split(",") if m]
+    if methods:
+        proc, uri = start_server(server_argv, Path("bench_server.log"))
+        try:
+            for method in methods:
+                print(f"\n### icefall_lite server, eager fp32 model, {method}\n\n{HEADER}")
+                for c in levels:
+                    print(run_server_level(uri, proc.pid, level_utts(utts, c, args.rounds), c,
+                                           method, args.chunk_ms).row(), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     sherpa_files = [args.sherpa_encoder, args.sherpa_decoder, args.sherpa_joiner,
                     args.sherpa_tokens]
     if all(sherpa_files):

@@ -171,6 +171,9 @@ def load_manifest(path: Path, limit: int = 0) -> list[Utterance]:
     """The cuts of a lhotse manifest, with their supervisions' text as references."""
     from lhotse import load_manifest as lhotse_load
 
+    from icefall_lite.data.audio import use_libsndfile_for_sphere
+
+    use_libsndfile_for_sphere()  # AN4's .sph files without sph2pipe
     cuts = lhotse_load(path)
     utts = []
     for cut in cuts:
