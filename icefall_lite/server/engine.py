@@ -47,6 +47,39 @@ CLIENT_OPTIONS = ("beam", "max_contexts", "max_states", "beam_size", "temperatur
                   "blank_penalty", "ngram_lm_scale")
 
 
+class ScriptedStreamingModel:
+    """The eager model's interface over a TorchScript streaming model (``export.py --jit 1``'s
+    ``jit_script_chunk_<C>_left_<L>.pt``: ``encoder(x, x_lens, states)``,
+    ``encoder.get_init_states``, ``decoder``, ``joiner``); chunk and left context are the ones
+    it was exported with."""
+
+    def __init__(self, scripted) -> None:
+        self.scripted = scripted
+        self.decoder = scripted.decoder
+        self.joiner = scripted.joiner
+        self.chunk = int(scripted.encoder.chunk_size)
+        self.pad_length = int(scripted.encoder.pad_length)
+
+    def get_init_states(self, batch_size: int, device: torch.device) -> list[torch.Tensor]:
+        return self.scripted.encoder.get_init_states(batch_size, device)
+
+    def streaming_forward_encoder(self, x, x_lens, states):
+        return self.scripted.encoder(x, x_lens, states)
+
+    def parameters(self):
+        return self.scripted.parameters()
+
+
+def chunk_geometry(model) -> tuple[int, int]:
+    """(chunk size in 50 Hz frames, look-ahead fbank frames) of an eager causal model (set to
+    its ``encoder.chunk_size[0]``) or a :class:`ScriptedStreamingModel`."""
+    if isinstance(model, ScriptedStreamingModel):
+        return model.chunk, model.pad_length
+    if not model.encoder.causal:
+        raise ValueError("the server needs a causal model (trained with --causal 1)")
+    return model.encoder.chunk_size[0], 7 + 2 * model.encoder_embed.convnext.time_padding
+
+
 @dataclasses.dataclass
 class EndpointConfig:
     """sherpa / icefall endpoint rules, in seconds of decoded audio of the current segment.
@@ -105,7 +138,8 @@ class Engine:
 
     Args:
       model: the causal model in eval mode, ``encoder.chunk_size[0]`` and
-        ``left_context_frames[0]`` set to the serving chunk and left context.
+        ``left_context_frames[0]`` set to the serving chunk and left context; or a
+        :class:`ScriptedStreamingModel`.
       token_text: ``ids -> text`` (the BPE codec's decode) and ``pieces``: id -> piece table.
       sample_rate: the features' sample rate.
       config: default decoding options (a client may override :data:`CLIENT_OPTIONS`).
@@ -117,8 +151,7 @@ class Engine:
                  config: DecodingConfig, endpoint: EndpointConfig | None = None, LG=None,
                  words=None, sil_id: int | None = None, num_mel_bins: int = 80,
                  tail_pad_frames: int = 30) -> None:
-        if not model.encoder.causal:
-            raise ValueError("the server needs a causal model (trained with --causal 1)")
+        self.chunk, self.pad_length = chunk_geometry(model)
         self.model = model
         self.token_text = token_text
         self.pieces = pieces
@@ -132,9 +165,7 @@ class Engine:
         self.blank_id = model.decoder.blank_id
         self.context_size = model.decoder.context_size
         self.silence_ids = {self.blank_id} | ({sil_id} if sil_id is not None else set())
-        self.chunk = model.encoder.chunk_size[0]
         self.chunk_frames = 2 * self.chunk
-        self.pad_length = 7 + 2 * model.encoder_embed.convnext.time_padding
         self.frame_shift = 0.04  # seconds per encoder frame: 10 ms fbank, subsampled by 4
         vocab_size = model.decoder.vocab_size
         self.graphs = {"fast_beam_search": make_decoding_graph("fast_beam_search", vocab_size)}

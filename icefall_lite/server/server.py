@@ -37,7 +37,12 @@ from icefall_lite.recipe.common import BpeCodec, model_config, read_word_table
 from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
 from icefall_lite.recipe.streaming_decode import STREAMING_DEFAULTS
 from icefall_lite.server.batcher import Batcher
-from icefall_lite.server.engine import SERVER_METHODS, EndpointConfig, Engine
+from icefall_lite.server.engine import (
+    SERVER_METHODS,
+    EndpointConfig,
+    Engine,
+    ScriptedStreamingModel,
+)
 from icefall_lite.server.protocol import (
     CLOSE_BUSY,
     CLOSE_UNSUPPORTED,
@@ -159,8 +164,16 @@ class RecognitionServer:
 
 
 def load_model(args: argparse.Namespace, device: torch.device):
-    """The causal model: ``--checkpoint`` (a state dict, e.g. export.py's pretrained.pt) or the
-    average of ``--exp-dir``'s checkpoints as ``--epoch/--avg`` say (as streaming_decode.py)."""
+    """The causal model: ``--nn-model`` (a streaming TorchScript model), ``--checkpoint`` (a
+    state dict, e.g. export.py's pretrained.pt) or the average of ``--exp-dir``'s checkpoints as
+    ``--epoch/--avg`` say (as streaming_decode.py)."""
+    if args.nn_model is not None:
+        path = require_file(args.nn_model, "TorchScript model (--nn-model)")
+        scripted = torch.jit.load(str(path), map_location=device).eval()
+        if not hasattr(scripted.encoder, "get_init_states"):
+            raise ValueError(f"--nn-model {path} is not a streaming model: use export.py "
+                             "--jit 1's jit_script_chunk_<C>_left_<L>.pt")
+        return ScriptedStreamingModel(scripted)
     if not args.causal:
         raise ValueError("the server needs a causal model: pass --causal 1")
     if tuple(args.chunk_size)[0] <= 0 or tuple(args.left_context_frames)[0] <= 0:
@@ -213,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("model")
     group.add_argument("--lang-dir", type=Path, required=True,
                        help="bpe.model (and LG.pt, words.txt for fast_beam_search_LG)")
+    group.add_argument("--nn-model", type=Path, default=None,
+                       help="a streaming TorchScript model (export.py --jit 1's "
+                            "jit_script_chunk_<C>_left_<L>.pt; its chunk and left context)")
     group.add_argument("--checkpoint", type=Path, default=None,
                        help="a state dict (export.py's pretrained.pt); default: average "
                             "--exp-dir's checkpoints")
