@@ -61,7 +61,7 @@ class Batcher:
         self.cond = threading.Condition()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name="batcher", daemon=True)
-        self.batches = 0  # decode calls, and the streams they held (for the logs and tests)
+        self.batches = 0  # decode calls, and the streams they held (logged at stop)
         self.batched_streams = 0
 
     # -- called from connection handlers --------------------------------------------------------
@@ -108,6 +108,8 @@ class Batcher:
             self.stopping = True
             self.cond.notify()
         self.thread.join(timeout=10)
+        logger.info("batcher: %d batches, %.1f streams per batch on average", self.batches,
+                    self.batched_streams / max(1, self.batches))
 
     # -- the worker -----------------------------------------------------------------------------
 
