@@ -1,0 +1,5 @@
+"""``python -m icefall_lite.server``: see :mod:`icefall_lite.server.server`."""
+
+from icefall_lite.server.server import main
+
+main()

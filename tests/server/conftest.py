@@ -1,0 +1,119 @@
+"""Fixtures of the server tests: a tiny causal transducer on yesno-sized BPE, the yesno wavs,
+and a real server (the ``python -m icefall_lite.server`` code) on a free localhost port in a
+background thread, talked to by real websocket clients."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from icefall_lite.data.fbank import make_fbank_extractor
+from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.recipe.streaming_decode import StreamingDecoder
+from icefall_lite.server.batcher import Batcher
+from icefall_lite.server.server import build_parser, serve_forever
+from tests.recipe.conftest import (  # noqa: F401 - fixtures shared with the recipe tests
+    TINY_ARGS,
+    WAV_NAMES,
+    YESNO_DIR,
+    lang_dir,
+    lg_lang_dir,
+    make_tiny_model,
+    vocab_size,
+)
+
+CHUNK, LEFT = 16, 64
+START_TIMEOUT = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The oracles run on one thread like the server's worker: on a busy 2-core machine more
+    threads only contend (a 100x slow-down was seen)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def causal_model(vocab_size):  # noqa: F811 - the imported fixture
+    return make_tiny_model(vocab_size, causal=True, seed=3)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory, causal_model) -> Path:
+    path = tmp_path_factory.mktemp("server_model") / "pretrained.pt"
+    torch.save({"model": causal_model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def waves() -> dict[str, np.ndarray]:
+    """The yesno wavs (8 kHz) as float32 samples."""
+    return {name: sf.read(str(YESNO_DIR / name), dtype="float32")[0] for name in WAV_NAMES}
+
+
+def server_args(lang: Path, checkpoint: Path, *extra: str) -> argparse.Namespace:
+    return build_parser().parse_args([
+        "--lang-dir", str(lang), "--checkpoint", str(checkpoint), "--causal", "1",
+        "--chunk-size", str(CHUNK), "--left-context-frames", str(LEFT), "--sample-rate", "8000",
+        "--port", "0", "--max-wait-ms", "5", *TINY_ARGS, *extra])
+
+
+@contextlib.contextmanager
+def running_server(args: argparse.Namespace) -> Iterator[tuple[str, Batcher]]:
+    """Serve ``args`` on 127.0.0.1 (a free port) in a thread; yields the ws:// URI and the
+    server's batcher (to look at its streams)."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    bound: list[tuple[int, Batcher]] = []
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(serve_forever(
+                args, stop, lambda port, batcher: (bound.append((port, batcher)), started.set())))
+        except BaseException as e:  # reported by the fixture
+            errors.append(e)
+            started.set()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    assert started.wait(START_TIMEOUT), "server did not start"
+    if errors:
+        raise errors[0]
+    try:
+        yield f"ws://127.0.0.1:{bound[0][0]}", bound[0][1]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()
+
+
+def reference_tokens(model, method: str, waves: dict[str, np.ndarray], sample_rate: int = 8000,
+                     blank_penalty: float = 0.0) -> dict[str, list[int]]:
+    """streaming_decode.py's decoder on the training extractor's features of each whole wav
+    (the oracle of the served transcripts)."""
+    model = copy.deepcopy(model)
+    model.encoder.chunk_size = [CHUNK]
+    model.encoder.left_context_frames = [LEFT]
+    config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32,
+                            blank_penalty=blank_penalty)
+    extractor = make_fbank_extractor(80, sampling_rate=sample_rate)
+    utts = [(name, torch.from_numpy(extractor.extract(w, sample_rate)), [], 0.0)
+            for name, w in waves.items()]
+    return {s.cut_id: s.result
+            for s in StreamingDecoder(model, method, config, 30).run(utts, 2)}

@@ -1,0 +1,66 @@
+"""Served transcripts equal streaming_decode.py's (the recipe's chunk-wise decoder on the whole
+utterance's features) for the same model, method and chunk size; two clients at once get their
+own transcripts."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import pytest
+
+from icefall_lite.recipe.common import BpeCodec
+from icefall_lite.server.client import Utterance, transcribe, transcribe_many
+from tests.server.conftest import CHUNK, LEFT, reference_tokens, running_server, server_args
+
+TIMEOUT = 120.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["greedy_search", "modified_beam_search", "fast_beam_search"])
+def test_served_transcripts_equal_streaming_decode(method, causal_model, lang_dir, checkpoint,
+                                                   waves):
+    expected = reference_tokens(causal_model, method, waves)
+    assert all(len(t) >= 3 for t in expected.values())  # a non-trivial oracle
+    codec = BpeCodec(lang_dir)
+    utts = [Utterance(name, w, 8000) for name, w in waves.items()]
+    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0")) as (uri, _):
+        # odd chunk sizes (37 ms, int16) and as fast as possible: batching and chunking vary
+        results = asyncio.run(transcribe_many(uri, utts, concurrency=3, chunk_ms=37,
+                                              realtime=False, method=method,
+                                              sample_format="float32", timeout=TIMEOUT))
+    for utt, r in zip(utts, results):
+        assert r.error is None
+        (final,) = r.finals
+        assert final["last"] and final["token_ids"] == expected[utt.name]
+        assert final["text"] == codec.decode(expected[utt.name])
+        assert len(final["timestamps"]) == len(final["token_ids"])
+        assert final["timestamps"] == sorted(final["timestamps"])
+        assert r.partials and r.partials[-1]["text"] == final["text"]
+
+
+@pytest.mark.slow
+def test_torchscript_model_serves_the_same_transcripts(causal_model, lang_dir, checkpoint,
+                                                       waves, tmp_path):
+    """``--nn-model`` with export.py's streaming TorchScript model of the same weights (chunk 16,
+    left context 64 baked in) gives the eager streaming_decode.py tokens."""
+    from icefall_lite.models.export import export_jit
+
+    model = copy.deepcopy(causal_model)
+    model.encoder.chunk_size = [CHUNK]
+    model.encoder.left_context_frames = [LEFT]
+    jit_path = tmp_path / f"jit_script_chunk_{CHUNK}_left_{LEFT}.pt"
+    export_jit(model, jit_path, streaming=True)
+    methods = ["greedy_search", "modified_beam_search"]
+    expected = {m: reference_tokens(causal_model, m, waves) for m in methods}
+    name, w = next(iter(waves.items()))
+
+    async def both(uri):  # one connection per method, at once
+        return await asyncio.gather(*(transcribe(uri, Utterance(name, w, 8000), realtime=False,
+                                                 method=m, timeout=TIMEOUT) for m in methods))
+
+    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0", "--nn-model",
+                                    str(jit_path))) as (uri, _):
+        results = asyncio.run(both(uri))
+    for m, r in zip(methods, results):
+        assert [f["token_ids"] for f in r.finals] == [expected[m][name]]
