@@ -24,7 +24,12 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa
-from icefall_lite.fsa.ragged import RaggedShape, expand_ranges, splits_from_sizes
+from icefall_lite.fsa.ragged import (
+    RaggedShape,
+    expand_ranges,
+    group_positions,
+    splits_from_sizes,
+)
 
 _LABEL_SHIFT = 1 << 33
 
@@ -291,31 +296,6 @@ def intersect_device(
     return _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps)
 
 
-def _new_positions(fsa_of: torch.Tensor, sizes: list[int], num_fsas: int,
-                   fsa_base: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Items listed step by step (``sizes[k]`` in step k), each step grouped by FSA in
-    increasing order, get positions grouped by FSA (list order kept within an FSA), from a
-    [steps x fsas] count table instead of a sort. Returns (positions, count per FSA); the
-    FSA blocks start at ``fsa_base`` (default: packed)."""
-    device = fsa_of.device
-    num_steps = max(len(sizes), 1)
-    n = fsa_of.numel()
-    step_off = torch.arange(num_steps, device=device) * num_fsas
-    cell = fsa_of + torch.repeat_interleave(
-        step_off[:len(sizes)], torch.tensor(sizes, dtype=torch.int64, device=device),
-        output_size=n)
-    flat = torch.bincount(cell, minlength=num_steps * num_fsas)
-    counts = flat.view(num_steps, num_fsas)
-    per_fsa = counts.sum(0)
-    if fsa_base is None:
-        fsa_base = torch.cumsum(per_fsa, 0) - per_fsa
-    # position = base of the FSA + its items in earlier steps + rank within the cell
-    delta = (fsa_base + torch.cumsum(counts, 0) - counts).reshape(-1) - \
-        (torch.cumsum(flat, 0) - flat)
-    return delta.index_select(0, cell).add_(torch.arange(n, device=device)), per_fsa
-
-
 def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps):
     """Number states per FSA (discovery order, final pair last) and lay arcs out by state.
 
@@ -325,7 +305,7 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     device = a_fsas.device
     num_b = b_fsas.shape[0]
     s_fsa = bi["state_fsa"].index_select(0, torch.cat(state_b))
-    new_of_old, found = _new_positions(s_fsa, [s.numel() for s in state_b], num_b)
+    new_of_old, found = group_positions(s_fsa, [s.numel() for s in state_b], num_b)
     # FSAs whose final pair was never reached still get a final state (with no arcs)
     reached = final_id >= 0
     has_states = torch.zeros(num_b, dtype=torch.bool, device=device)
@@ -351,7 +331,7 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     else:
         src_id = a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int64, device=device)
     num_arcs = src_id.numel()
-    new_pos, _ = _new_positions(s_fsa.index_select(0, src_id),
+    new_pos, _ = group_positions(s_fsa.index_select(0, src_id),
                                 [p[0].numel() for p in arc_parts], num_b)
     # new_pos is a permutation: scatter each per-arc array to its place
     a_map = torch.empty_like(a_arc).index_copy_(0, new_pos, a_arc)

@@ -23,7 +23,12 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
-from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, splits_from_sizes
+from icefall_lite.fsa.ragged import (
+    RaggedShape,
+    RaggedTensor,
+    group_positions,
+    splits_from_sizes,
+)
 
 NEG_INF = float("-inf")
 
@@ -47,9 +52,14 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     src, dst = info["src"], info["dst"]
     device = src.device
     num_states = int(info["state_fsa"].numel())
-    splits2 = fsa.as_vec_shape().row_splits_long(2)
-    state_order, state_splits, out_order, out_splits, out_src, out_dst = _kahn(
-        src, dst, splits2, num_states)
+    graded = graded_levels(fsa)
+    if graded is not None:
+        state_order, state_splits, out_order, out_splits, out_src, out_dst = _group_by_level(
+            fsa, graded)
+    else:
+        splits2 = fsa.as_vec_shape().row_splits_long(2)
+        state_order, state_splits, out_order, out_splits, out_src, out_dst = _kahn(
+            src, dst, splits2, num_states)
     num_levels = len(state_splits) - 1
     if state_splits[-1] != num_states:
         done = torch.zeros(num_states, dtype=torch.bool, device=device)
@@ -73,6 +83,81 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
 
 
 _Kahn = tuple[torch.Tensor, list[int], torch.Tensor, list[int], torch.Tensor, torch.Tensor]
+
+
+def graded_levels(fsa: Fsa) -> torch.Tensor | None:
+    """Levels of a *graded* FsaVec, one where every arc goes from some level l to l + 1 (a
+    lattice: one level per frame), found in O(log(num_levels)) tensor ops; None if ``fsa``
+    is not graded (or has a cycle). Cached.
+
+    Each state points at the source of one of its entering arcs; pointer jumping gives its
+    depth in that tree (the roots, states without entering arcs, have depth 0). If every arc
+    then goes from depth d to d + 1, every path from a root to a state has the same length,
+    so the depth is the state's level as Kahn's algorithm defines it (longest path from a
+    root)."""
+    if "_graded" in fsa._cache:
+        return fsa._cache["_graded"]
+    info = fsa.arc_info()
+    src, dst = info["src"], info["dst"]
+    n = int(info["state_fsa"].numel())
+    device = src.device
+    # node n is a sentinel: roots point at it, and it at itself, with depth 0
+    anc = torch.full((n + 1,), n, dtype=torch.int64, device=device)
+    anc.scatter_(0, dst, src)
+    depth = (anc != n).to(torch.int64)
+    level: torch.Tensor | None = None
+    for _ in range(max(n, 1).bit_length() + 1):
+        if bool((anc == n).all()):
+            level = depth[:n]
+            break
+        depth = depth + depth.index_select(0, anc)
+        anc = anc.index_select(0, anc)
+    if level is not None and src.numel() and not bool(
+            (level.index_select(0, dst) == level.index_select(0, src) + 1).all()):
+        level = None
+    fsa._cache["_graded"] = level
+    return level
+
+
+def _group_by_level(fsa: Fsa, level: torch.Tensor) -> _Kahn:
+    """What :func:`_kahn` returns, from known levels: states, and arcs by source level,
+    grouped by level, index order within a level. When each FSA numbers its states level by
+    level (lattices), a counting sort over (FSA, level) blocks does it without a sort."""
+    info = fsa.arc_info()
+    src, dst, state_fsa = info["src"], info["dst"], info["state_fsa"]
+    device = src.device
+    num_states = level.numel()
+    num_fsas = int(info["num_states"].numel())
+    num_levels = int(level.max()) + 1 if num_states else 0
+    arc_level = level.index_select(0, src)
+    if num_states < 2 or bool((level[1:] >= level[:-1]).all()):
+        state_order = torch.arange(num_states, device=device)
+        out_order = torch.arange(src.numel(), device=device)
+        out_src, out_dst = src, dst
+        state_count = torch.bincount(level, minlength=num_levels)
+        arc_count = torch.bincount(arc_level, minlength=num_levels)
+    elif num_fsas * num_levels <= 4 * (num_states + src.numel()) and bool(
+            ((level[1:] >= level[:-1]) | (state_fsa[1:] != state_fsa[:-1])).all()):
+        state_pos, state_count = group_positions(level, info["num_states"].tolist(),
+                                                 num_levels)
+        arc_pos, arc_count = group_positions(
+            arc_level, fsa.as_vec_shape().row_splits_long(2)[
+                fsa.as_vec_shape().row_splits_long(1)].diff().tolist(), num_levels)
+        state_order = torch.empty_like(state_pos).index_copy_(
+            0, state_pos, torch.arange(num_states, device=device))
+        out_order = torch.empty_like(arc_pos).index_copy_(
+            0, arc_pos, torch.arange(src.numel(), device=device))
+        out_src, out_dst = src.index_select(0, out_order), dst.index_select(0, out_order)
+    else:
+        # int32 keys sort faster than int64 (levels are < num_states)
+        state_order = torch.sort(level.to(torch.int32), stable=True)[1]
+        out_order = torch.sort(arc_level.to(torch.int32), stable=True)[1]
+        out_src, out_dst = src.index_select(0, out_order), dst.index_select(0, out_order)
+        state_count = torch.bincount(level, minlength=num_levels)
+        arc_count = torch.bincount(arc_level, minlength=num_levels)
+    state_splits = splits_from_sizes(state_count).tolist()
+    out_splits = splits_from_sizes(arc_count).tolist()
+    return state_order, state_splits, out_order, out_splits, out_src, out_dst
 
 
 def _kahn(src: torch.Tensor, dst: torch.Tensor, splits2: torch.Tensor, num_states: int
