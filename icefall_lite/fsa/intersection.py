@@ -277,8 +277,9 @@ def intersect_device(
             break
         da, db = a_dst.index_select(0, a_arc), b_dst.index_select(0, b_arc)
         dst_id, first_pos = pairs.resolve(da, db, num_ids)
-        # int32 halves the memory the arcs take until they are laid out
-        arc_parts.append(((own + (num_ids - front_a.numel())).to(torch.int32),
+        # per arc only what the output needs, int32 (half the memory until laid out); the
+        # arcs of a step are grouped by source state, in order, so degrees locate them
+        arc_parts.append((torch.bincount(own, minlength=front_a.numel()),
                           a_arc.to(torch.int32), b_arc.to(torch.int32), dst_id.to(torch.int32)))
         front_a, front_b = da.index_select(0, first_pos), db.index_select(0, first_pos)
         num_ids += first_pos.numel()
@@ -434,12 +435,14 @@ def _level_rank(level: torch.Tensor, state_fsa: torch.Tensor) -> torch.Tensor:
 def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps):
     """Number states per FSA (discovery order, final pair last) and lay arcs out by state.
 
-    States were discovered step by step, each step grouped by FSA in increasing order, and
-    the arcs of step k leave exactly the states discovered in step k (in order); so both
-    new positions come from per-(step, FSA) counts, without sorting."""
+    States were discovered step by step, each step grouped by FSA in increasing order, so
+    their new positions come from per-(step, FSA) counts, without sorting. The arcs were
+    found grouped by source state in discovery order, and keep their order within a state,
+    so one gather by a permutation built from the states' degrees lays each array out."""
     device = a_fsas.device
     num_b = b_fsas.shape[0]
     s_fsa = bi["state_fsa"].index_select(0, torch.cat(state_b))
+    num_old = s_fsa.numel()
     new_of_old, found = group_positions(s_fsa, [s.numel() for s in state_b], num_b)
     # FSAs whose final pair was never reached still get a final state (with no arcs)
     reached = final_id >= 0
@@ -455,36 +458,44 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     f_new = new_of_old[f_old]
     f_last = splits1[1:][reached] - 1
     if bool((f_new != f_last).any()):
-        after = torch.full((num_b,), s_fsa.numel() + 1, dtype=torch.int64, device=device)
+        after = torch.full((num_b,), num_old + 1, dtype=torch.int64, device=device)
         after[reached] = f_new
         new_of_old = new_of_old - (new_of_old > after[s_fsa]).long()
         new_of_old[f_old] = f_last
-    local_of_old = new_of_old - splits1[:-1].index_select(0, s_fsa)
     tot_states = int(splits1[-1])
     if arc_parts:
-        src_id, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
+        old_deg, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
+        old_deg = torch.cat([old_deg, old_deg.new_zeros(num_old - old_deg.numel())])
     else:
-        src_id = a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int32, device=device)
-    num_arcs = src_id.numel()
-    new_pos, _ = group_positions(s_fsa.index_select(0, src_id),
-                                [p[0].numel() for p in arc_parts], num_b)
-    # new_pos is a permutation: scatter each per-arc array to its place
-    a_map = torch.empty_like(a_arc).index_copy_(0, new_pos, a_arc)
-    b_map = torch.empty_like(b_arc).index_copy_(0, new_pos, b_arc)
-    local32 = local_of_old.to(torch.int32)
-    src = torch.empty(num_arcs, dtype=torch.int32, device=device).index_copy_(
-        0, new_pos, local32.index_select(0, src_id))
-    dst = torch.empty_like(src).index_copy_(0, new_pos, local32.index_select(0, dst_id))
+        old_deg = torch.zeros(num_old, dtype=torch.int64, device=device)
+        a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int32, device=device)
+    num_arcs = a_arc.numel()
+    # new arc j of new state t (old state s) is old arc old_first[s] + (j - new_first[t])
+    old_first = torch.cumsum(old_deg, 0) - old_deg
     out_deg = torch.zeros(tot_states, dtype=torch.int64, device=device)
-    out_deg.index_copy_(0, new_of_old, torch.bincount(src_id, minlength=s_fsa.numel()))
+    out_deg.index_copy_(0, new_of_old, old_deg)
     splits2 = splits_from_sizes(out_deg)
+    old_first_new = torch.zeros(tot_states, dtype=torch.int64, device=device)
+    old_first_new.index_copy_(0, new_of_old, old_first)
+    perm = torch.repeat_interleave(old_first_new - splits2[:-1], out_deg,
+                                   output_size=num_arcs).add_(
+        torch.arange(num_arcs, device=device))
+    a_map = a_arc.index_select(0, perm)
+    b_map = b_arc.index_select(0, perm)
+    local32 = (new_of_old - splits1[:-1].index_select(0, s_fsa)).to(torch.int32)
+    dst = local32.index_select(0, dst_id.index_select(0, perm))
+    # local source ids in the new layout: each state's index in its FSA, once per arc
+    src = torch.repeat_interleave(
+        (torch.arange(tot_states, device=device) - torch.repeat_interleave(
+            splits1[:-1], num_states, output_size=tot_states)).to(torch.int32),
+        out_deg, output_size=num_arcs)
     labels = a_fsas.labels.index_select(0, a_map)
     # scores keep autograd (k2 sums the scores of both inputs)
     scores = a_fsas.scores.index_select(0, a_map) + b_fsas.scores.index_select(0, b_map)
     out = Fsa._from_parts(RaggedShape([splits1, splits2]), src, dst, labels, scores)
     _propagate_binary(a_fsas, b_fsas, out, a_map, b_map)
     if ret_arc_maps:
-        return out, a_map.to(torch.int32), b_map.to(torch.int32)
+        return out, a_map, b_map
     return out
 
 

@@ -264,24 +264,35 @@ def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
 
 
 def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
-    """Tropical forward scores pushed along the arcs level by level (4 ops per level): max is
-    exact and order-free, so this equals the pull-style pass bit for bit."""
+    """Tropical forward scores pushed along the arcs level by level (3 ops per level, on
+    views split once): max is exact and order-free, so this equals the pull-style pass bit
+    for bit."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["start"][nonempty]] = 0.0
-    splits = lv["out_splits"]
-    src, dst = lv["out_src"], lv["out_dst"]
-    sc = scores.index_select(0, lv["out_order"])
-    for lev in range(lv["num_levels"]):
-        a0, a1 = splits[lev], splits[lev + 1]
-        if a0 == a1:
-            continue
-        out.scatter_reduce_(0, dst[a0:a1], out.index_select(0, src[a0:a1]) + sc[a0:a1],
-                            reduce="amax")
+    src_parts, dst_parts = _out_parts(fsa)
+    sizes = [t.numel() for t in src_parts]
+    sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
+    for src, dst, sc in zip(src_parts, dst_parts, sc_parts):
+        out.scatter_reduce_(0, dst, out.index_select(0, src) + sc, reduce="amax")
     return out
+
+
+def _out_parts(fsa: Fsa) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """``out_src`` / ``out_dst`` split into one view per non-empty source level (cached):
+    one split call instead of two slicing ops per level and pass."""
+    parts = fsa._cache.get("_out_parts")
+    if parts is None:
+        lv = state_levels(fsa)
+        splits = lv["out_splits"]
+        # empty levels (rare) hold no arcs: leaving them out changes no view
+        sizes = [b - a for a, b in zip(splits[:-1], splits[1:]) if b > a]
+        parts = (lv["out_src"].split(sizes), lv["out_dst"].split(sizes))
+        fsa._cache["_out_parts"] = parts
+    return parts
 
 
 def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
@@ -444,7 +455,11 @@ def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch
 # shortest path
 # --------------------------------------------------------------------------------------------
 def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Arcs of each FSA's best path in order, and the path length per FSA (0 if no path)."""
+    """Arcs of each FSA's best path in order, and the path length per FSA (0 if no path).
+
+    The chain of best entering arcs back from each final state is collected by pointer
+    doubling (round r adds the states 2^r..2^(r+1)-1 steps back), so the number of rounds
+    is the log of the path length, not the length."""
     info = fsa.arc_info()
     with torch.no_grad():
         scores = _scores(fsa, use_double_scores).detach()
@@ -452,39 +467,31 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
         entering = _best_entering_arcs(fsa, scores, alpha)
     final = info["final"]
     num_fsas = final.numel()
-    ok = (final >= 0)
-    ok_idx = ok.nonzero().squeeze(1)
-    ok_idx = ok_idx[torch.isfinite(alpha[final[ok_idx]])]
-    steps: list[torch.Tensor] = []
-    owners: list[torch.Tensor] = []
-    cur = final[ok_idx]
-    who = ok_idx
-    src = info["src"]
-    while cur.numel() > 0:
-        arc = entering.index_select(0, cur)
-        live = arc >= 0
-        if not bool(live.all()):  # some paths reached their start state
-            cur, who, arc = cur[live], who[live], arc[live]
-            if cur.numel() == 0:
-                break
-        steps.append(arc)
-        owners.append(who)
-        cur = src.index_select(0, arc)
     device = final.device
-    lengths = torch.zeros(num_fsas, dtype=torch.int64, device=device)
-    if not steps:
-        return torch.zeros(0, dtype=torch.int64, device=device), lengths
-    arcs = torch.cat(steps)
-    own = torch.cat(owners)
-    depth = torch.repeat_interleave(
-        torch.arange(len(steps), device=device),
-        torch.tensor([s.numel() for s in steps], dtype=torch.int64, device=device),
-        output_size=arcs.numel())
-    lengths.index_add_(0, own, torch.ones_like(own))
-    # order by fsa, then from start to final (reverse of trace depth)
-    key = own * (len(steps) + 1) + (len(steps) - depth)
-    order = torch.sort(key)[1]
-    return arcs[order], lengths
+    ok_idx = (final >= 0).nonzero().squeeze(1)
+    ok_idx = ok_idx[_isfinite(alpha[final[ok_idx]])]
+    n = alpha.numel()
+    # predecessor on the best path; state n is a sentinel (start states point at it)
+    jump = torch.full((n + 1,), n, dtype=torch.int64, device=device)
+    has = entering >= 0
+    jump[:n] = torch.where(has, info["src"].index_select(0, entering.clamp(min=0)), jump[:n])
+    chain = final.index_select(0, ok_idx)
+    while True:
+        back = jump.index_select(0, chain)
+        back = back[back != n]
+        if back.numel() == 0:
+            break
+        chain = torch.cat([chain, back])
+        jump = jump.index_select(0, jump)
+    arcs = entering.index_select(0, chain)
+    on_path = arcs >= 0
+    arcs, chain = arcs[on_path], chain[on_path]
+    own = info["state_fsa"].index_select(0, chain)
+    lengths = torch.bincount(own, minlength=num_fsas)
+    # order by FSA, then from start to final (levels increase along a path)
+    lv = state_levels(fsa)
+    key = own * (lv["num_levels"] + 1) + lv["level"].index_select(0, chain)
+    return arcs[torch.sort(key)[1]], lengths
 
 
 def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
@@ -538,7 +545,6 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     with torch.no_grad():
         cdf = get_arc_cdf(fsas, use_double_scores).to(dtype)
         tot = get_tot_scores(fsas, use_double_scores, True).detach()
-    splits2 = fsas.as_vec_shape().row_splits_long(2)
     num_fsas = tot.numel()
     has_path = torch.isfinite(tot)
     paths_per_fsa = torch.where(has_path, torch.full_like(info["start"], num_paths),
@@ -549,18 +555,87 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     p = (path_pos.to(dtype) + 0.5) / num_paths
     cur = info["start"][path_fsa]
     final = info["final"][path_fsa]
-    who = torch.arange(num_total, device=device)
-    steps: list[torch.Tensor] = []
-    owners: list[torch.Tensor] = []
-    num_arcs = cdf.numel()
-    deg_all = splits2.diff()
-    src, dst = info["src"], info["dst"]
+    src = info["src"]
     # width of each arc's interval: next arc's cdf in the same state (or 1) minus its own
     c_next = torch.ones_like(cdf)
-    if num_arcs > 1:
+    if cdf.numel() > 1:
         c_next[:-1] = torch.where(src[1:] == src[:-1], cdf[1:], c_next[:-1])
-    width_all = c_next - cdf
+    width = c_next - cdf
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg = splits2.diff()
+    max_deg = int(deg.max()) if deg.numel() else 0
+    if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + 4096:
+        arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
+    else:
+        arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
+    shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
+    return RaggedTensor(shape, arcs.to(torch.int32))
+
+
+def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,
+                   cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All paths advance together, one step per iteration (~12 ops, no sync), with each
+    state's leaving-arc cdf padded to the largest out-degree: the chosen arc is the last one
+    with cdf <= p, counted over that row. A path that reached its final state moves to a
+    sentinel arc and state, so no path is dropped along the way. Returns (arcs in path order,
+    length per path)."""
+    info = fsas.arc_info()
+    device = cdf.device
+    n, num_arcs = info["state_fsa"].numel(), cdf.numel()
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg = splits2.diff()
+    max_deg = max(int(deg.max()), 1)
+    # row s: cdf of the arcs of s, +inf beyond them (never <= p); row n is the sentinel's
+    pos_in_state = torch.arange(num_arcs, device=device) - splits2.index_select(0, info["src"])
+    pad = torch.full((n + 1, max_deg), float("inf"), dtype=cdf.dtype, device=device)
+    pad[info["src"], pos_in_state] = cdf
+    # arc = base[s] + max(count, 1): the state's first arc - 1, or the sentinel arc for
+    # states without arcs (final states) and for the sentinel
+    base = torch.full((n + 1,), num_arcs - 1, dtype=torch.int64, device=device)
+    base[:n] = torch.where(deg > 0, splits2[:-1] - 1, base[:n])
+    finals = info["final"][info["final"] >= 0]
+    pad[finals] = float("inf")
+    base[finals] = num_arcs - 1
+    zero = cdf.new_zeros(1)
+    cdf_ext, width_ext = torch.cat([cdf, zero]), torch.cat([width, zero])
+    dst_ext = torch.cat([info["dst"], torch.full((1,), n, dtype=torch.int64, device=device)])
+    lv = state_levels(fsas)
+    zeros = torch.zeros_like(p)
+    steps = []
+    # a path has at most num_levels - 1 arcs; check now and then whether all have ended
+    for step in range(max(lv["num_levels"] - 1, 0)):
+        if step % 16 == 15 and bool((cur == n).all()):
+            break
+        count = (pad.index_select(0, cur) <= p.unsqueeze(1)).sum(1)
+        arc = base.index_select(0, cur).add_(count.clamp_(min=1))
+        c_lo = cdf_ext.index_select(0, arc)
+        w = width_ext.index_select(0, arc)
+        p = torch.where(w > 0, (p - c_lo) / w, zeros)
+        steps.append(arc)
+        cur = dst_ext.index_select(0, arc)
+    if not steps:
+        return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(
+            p.numel(), dtype=torch.int64, device=device)
+    table = torch.stack(steps, 1)
+    real = table < num_arcs
+    return table[real], real.sum(1)
+
+
+def _sample_compacting(fsas: Fsa, cdf: torch.Tensor, width_all: torch.Tensor,
+                       p: torch.Tensor, cur: torch.Tensor, final: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`_sample_padded` for FSAs whose out-degrees vary too much to pad: each
+    step expands the leaving arcs of the live paths' states, and drops paths that ended."""
+    info = fsas.arc_info()
+    device = cdf.device
+    num_total = p.numel()
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg_all = splits2.diff()
+    dst = info["dst"]
+    who = torch.arange(num_total, device=device)
     path_idx = torch.arange(num_total, device=device)
+    steps: list[torch.Tensor] = []
+    owners: list[torch.Tensor] = []
     while who.numel() > 0:
         lo = splits2.index_select(0, cur)
         deg = deg_all.index_select(0, cur)
@@ -582,19 +657,16 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
         live = cur != final
         if not bool(live.all()):
             cur, final, who, p = cur[live], final[live], who[live], p[live]
-    if steps:
-        own = torch.cat(owners)
-        lengths = torch.bincount(own, minlength=num_total)
-        # every path is live from step 0 until it ends, so its k-th arc was taken in step k:
-        # the position in the output is the path's offset + k (no sort needed)
-        step = torch.repeat_interleave(
-            torch.arange(len(steps), device=device),
-            torch.tensor([a.numel() for a in steps], dtype=torch.int64, device=device),
-            output_size=own.numel())
-        pos = splits_from_sizes(lengths)[:-1].index_select(0, own).add_(step)
-        arcs = torch.empty_like(own).index_copy_(0, pos, torch.cat(steps))
-    else:
-        arcs = torch.zeros(0, dtype=torch.int64, device=device)
-        lengths = torch.zeros(num_total, dtype=torch.int64, device=device)
-    shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
-    return RaggedTensor(shape, arcs.to(torch.int32))
+    if not steps:
+        return (torch.zeros(0, dtype=torch.int64, device=device),
+                torch.zeros(num_total, dtype=torch.int64, device=device))
+    own = torch.cat(owners)
+    lengths = torch.bincount(own, minlength=num_total)
+    # every path is live from step 0 until it ends, so its k-th arc was taken in step k:
+    # the position in the output is the path's offset + k (no sort needed)
+    step = torch.repeat_interleave(
+        torch.arange(len(steps), device=device),
+        torch.tensor([a.numel() for a in steps], dtype=torch.int64, device=device),
+        output_size=own.numel())
+    pos = splits_from_sizes(lengths)[:-1].index_select(0, own).add_(step)
+    return torch.empty_like(own).index_copy_(0, pos, torch.cat(steps)), lengths
