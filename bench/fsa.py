@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
-from timing import PEAK_ENV, peak_rss_mib
+from timing import PEAK_ENV, peak_rss_mib, time_interleaved
 
 
 def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_state: int,
@@ -102,23 +100,6 @@ PRESETS = {
     "5x200": (5, 200),
     "1x200": (1, 200),  # single-utterance decoding (pretrained.py on one file, a server)
 }
-
-
-def time_interleaved(fns: dict, repeats: int) -> dict:
-    """Median wall and CPU (process) seconds of each callable; the backends take turns on
-    every repeat, so a change in machine load hits both alike."""
-    for fn in fns.values():
-        fn()  # warm-up: allocator, lazily built state
-    wall = {name: [] for name in fns}
-    cpu = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall[name].append(time.perf_counter() - w0)
-            cpu[name].append(time.process_time() - c0)
-    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
-            for name in fns}
 
 
 def _backends() -> list:

@@ -61,3 +61,20 @@ def peak_rss_mib(fn: Callable[[], object]) -> float:
     baseline = _status_kib("VmRSS")
     fn()
     return (_status_kib("VmHWM") - baseline) / 1024
+
+
+def time_interleaved(fns: dict, repeats: int) -> dict:
+    """Median wall and CPU (process) seconds of each callable, after one warm-up call each;
+    the callables take turns on every repeat, so a change in machine load hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up: allocator, lazily built state
+    wall: dict = {name: [] for name in fns}
+    cpu: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
+            for name in fns}

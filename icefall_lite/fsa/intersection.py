@@ -339,10 +339,10 @@ class _LevelPairs:
     """Pair-state ids when one side is graded (every arc goes from level l to l + 1, as in
     lattices): every path to a pair (x, y) then has the length of the graded side's paths to
     its state, so BFS step k meets a pair only in step k, and pairs need telling apart only
-    within one step. A step's pairs of one FSA have graded-side states of one level, so the
-    key (rank of the graded state within its (FSA, level) group, other state) is unique
-    within the step; its range is (widest level) x (states of the other side), not the
-    whole product. Memory and time follow the arcs matched."""
+    within one step. A step's pairs of one FSA have graded-side states of one level, so a
+    key of (FSA, rank of the graded state within its (FSA, level) group, other state) is
+    unique within the step; its range is about (widest level) x (states of the other side),
+    not the whole product. Memory and time follow the arcs matched."""
 
     def __init__(self, ai: dict, bi: dict, b_to_a_map: torch.Tensor,
                  a_level: torch.Tensor | None, b_level: torch.Tensor | None):
@@ -350,14 +350,23 @@ class _LevelPairs:
         self.f_of_b = bi["state_fsa"]
         self.graded_a = a_level is not None
         if self.graded_a:
+            # key = rank(a state) * (b states) + b state: the b state names the FSA
             rank = _level_rank(a_level, ai["state_fsa"])
             num_other = self.f_of_b.numel()
+            self.scaled = rank * num_other
+            self.loc = None
+            self.space = (int(rank.max()) + 1 if rank.numel() else 0) * num_other
         else:
+            # key = ((FSA of b) * width + rank(b state)) * (max a states) + local a state:
+            # many b-FSAs may share an a-FSA, so the a state alone does not name the FSA
             rank = _level_rank(b_level, self.f_of_b)
-            num_other = ai["state_fsa"].numel()
-        # key = rank(graded state) * num_other + other state
-        self.space = (int(rank.max()) + 1 if rank.numel() else 0) * num_other
-        self.scaled_rank = rank * num_other
+            width = int(rank.max()) + 1 if rank.numel() else 0
+            na = ai["num_states"]
+            max_na = int(na.max()) if na.numel() else 0
+            self.scaled = (self.f_of_b * width + rank) * max_na
+            self.loc = torch.arange(ai["state_fsa"].numel(), device=device) - \
+                ai["start"].index_select(0, ai["state_fsa"])
+            self.space = b_to_a_map.numel() * width * max_na
         self.a_final = torch.zeros(ai["state_fsa"].numel(), dtype=torch.bool, device=device)
         self.a_final[ai["final"][ai["final"] >= 0]] = True
         self.b_final = torch.zeros(self.f_of_b.numel(), dtype=torch.bool, device=device)
@@ -380,8 +389,10 @@ class _LevelPairs:
 
     def resolve(self, da: torch.Tensor, db: torch.Tensor, next_id: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        g, o = (da, db) if self.graded_a else (db, da)
-        keys = self.scaled_rank.index_select(0, g).add_(o)
+        if self.graded_a:
+            keys = self.scaled.index_select(0, da).add_(db)
+        else:
+            keys = self.scaled.index_select(0, db).add_(self.loc.index_select(0, da))
         if self.space > _DENSE_LIMIT or keys.numel() >= _MARK_OFFSET:
             _, _, item_rank, first_pos = _number_by_first_occurrence(keys)
             ids = item_rank + next_id

@@ -32,6 +32,10 @@ from icefall_lite.fsa.ragged import (
 
 NEG_INF = float("-inf")
 
+# random_paths pads each state's arcs to the largest out-degree when that costs at most
+# 4x the arcs plus this many entries
+_PAD_SLACK = 4096
+
 
 # --------------------------------------------------------------------------------------------
 # levels
@@ -301,6 +305,9 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     the states and arcs of that level."""
     if not backward and not log_semiring:
         return _tropical_forward(fsa, scores)
+    padded = _padded_levels(fsa, backward)
+    if padded is not None:
+        return _padded_pass(fsa, padded, scores, log_semiring)
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
@@ -326,6 +333,78 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
         out.index_copy_(0, states, _segment_reduce(out.index_select(0, states), loc[a0:a1],
                                                    vals, log_semiring))
     return out
+
+
+def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
+    """Per level, a [states, width] table of the arcs each state reduces over in a
+    pull-style pass (entering arcs forward, leaving arcs backward), padded to the level's
+    largest such degree, plus a first column for the state's initial value; None when the
+    tables would cost more than 4x the arcs (plus :data:`_PAD_SLACK`). Cached.
+
+    Column 0 points at a virtual arc of score 0 from a virtual state of value 0 for start
+    (forward) or final (backward) states, else at the padding arc (score -inf) from a state
+    of value -inf; the padding arc is arc ``num_arcs``, the two virtual states ``n`` and
+    ``n + 1``."""
+    key = ("_padded", backward)
+    if key in fsa._cache:
+        return fsa._cache[key]
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    n, num_arcs = int(info["state_fsa"].numel()), int(info["src"].numel())
+    device = info["src"].device
+    mine, other = (info["src"], info["dst"]) if backward else (info["dst"], info["src"])
+    level = lv["level"]
+    num_levels = lv["num_levels"]
+    degree = torch.bincount(mine, minlength=n)
+    width = torch.zeros(num_levels, dtype=torch.int64, device=device).scatter_reduce_(
+        0, level, degree, reduce="amax") + 1
+    ss = lv["state_splits"]
+    count = torch.tensor(ss, dtype=torch.int64, device=device).diff()
+    block = count * width
+    total = int(block.sum()) if num_levels else 0
+    padded = None
+    if n and total <= 4 * num_arcs + _PAD_SLACK:
+        # arcs by reducing state (stable: arc order within a state) -> column 1, 2, ...
+        by_state = (torch.arange(num_arcs, device=device) if backward
+                    else torch.sort(mine, stable=True)[1])
+        owner = mine.index_select(0, by_state)
+        col = torch.arange(num_arcs, device=device) - splits_from_sizes(degree).index_select(
+            0, owner) + 1
+        row_start = (torch.cumsum(block, 0) - block).index_select(0, level) + \
+            _level_rank(fsa) * width.index_select(0, level)
+        pos = row_start.index_select(0, owner) + col
+        arc_flat = torch.full((total,), num_arcs, dtype=torch.int64, device=device)
+        arc_flat[pos] = by_state
+        other_flat = torch.full((total,), n, dtype=torch.int64, device=device)
+        other_flat[pos] = other.index_select(0, by_state)
+        init = info["final" if backward else "start"][info["num_states"] > 0]
+        other_flat[row_start.index_select(0, init)] = n + 1
+        arc_flat[row_start.index_select(0, init)] = num_arcs + 1
+        levels = list(range(num_levels))
+        if backward:
+            levels.reverse()
+        padded = {"arc_flat": arc_flat, "blocks": block.tolist(), "widths": width.tolist(),
+                  "other_parts": other_flat.split(block.tolist()),
+                  "state_parts": lv["state_order"].split(count.tolist()), "levels": levels}
+    fsa._cache[key] = padded
+    return padded
+
+
+def _padded_pass(fsa: Fsa, padded: dict, scores: torch.Tensor, log_semiring: bool
+                 ) -> torch.Tensor:
+    """A pull-style pass over padded rows: per level one gather, one add, one row
+    reduction (logsumexp or max) and one scatter of the level's values."""
+    n = int(fsa.arc_info()["state_fsa"].numel())
+    ext = torch.cat([scores, scores.new_tensor([NEG_INF, 0.0])])
+    sc_parts = ext.index_select(0, padded["arc_flat"]).split(padded["blocks"])
+    out = torch.full((n + 2,), NEG_INF, dtype=scores.dtype, device=scores.device)
+    out[n + 1] = 0.0
+    others, states, widths = padded["other_parts"], padded["state_parts"], padded["widths"]
+    for lev in padded["levels"]:
+        vals = (out.index_select(0, others[lev]) + sc_parts[lev]).view(-1, widths[lev])
+        red = torch.logsumexp(vals, 1) if log_semiring else vals.amax(1)
+        out.index_copy_(0, states[lev], red)
+    return out[:n]
 
 
 def _cached_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
@@ -472,9 +551,10 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
     ok_idx = ok_idx[_isfinite(alpha[final[ok_idx]])]
     n = alpha.numel()
     # predecessor on the best path; state n is a sentinel (start states point at it)
-    jump = torch.full((n + 1,), n, dtype=torch.int64, device=device)
-    has = entering >= 0
-    jump[:n] = torch.where(has, info["src"].index_select(0, entering.clamp(min=0)), jump[:n])
+    src_ext = torch.cat([info["src"], torch.full((1,), n, dtype=torch.int64, device=device)])
+    no_arc = torch.full_like(entering, src_ext.numel() - 1)
+    jump = src_ext.index_select(0, torch.where(entering >= 0, entering, no_arc))
+    jump = torch.cat([jump, jump.new_full((1,), n)])
     chain = final.index_select(0, ok_idx)
     while True:
         back = jump.index_select(0, chain)
@@ -564,7 +644,7 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     splits2 = fsas.as_vec_shape().row_splits_long(2)
     deg = splits2.diff()
     max_deg = int(deg.max()) if deg.numel() else 0
-    if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + 4096:
+    if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
         arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
     else:
         arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
