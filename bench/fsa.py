@@ -120,9 +120,15 @@ def run_preset(name: str, num_utts: int, num_paths: int, args, backends: list) -
                          args.vocab, seed=0)
     calls = {b: prepare(ns, data, num_paths) for b, ns in backends}
     first = calls["builtin"]
-    # short calls are repeated more, so each median stands on more samples
-    repeats = args.repeats if num_utts * num_paths >= 2000 else 4 * args.repeats
     for op in args.ops.split(","):
+        # short calls are repeated more, so each median stands on more samples; the long
+        # intersections of the big presets less
+        if num_utts <= 5:
+            repeats = 4 * args.repeats
+        elif op == "intersect_device":
+            repeats = min(args.repeats, 3)
+        else:
+            repeats = args.repeats
         res = time_interleaved({b: c[op] for b, c in calls.items()}, repeats)
         line = f"{name:<8}{op:<18}{1000 * res['builtin'][0]:>13.1f}"
         if "k2" in res:

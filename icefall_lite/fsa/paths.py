@@ -35,6 +35,8 @@ NEG_INF = float("-inf")
 # random_paths pads each state's arcs to the largest out-degree when that costs at most
 # 4x the arcs plus this many entries
 _PAD_SLACK = 4096
+# the log/backward passes use padded per-level rows up to this many arcs per level
+_PAD_MAX_ARCS_PER_LEVEL = 2048
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +341,8 @@ def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
     """Per level, a [states, width] table of the arcs each state reduces over in a
     pull-style pass (entering arcs forward, leaving arcs backward), padded to the level's
     largest such degree, plus a first column for the state's initial value; None when the
-    tables would cost more than 4x the arcs (plus :data:`_PAD_SLACK`). Cached.
+    tables would cost more than 4x the arcs (plus :data:`_PAD_SLACK`) or the levels hold
+    more than :data:`_PAD_MAX_ARCS_PER_LEVEL` arcs on average. Cached.
 
     Column 0 points at a virtual arc of score 0 from a virtual state of value 0 for start
     (forward) or final (backward) states, else at the padding arc (score -inf) from a state
@@ -363,7 +366,10 @@ def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
     block = count * width
     total = int(block.sum()) if num_levels else 0
     padded = None
-    if n and total <= 4 * num_arcs + _PAD_SLACK:
+    # worth it where the per-level op count dominates (few arcs per level: small batches);
+    # on big batches the unpadded segment reductions touch fewer elements
+    if n and total <= 4 * num_arcs + _PAD_SLACK and num_arcs <= _PAD_MAX_ARCS_PER_LEVEL * max(
+            num_levels, 1):
         # arcs by reducing state (stable: arc order within a state) -> column 1, 2, ...
         by_state = (torch.arange(num_arcs, device=device) if backward
                     else torch.sort(mine, stable=True)[1])
