@@ -1,26 +1,29 @@
-"""Decoding speed: frames per second of fast_beam_search (trivial graph and an LG-like graph)
-with the built-in backend vs real k2, and of modified_beam_search, for a batch of streams.
+"""Decoding speed of fast_beam_search (trivial graph and an LG-like graph) and of the n-best
+methods with the built-in backend vs real k2, and of modified_beam_search, for a batch of
+streams.
 
 Run in the k2 environment (both backends in one process)::
 
-    OMP_NUM_THREADS=1 .venv-k2/bin/python bench/decoding.py --num-streams 100 --frames 100
+    .venv-k2/bin/python bench/decoding.py --num-streams 100 --frames 100
 
 Two rows per graph: "search" feeds precomputed random log-probs (the decoding streams alone);
-"with model" runs a small random decoder + joiner each frame (as decode.py does). The ratio is
-built-in time / k2 time (goal: <= 2).
+"with model" runs a small random decoder + joiner each frame (as decode.py does). A last row
+times the n-best methods end to end from a search lattice (paths -> distinct sequences ->
+intersection -> best sequence, num_paths 200 by default). Times are medians of repeats in
+which the backends take turns (one torch thread by default); the ratio is built-in / k2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import time
 
 import torch
-from timing import best_seconds
+from timing import best_seconds, time_interleaved
 from torch import nn
 
-from icefall_lite.decoding import fast_beam_search, modified_beam_search
+from icefall_lite.decoding import Nbest, fast_beam_search, modified_beam_search
+from icefall_lite.decoding.lattice import clear_final_outputs
 from icefall_lite.k2 import builtin
 
 
@@ -81,12 +84,14 @@ def make_graph(ns, arcs, words):
     return fsa
 
 
-def time_search_only(ns, graph, log_probs, num_frames, beam, max_states, max_contexts):
-    """Streams fed a fixed per-(stream, frame) log-prob row plus a context-dependent shift."""
+def search_lattice(ns, graph, log_probs, num_frames, beam, max_states, max_contexts,
+                   allow_partial: bool = False):
+    """Streams fed a fixed per-(stream, frame) log-prob row plus a context-dependent shift;
+    returns their lattice (``allow_partial``: last-frame states count as final, as
+    fast_beam_search does; random log-probs seldom reach a final state otherwise)."""
     N, T, V = log_probs.shape
     config = ns.RnntDecodingConfig(vocab_size=V, decoder_history_len=2, beam=beam,
                                    max_states=max_states, max_contexts=max_contexts)
-    start = time.perf_counter()
     streams = ns.RnntDecodingStreams([ns.RnntDecodingStream(graph) for _ in range(N)], config)
     for t in range(T):
         shape, contexts = streams.get_contexts()
@@ -94,8 +99,35 @@ def time_search_only(ns, graph, log_probs, num_frames, beam, max_states, max_con
         shift = (contexts[:, -1:].long() % 7).float() * 0.1
         streams.advance((log_probs[owner, t] - shift).log_softmax(-1))
     streams.terminate_and_flush_to_streams()
-    lattice = streams.format_output(num_frames)
-    return time.perf_counter() - start, lattice.arcs.values().shape[0]
+    return clear_final_outputs(streams.format_output(num_frames, allow_partial=allow_partial))
+
+
+def nbest_best_paths(lattice, num_paths: int) -> list[list[int]]:
+    """The n-best methods end to end, from a lattice: sample ``num_paths`` paths per
+    utterance, intersect the distinct sequences with the lattice, take each utterance's best
+    sequence (what fast_beam_search_nbest does after the search)."""
+    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores=True, nbest_scale=0.5)
+    scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring=False)
+    return nbest.best(scores)
+
+
+def nbest_row(backends: list, args) -> tuple[str, dict]:
+    """Median seconds of :func:`nbest_best_paths` per backend (interleaved repeats) on the
+    lattice that backend's search gives for ``--nbest-streams`` streams (trivial graph)."""
+    N, T, V = args.nbest_streams, args.frames, args.vocab_size
+    log_probs = (torch.randn(N, T, V, generator=torch.Generator().manual_seed(1)) * 3
+                 ).log_softmax(-1)
+    fns = {}
+    for name, ns in backends:
+        lattice = search_lattice(ns, ns.trivial_graph(V - 1), log_probs, [T] * N, args.beam,
+                                 args.max_states, args.max_contexts, allow_partial=True)
+        fns[name] = lambda lattice=lattice: nbest_best_paths(lattice, args.num_paths)
+        num_arcs = lattice.arcs.values().shape[0]
+    times = time_interleaved(fns, args.repeats)
+    num_seqs = len(Nbest.from_lattice(lattice, args.num_paths).sequences)
+    label = (f"n-best end to end ({N} streams, {num_arcs} lattice arcs, "
+             f"{num_seqs} sequences, num_paths {args.num_paths})")
+    return label, {name: wall for name, (wall, _) in times.items()}
 
 
 def main() -> None:
@@ -104,11 +136,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--vocab-size", type=int, default=500)
     parser.add_argument("--lg-states", type=int, default=5000)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--beam", type=float, default=20.0)
     parser.add_argument("--max-states", type=int, default=64)
     parser.add_argument("--max-contexts", type=int, default=8)
+    parser.add_argument("--nbest-streams", type=int, default=20,
+                        help="streams of the n-best row (icefall's n-best decoding batch)")
+    parser.add_argument("--num-paths", type=int, default=200, help="paths of the n-best row")
+    parser.add_argument("--nbest-only", action="store_true", help="time the n-best row only")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     try:
         real_k2 = importlib.import_module("k2")
@@ -116,7 +154,6 @@ def main() -> None:
         real_k2 = None
         print("real k2 is not importable here: built-in numbers only (run in .venv-k2)")
     N, T, V = args.num_streams, args.frames, args.vocab_size
-    total_frames = N * T
     lens = torch.full((N,), T, dtype=torch.int64)
     lens[1::3] = T - T // 4
     log_probs = (torch.randn(N, T, V) * 3).log_softmax(-1)
@@ -126,35 +163,38 @@ def main() -> None:
     limits = dict(beam=args.beam, max_states=args.max_states, max_contexts=args.max_contexts)
     backends = [("built-in", builtin)] + ([("k2", real_k2)] if real_k2 else [])
     rows = []
-    for graph_name in ("trivial", "LG"):
-        for what in ("search", "with model"):
-            times = {}
-            for name, ns in backends:
-                graph = (ns.trivial_graph(V - 1) if graph_name == "trivial"
-                         else make_graph(ns, lg_arcs, lg_words))
-                if what == "search":
-                    fn = lambda ns=ns, graph=graph: time_search_only(  # noqa: E731
-                        ns, graph, log_probs, lens.tolist(), **limits)
-                else:
-                    fn = lambda graph=graph: fast_beam_search(  # noqa: E731
-                        model, graph, enc, lens, **limits)
-                with torch.no_grad():
-                    times[name] = best_seconds(fn, args.repeats)
-            rows.append((f"fast_beam_search {graph_name}, {what}", times))
     with torch.no_grad():
-        t_mbs = best_seconds(lambda: modified_beam_search(model, enc, lens, 4), args.repeats)
-    rows.append(("modified_beam_search (no k2 inside)", {"built-in": t_mbs}))
+        for graph_name in ("trivial", "LG") if not args.nbest_only else ():
+            for what in ("search", "with model"):
+                fns = {}
+                for name, ns in backends:
+                    graph = (ns.trivial_graph(V - 1) if graph_name == "trivial"
+                             else make_graph(ns, lg_arcs, lg_words))
+                    if what == "search":
+                        fns[name] = lambda ns=ns, graph=graph: search_lattice(  # noqa: E731
+                            ns, graph, log_probs, lens.tolist(), **limits)
+                    else:
+                        fns[name] = lambda graph=graph: fast_beam_search(  # noqa: E731
+                            model, graph, enc, lens, **limits)
+                times = time_interleaved(fns, args.repeats)
+                rows.append((f"fast_beam_search {graph_name}, {what}",
+                             {name: wall for name, (wall, _) in times.items()}))
+        if not args.nbest_only:
+            t_mbs = best_seconds(lambda: modified_beam_search(model, enc, lens, 4),
+                                 args.repeats)
+            rows.append(("modified_beam_search (no k2 inside)", {"built-in": t_mbs}))
+        rows.append(nbest_row(backends, args))
 
     print(f"{N} streams x {T} frames (vocab {V}, LG {args.lg_states} states, beam "
           f"{args.beam}, max_states {args.max_states}, max_contexts {args.max_contexts}), "
-          f"threads {torch.get_num_threads()}")
-    print(f"{'method':45s} {'built-in fr/s':>14s} {'k2 fr/s':>12s} {'built-in/k2 time':>17s}")
+          f"threads {torch.get_num_threads()}; medians of {args.repeats} interleaved repeats")
+    print(f"{'method':75s} {'built-in ms':>12s} {'k2 ms':>10s} {'built-in/k2':>12s}")
     for label, times in rows:
         b = times["built-in"]
         k = times.get("k2")
-        k_txt = f"{total_frames / k:12.0f}" if k else f"{'-':>12s}"
-        ratio = f"{b / k:17.2f}" if k else f"{'-':>17s}"
-        print(f"{label:45s} {total_frames / b:14.0f} {k_txt} {ratio}")
+        k_txt = f"{1000 * k:10.1f}" if k else f"{'-':>10s}"
+        ratio = f"{b / k:12.2f}" if k else f"{'-':>12s}"
+        print(f"{label:75s} {1000 * b:12.1f} {k_txt} {ratio}")
 
 
 if __name__ == "__main__":

@@ -7,21 +7,27 @@ only to the next frame, mostly blank labels, one final state) and times, for eac
 ``linear_fsa_with_self_loops`` of sampled paths, ``sorted_match_a=True``). Run it with the k2
 environment so both backends are timed in one process:
 
-    .venv-k2/bin/python bench/fsa.py --num-utts 100 --frames 100 --states-per-frame 10
+    .venv-k2/bin/python bench/fsa.py                       # all presets
+    .venv-k2/bin/python bench/fsa.py --presets 20x200 --ops intersect_device
+    .venv-k2/bin/python bench/fsa.py --presets custom --num-utts 50 --num-paths 30
 
-Prints a table of median wall times and the built-in / k2 ratio of wall and of CPU (process)
-time; the two backends take turns on every repeat so that load changes on a shared machine
-affect both alike (use ``--threads 1``/``OMP_NUM_THREADS=1`` on a busy machine).
+Each preset is a row group of lattices x paths per lattice (:data:`PRESETS`: icefall's
+n-best sizes and single-utterance decoding among them). Prints median wall times and the
+built-in / k2 ratio of wall and of CPU (process) time; the two backends take turns on every
+repeat so that load changes on a shared machine affect both alike (one torch thread by
+default). Then the peak memory of ``intersect_device`` per backend (``--memory``), each
+measured in a fresh subprocess (:func:`timing.peak_rss_mib`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
+import subprocess
+import sys
 
 import torch
+from timing import PEAK_ENV, peak_rss_mib, time_interleaved
 
 
 def make_lattices(num_utts: int, frames: int, states_per_frame: int, arcs_per_state: int,
@@ -86,38 +92,17 @@ def prepare(k2, data: torch.Tensor, num_paths: int) -> dict:
     }
 
 
-def time_interleaved(fns: dict, repeats: int) -> dict:
-    """Median wall and CPU (process) seconds of each callable; the backends take turns on
-    every repeat, so a change in machine load hits both alike."""
-    for fn in fns.values():
-        fn()  # warm-up: allocator, lazily built state
-    wall = {name: [] for name in fns}
-    cpu = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall[name].append(time.perf_counter() - w0)
-            cpu[name].append(time.process_time() - c0)
-    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
-            for name in fns}
+PRESETS = {
+    # name: (lattices, paths per lattice); lattices are 100 frames x 10 states (~5k arcs)
+    "100x10": (100, 10),
+    "100x20": (100, 20),  # the bench's default number of paths
+    "20x200": (20, 200),  # icefall's n-best default (num_paths 200), a decoding batch
+    "5x200": (5, 200),
+    "1x200": (1, 200),  # single-utterance decoding (pretrained.py on one file, a server)
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--num-utts", type=int, default=100)
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--states-per-frame", type=int, default=10)
-    parser.add_argument("--arcs-per-state", type=int, default=5)
-    parser.add_argument("--vocab", type=int, default=500)
-    parser.add_argument("--num-paths", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--ops", default="shortest_path,random_paths,intersect_device",
-                        help="comma-separated operations to time")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
+def _backends() -> list:
     from icefall_lite.k2 import builtin
 
     backends = [("builtin", builtin)]
@@ -127,26 +112,94 @@ def main() -> None:
         backends.append(("k2", real_k2))
     except ImportError:
         print("real k2 is not importable: timing the built-in backend only")
-    data = make_lattices(args.num_utts, args.frames, args.states_per_frame,
-                         args.arcs_per_state, args.vocab, seed=0)
-    calls = {name: prepare(ns, data, args.num_paths) for name, ns in backends}
+    return backends
+
+
+def run_preset(name: str, num_utts: int, num_paths: int, args, backends: list) -> None:
+    data = make_lattices(num_utts, args.frames, args.states_per_frame, args.arcs_per_state,
+                         args.vocab, seed=0)
+    calls = {b: prepare(ns, data, num_paths) for b, ns in backends}
     first = calls["builtin"]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"lattices: {args.num_utts} utterances, {first['_num_arcs']} arcs in all "
-          f"({first['_num_arcs'] // args.num_utts} per utterance); "
-          f"{first['_num_paths']} unique paths for intersect_device; "
-          f"torch threads {args.threads}; {args.repeats} repeats; load average {load:.1f}")
-    header = f"{'operation':<18}{'builtin (ms)':>14}"
-    if "k2" in calls:
-        header += f"{'k2 (ms)':>12}{'builtin/k2':>12}{'cpu ratio':>11}"
-    print(header)
     for op in args.ops.split(","):
-        res = time_interleaved({name: c[op] for name, c in calls.items()}, args.repeats)
-        line = f"{op:<18}{1000 * res['builtin'][0]:>14.1f}"
+        # short calls are repeated more, so each median stands on more samples; the long
+        # intersections of the big presets less
+        if num_utts <= 5:
+            repeats = 4 * args.repeats
+        elif op == "intersect_device":
+            repeats = min(args.repeats, 3)
+        else:
+            repeats = args.repeats
+        res = time_interleaved({b: c[op] for b, c in calls.items()}, repeats)
+        line = f"{name:<8}{op:<18}{1000 * res['builtin'][0]:>13.1f}"
         if "k2" in res:
             k = res["k2"]
-            line += (f"{1000 * k[0]:>12.1f}{res['builtin'][0] / k[0]:>12.2f}"
+            line += (f"{1000 * k[0]:>11.1f}{res['builtin'][0] / k[0]:>12.2f}"
                      f"{res['builtin'][1] / k[1]:>11.2f}")
+        print(line + f"   ({first['_num_arcs']} arcs, {first['_num_paths']} paths, "
+              f"{repeats} repeats)", flush=True)
+
+
+def peak_intersect_mib(backend: str, num_utts: int, num_paths: int, args) -> float:
+    """Peak memory of one intersect_device call, measured in a fresh subprocess (see
+    :func:`timing.peak_rss_mib`)."""
+    cmd = [sys.executable, __file__, "--measure-peak", backend, "--num-utts", str(num_utts),
+           "--num-paths", str(num_paths), "--frames", str(args.frames),
+           "--states-per-frame", str(args.states_per_frame),
+           "--arcs-per-state", str(args.arcs_per_state), "--vocab", str(args.vocab)]
+    out = subprocess.run(cmd, env=dict(os.environ, **PEAK_ENV), check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def measure_peak(backend: str, args) -> None:
+    ns = dict(_backends())[backend]
+    data = make_lattices(args.num_utts, args.frames, args.states_per_frame,
+                         args.arcs_per_state, args.vocab, seed=0)
+    fn = prepare(ns, data, args.num_paths)["intersect_device"]
+    print(peak_rss_mib(fn))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", default=",".join(PRESETS),
+                        help="comma-separated rows of the table: " + ", ".join(PRESETS) +
+                        "; 'custom' uses --num-utts/--num-paths")
+    parser.add_argument("--num-utts", type=int, default=100)
+    parser.add_argument("--num-paths", type=int, default=20)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--states-per-frame", type=int, default=10)
+    parser.add_argument("--arcs-per-state", type=int, default=5)
+    parser.add_argument("--vocab", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ops", default="shortest_path,random_paths,intersect_device",
+                        help="comma-separated operations to time")
+    parser.add_argument("--memory", default="20x200",
+                        help="presets whose intersect_device peak memory is measured "
+                             "(comma-separated; '' for none)")
+    parser.add_argument("--measure-peak", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.measure_peak:
+        measure_peak(args.measure_peak, args)
+        return
+    backends = _backends()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"lattices of {args.frames} frames x {args.states_per_frame} states, "
+          f"{args.arcs_per_state} arcs per state; torch threads {args.threads}; "
+          f"load average {load:.1f}; times are medians (ms) of interleaved repeats")
+    header = f"{'preset':<8}{'operation':<18}{'builtin ms':>13}"
+    if len(backends) > 1:
+        header += f"{'k2 ms':>11}{'builtin/k2':>12}{'cpu ratio':>11}"
+    print(header)
+    presets = dict(PRESETS, custom=(args.num_utts, args.num_paths))
+    for name in args.presets.split(","):
+        run_preset(name, *presets[name], args, backends)
+    for name in filter(None, args.memory.split(",")):
+        peaks = {b: peak_intersect_mib(b, *presets[name], args) for b, _ in backends}
+        line = f"peak memory of intersect_device at {name}: builtin {peaks['builtin']:.0f} MiB"
+        if "k2" in peaks:
+            line += f", k2 {peaks['k2']:.0f} MiB, ratio {peaks['builtin'] / peaks['k2']:.2f}"
         print(line)
 
 

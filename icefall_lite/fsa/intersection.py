@@ -31,7 +31,13 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa
-from icefall_lite.fsa.ragged import RaggedShape, expand_ranges, splits_from_sizes
+from icefall_lite.fsa.paths import graded_levels
+from icefall_lite.fsa.ragged import (
+    RaggedShape,
+    expand_ranges,
+    group_positions,
+    splits_from_sizes,
+)
 
 _LABEL_SHIFT = 1 << 33
 
@@ -96,17 +102,25 @@ class _HashPairTable:
         pos_new = (ids < 0).nonzero().squeeze(1)
         if pos_new.numel() == 0:
             return ids, pos_new
-        nkeys = keys[pos_new]
-        uniq, inv = torch.unique(nkeys, return_inverse=True)
-        first = torch.full((uniq.numel(),), nkeys.numel(), dtype=torch.int64, device=keys.device)
-        first = first.scatter_reduce(0, inv, torch.arange(nkeys.numel(), device=keys.device),
-                                     reduce="amin", include_self=True)
-        first_sorted, by_first = torch.sort(first)
-        rank = torch.empty_like(first)
-        rank[by_first] = torch.arange(first.numel(), device=keys.device)
-        ids[pos_new] = next_id + rank[inv]
+        uniq, rank, item_rank, first_sorted = _number_by_first_occurrence(keys[pos_new])
+        ids[pos_new] = next_id + item_rank
         self._insert(uniq, next_id + rank)
         return ids, pos_new[first_sorted]
+
+
+def _number_by_first_occurrence(keys: torch.Tensor
+                                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Number the distinct ``keys`` 0, 1, ... in order of first occurrence (one sort).
+    Returns (distinct keys, their numbers, the number of each item, positions of the first
+    occurrences in increasing order)."""
+    uniq, inv = torch.unique(keys, return_inverse=True)
+    first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64, device=keys.device)
+    first = first.scatter_reduce(0, inv, torch.arange(keys.numel(), device=keys.device),
+                                 reduce="amin", include_self=True)
+    first_sorted, by_first = torch.sort(first)
+    rank = torch.empty_like(first)
+    rank[by_first] = torch.arange(first.numel(), device=keys.device)
+    return uniq, rank, rank[inv], first_sorted
 
 
 class _DensePairTable:
@@ -233,7 +247,6 @@ def intersect_device(
     b_lab = b_fsas.arcs.values()[:, 2].long()
     a_splits = a_fsas.as_vec_shape().row_splits_long(2)
     b_splits = b_fsas.as_vec_shape().row_splits_long(2)
-    nb_states = int(bi["state_fsa"].numel()) + 1
     if sorted_match_a:
         index = _LabelIndex(ai["src"], a_lab)
         e_splits, e_lab = b_splits, b_lab
@@ -245,33 +258,17 @@ def intersect_device(
 
     ok = (bi["num_states"] > 0) & (ai["num_states"][b_to_a_map] > 0)
     fsa_ids = ok.nonzero().squeeze(1)
-    # pair (a state, b state) -> key: dense per-FSA offsets when the pair space is small
-    pair_sizes = torch.where(ok, ai["num_states"][b_to_a_map] * bi["num_states"],
-                             torch.zeros_like(bi["num_states"]))
-    total_pairs = int(pair_sizes.sum())
-    b_state_fsa = bi["state_fsa"]
-    if total_pairs <= _DENSE_LIMIT:
-        # key = pair_off[f] + (ga - a_start[f]) * nb[f] + (gb - b_start[f]), f the FSA of gb,
-        # folded into key = ga * mult[gb] + base[gb]
-        pair_off = torch.cumsum(pair_sizes, 0) - pair_sizes
-        nb = bi["num_states"]
-        mult = nb[b_state_fsa]
-        base = (pair_off - ai["start"][b_to_a_map] * nb - bi["start"])[b_state_fsa] + \
-            torch.arange(b_state_fsa.numel(), device=device)
-
-        def pair_key(ga, gb):
-            return torch.addcmul(base.index_select(0, gb), ga, mult.index_select(0, gb))
-        table = _DensePairTable(max(total_pairs, 1), device)
+    a_level, b_level = graded_levels(a_fsas), graded_levels(b_fsas)
+    if a_level is not None or b_level is not None:
+        pairs: _LevelPairs | _GlobalPairs = _LevelPairs(ai, bi, b_to_a_map, a_level, b_level)
     else:
-        def pair_key(ga, gb):
-            return ga * nb_states + gb
-        table = _HashPairTable(device)
+        pairs = _GlobalPairs(ai, bi, b_to_a_map, ok)
 
     front_a = ai["start"][b_to_a_map[fsa_ids]]
     front_b = bi["start"][fsa_ids]
     a_dst, b_dst = ai["dst"], bi["dst"]
     state_b: list[torch.Tensor] = []
-    table.resolve(pair_key(front_a, front_b), 0)
+    pairs.start(front_a, front_b)
     num_ids = front_a.numel()
     state_b.append(front_b)
     arc_parts: list[tuple[torch.Tensor, ...]] = []
@@ -286,53 +283,185 @@ def intersect_device(
         if a_arc.numel() == 0:
             break
         da, db = a_dst.index_select(0, a_arc), b_dst.index_select(0, b_arc)
-        dst_id, first_pos = table.resolve(pair_key(da, db), num_ids)
-        arc_parts.append((own + (num_ids - front_a.numel()), a_arc, b_arc, dst_id))
+        dst_id, first_pos = pairs.resolve(da, db, num_ids)
+        # per arc only what the output needs, int32 (half the memory until laid out); the
+        # arcs of a step are grouped by source state, in order, so degrees locate them
+        arc_parts.append((torch.bincount(own, minlength=front_a.numel()),
+                          a_arc.to(torch.int32), b_arc.to(torch.int32), dst_id.to(torch.int32)))
         front_a, front_b = da.index_select(0, first_pos), db.index_select(0, first_pos)
         num_ids += first_pos.numel()
         state_b.append(front_b)
-    final_id = torch.full((num_b,), -1, dtype=torch.int64, device=device)
-    if fsa_ids.numel():
-        final_id[fsa_ids] = table.lookup(pair_key(ai["final"][b_to_a_map[fsa_ids]],
-                                                  bi["final"][fsa_ids]))
+    final_id = pairs.final_ids(fsa_ids)
     return _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps)
 
 
-def _new_positions(fsa_of: torch.Tensor, sizes: list[int], num_fsas: int,
-                   fsa_base: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Items listed step by step (``sizes[k]`` in step k), each step grouped by FSA in
-    increasing order, get positions grouped by FSA (list order kept within an FSA), from a
-    [steps x fsas] count table instead of a sort. Returns (positions, count per FSA); the
-    FSA blocks start at ``fsa_base`` (default: packed)."""
-    device = fsa_of.device
-    num_steps = max(len(sizes), 1)
-    n = fsa_of.numel()
-    step_off = torch.arange(num_steps, device=device) * num_fsas
-    cell = fsa_of + torch.repeat_interleave(
-        step_off[:len(sizes)], torch.tensor(sizes, dtype=torch.int64, device=device),
-        output_size=n)
-    flat = torch.bincount(cell, minlength=num_steps * num_fsas)
-    counts = flat.view(num_steps, num_fsas)
-    per_fsa = counts.sum(0)
-    if fsa_base is None:
-        fsa_base = torch.cumsum(per_fsa, 0) - per_fsa
-    # position = base of the FSA + its items in earlier steps + rank within the cell
-    delta = (fsa_base + torch.cumsum(counts, 0) - counts).reshape(-1) - \
-        (torch.cumsum(flat, 0) - flat)
-    return delta.index_select(0, cell).add_(torch.arange(n, device=device)), per_fsa
+class _GlobalPairs:
+    """Ids of all pair-states seen so far: a dense table over the whole pair space when it
+    is small, else a hash table (any FSAs, also cyclic ones)."""
+
+    def __init__(self, ai: dict, bi: dict, b_to_a_map: torch.Tensor, ok: torch.Tensor):
+        device = ai["src"].device
+        self.ai, self.bi, self.b_to_a_map = ai, bi, b_to_a_map
+        pair_sizes = torch.where(ok, ai["num_states"][b_to_a_map] * bi["num_states"],
+                                 torch.zeros_like(bi["num_states"]))
+        total_pairs = int(pair_sizes.sum())
+        self.table: _DensePairTable | _HashPairTable
+        if total_pairs <= _DENSE_LIMIT:
+            # key = pair_off[f] + (ga - a_start[f]) * nb[f] + (gb - b_start[f]), f the FSA of
+            # gb, folded into key = ga * mult[gb] + base[gb]
+            b_state_fsa = bi["state_fsa"]
+            pair_off = torch.cumsum(pair_sizes, 0) - pair_sizes
+            nb = bi["num_states"]
+            self.mult = nb[b_state_fsa]
+            self.base = (pair_off - ai["start"][b_to_a_map] * nb - bi["start"])[b_state_fsa] + \
+                torch.arange(b_state_fsa.numel(), device=device)
+            self.table = _DensePairTable(max(total_pairs, 1), device)
+        else:
+            self.mult = None
+            self.nb_states = int(bi["state_fsa"].numel()) + 1
+            self.table = _HashPairTable(device)
+
+    def _key(self, ga: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
+        if self.mult is None:
+            return ga * self.nb_states + gb
+        return torch.addcmul(self.base.index_select(0, gb), ga, self.mult.index_select(0, gb))
+
+    def start(self, front_a: torch.Tensor, front_b: torch.Tensor) -> None:
+        self.table.resolve(self._key(front_a, front_b), 0)
+
+    def resolve(self, da: torch.Tensor, db: torch.Tensor, next_id: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.table.resolve(self._key(da, db), next_id)
+
+    def final_ids(self, fsa_ids: torch.Tensor) -> torch.Tensor:
+        final_id = torch.full(self.b_to_a_map.shape, -1, dtype=torch.int64,
+                              device=fsa_ids.device)
+        if fsa_ids.numel():
+            final_id[fsa_ids] = self.table.lookup(self._key(
+                self.ai["final"][self.b_to_a_map[fsa_ids]], self.bi["final"][fsa_ids]))
+        return final_id
+
+
+class _LevelPairs:
+    """Pair-state ids when one side is graded (every arc goes from level l to l + 1, as in
+    lattices): every path to a pair (x, y) then has the length of the graded side's paths to
+    its state, so BFS step k meets a pair only in step k, and pairs need telling apart only
+    within one step. A step's pairs of one FSA have graded-side states of one level, so a
+    key of (FSA, rank of the graded state within its (FSA, level) group, other state) is
+    unique within the step; its range is about (widest level) x (states of the other side),
+    not the whole product. Memory and time follow the arcs matched."""
+
+    def __init__(self, ai: dict, bi: dict, b_to_a_map: torch.Tensor,
+                 a_level: torch.Tensor | None, b_level: torch.Tensor | None):
+        self.device = device = ai["src"].device
+        self.f_of_b = bi["state_fsa"]
+        self.graded_a = a_level is not None
+        if self.graded_a:
+            # key = rank(a state) * (b states) + b state: the b state names the FSA
+            rank = _level_rank(a_level, ai["state_fsa"])
+            num_other = self.f_of_b.numel()
+            self.scaled = rank * num_other
+            self.loc = None
+            self.space = (int(rank.max()) + 1 if rank.numel() else 0) * num_other
+        else:
+            # key = ((FSA of b) * width + rank(b state)) * (max a states) + local a state:
+            # many b-FSAs may share an a-FSA, so the a state alone does not name the FSA
+            rank = _level_rank(b_level, self.f_of_b)
+            width = int(rank.max()) + 1 if rank.numel() else 0
+            na = ai["num_states"]
+            max_na = int(na.max()) if na.numel() else 0
+            self.scaled = (self.f_of_b * width + rank) * max_na
+            self.loc = torch.arange(ai["state_fsa"].numel(), device=device) - \
+                ai["start"].index_select(0, ai["state_fsa"])
+            self.space = b_to_a_map.numel() * width * max_na
+        self.a_final = torch.zeros(ai["state_fsa"].numel(), dtype=torch.bool, device=device)
+        self.a_final[ai["final"][ai["final"] >= 0]] = True
+        self.b_final = torch.zeros(self.f_of_b.numel(), dtype=torch.bool, device=device)
+        self.b_final[bi["final"][bi["final"] >= 0]] = True
+        self.final_id = torch.full((b_to_a_map.numel(),), -1, dtype=torch.int64, device=device)
+        self.scratch: torch.Tensor | None = None
+
+    def _note_finals(self, da: torch.Tensor, db: torch.Tensor, first_id: int) -> None:
+        """Record the ids of new pair-states that are the final pair of their FSA."""
+        hit = (self.a_final.index_select(0, da) & self.b_final.index_select(0, db)).nonzero()
+        hit = hit.squeeze(1)
+        if hit.numel():
+            self.final_id[self.f_of_b.index_select(0, db.index_select(0, hit))] = hit + first_id
+
+    def start(self, front_a: torch.Tensor, front_b: torch.Tensor) -> None:
+        self._note_finals(front_a, front_b, 0)
+
+    def final_ids(self, fsa_ids: torch.Tensor) -> torch.Tensor:
+        return self.final_id
+
+    def resolve(self, da: torch.Tensor, db: torch.Tensor, next_id: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.graded_a:
+            keys = self.scaled.index_select(0, da).add_(db)
+        else:
+            keys = self.scaled.index_select(0, db).add_(self.loc.index_select(0, da))
+        if self.space > _DENSE_LIMIT or keys.numel() >= _MARK_OFFSET:
+            _, _, item_rank, first_pos = _number_by_first_occurrence(keys)
+            ids = item_rank + next_id
+        else:
+            ids, first_pos = self._resolve_dense(keys, next_id)
+        self._note_finals(da.index_select(0, first_pos), db.index_select(0, first_pos), next_id)
+        return ids, first_pos
+
+    def _resolve_dense(self, keys: torch.Tensor, next_id: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Number keys by first occurrence in a scratch table that is all -1 between calls:
+        mark each slot with (position - offset), the smallest position wins (no sort)."""
+        if self.scratch is None:
+            self.scratch = torch.full((self.space,), -1, dtype=torch.int32, device=self.device)
+        table = self.scratch
+        pos = torch.arange(keys.numel(), dtype=torch.int32, device=self.device)
+        mark = pos - _MARK_OFFSET
+        table.scatter_reduce_(0, keys, mark, reduce="amin")
+        first_pos = (table.index_select(0, keys) == mark).nonzero().squeeze(1)
+        if first_pos.numel() == keys.numel():  # all distinct
+            table.index_fill_(0, keys, -1)
+            return pos.to(torch.int64).add_(next_id), first_pos
+        first_keys = keys.index_select(0, first_pos)
+        table.index_copy_(0, first_keys, torch.arange(
+            next_id, next_id + first_pos.numel(), dtype=torch.int32, device=self.device))
+        ids = table.index_select(0, keys).to(torch.int64)
+        table.index_fill_(0, first_keys, -1)
+        return ids, first_pos
+
+
+def _level_rank(level: torch.Tensor, state_fsa: torch.Tensor) -> torch.Tensor:
+    """Rank of each state within its (FSA, level) group (index order)."""
+    n = level.numel()
+    if n == 0:
+        return level
+    group = state_fsa * (int(level.max()) + 1) + level
+    if n < 2 or bool((group[1:] >= group[:-1]).all()):  # numbered level by level
+        order = None
+        sorted_group = group
+    else:
+        sorted_group, order = torch.sort(group, stable=True)
+    _, counts = torch.unique_consecutive(sorted_group, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(n, device=level.device) - torch.repeat_interleave(
+        starts, counts, output_size=n)
+    if order is not None:
+        rank = torch.empty_like(rank).index_copy_(0, order, rank)
+    return rank
 
 
 def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc_maps):
     """Number states per FSA (discovery order, final pair last) and lay arcs out by state.
 
-    States were discovered step by step, each step grouped by FSA in increasing order, and
-    the arcs of step k leave exactly the states discovered in step k (in order); so both
-    new positions come from per-(step, FSA) counts, without sorting."""
+    States were discovered step by step, each step grouped by FSA in increasing order, so
+    their new positions come from per-(step, FSA) counts, without sorting. The arcs were
+    found grouped by source state in discovery order, and keep their order within a state,
+    so one gather by a permutation built from the states' degrees lays each array out."""
     device = a_fsas.device
     num_b = b_fsas.shape[0]
     s_fsa = bi["state_fsa"].index_select(0, torch.cat(state_b))
-    new_of_old, found = _new_positions(s_fsa, [s.numel() for s in state_b], num_b)
+    num_old = s_fsa.numel()
+    new_of_old, found = group_positions(s_fsa, [s.numel() for s in state_b], num_b)
     # FSAs whose final pair was never reached still get a final state (with no arcs)
     reached = final_id >= 0
     has_states = torch.zeros(num_b, dtype=torch.bool, device=device)
@@ -347,36 +476,44 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
     f_new = new_of_old[f_old]
     f_last = splits1[1:][reached] - 1
     if bool((f_new != f_last).any()):
-        after = torch.full((num_b,), s_fsa.numel() + 1, dtype=torch.int64, device=device)
+        after = torch.full((num_b,), num_old + 1, dtype=torch.int64, device=device)
         after[reached] = f_new
         new_of_old = new_of_old - (new_of_old > after[s_fsa]).long()
         new_of_old[f_old] = f_last
-    local_of_old = new_of_old - splits1[:-1].index_select(0, s_fsa)
     tot_states = int(splits1[-1])
     if arc_parts:
-        src_id, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
+        old_deg, a_arc, b_arc, dst_id = (torch.cat(x) for x in zip(*arc_parts))
+        old_deg = torch.cat([old_deg, old_deg.new_zeros(num_old - old_deg.numel())])
     else:
-        src_id = a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int64, device=device)
-    num_arcs = src_id.numel()
-    new_pos, _ = _new_positions(s_fsa.index_select(0, src_id),
-                                [p[0].numel() for p in arc_parts], num_b)
-    # new_pos is a permutation: scatter each per-arc array to its place
-    a_map = torch.empty_like(a_arc).index_copy_(0, new_pos, a_arc)
-    b_map = torch.empty_like(b_arc).index_copy_(0, new_pos, b_arc)
-    local32 = local_of_old.to(torch.int32)
-    src = torch.empty(num_arcs, dtype=torch.int32, device=device).index_copy_(
-        0, new_pos, local32.index_select(0, src_id))
-    dst = torch.empty_like(src).index_copy_(0, new_pos, local32.index_select(0, dst_id))
+        old_deg = torch.zeros(num_old, dtype=torch.int64, device=device)
+        a_arc = b_arc = dst_id = torch.zeros(0, dtype=torch.int32, device=device)
+    num_arcs = a_arc.numel()
+    # new arc j of new state t (old state s) is old arc old_first[s] + (j - new_first[t])
+    old_first = torch.cumsum(old_deg, 0) - old_deg
     out_deg = torch.zeros(tot_states, dtype=torch.int64, device=device)
-    out_deg.index_copy_(0, new_of_old, torch.bincount(src_id, minlength=s_fsa.numel()))
+    out_deg.index_copy_(0, new_of_old, old_deg)
     splits2 = splits_from_sizes(out_deg)
+    old_first_new = torch.zeros(tot_states, dtype=torch.int64, device=device)
+    old_first_new.index_copy_(0, new_of_old, old_first)
+    perm = torch.repeat_interleave(old_first_new - splits2[:-1], out_deg,
+                                   output_size=num_arcs).add_(
+        torch.arange(num_arcs, device=device))
+    a_map = a_arc.index_select(0, perm)
+    b_map = b_arc.index_select(0, perm)
+    local32 = (new_of_old - splits1[:-1].index_select(0, s_fsa)).to(torch.int32)
+    dst = local32.index_select(0, dst_id.index_select(0, perm))
+    # local source ids in the new layout: each state's index in its FSA, once per arc
+    src = torch.repeat_interleave(
+        (torch.arange(tot_states, device=device) - torch.repeat_interleave(
+            splits1[:-1], num_states, output_size=tot_states)).to(torch.int32),
+        out_deg, output_size=num_arcs)
     labels = a_fsas.labels.index_select(0, a_map)
     # scores keep autograd (k2 sums the scores of both inputs)
     scores = a_fsas.scores.index_select(0, a_map) + b_fsas.scores.index_select(0, b_map)
     out = Fsa._from_parts(RaggedShape([splits1, splits2]), src, dst, labels, scores)
     _propagate_binary(a_fsas, b_fsas, out, a_map, b_map)
     if ret_arc_maps:
-        return out, a_map.to(torch.int32), b_map.to(torch.int32)
+        return out, a_map, b_map
     return out
 
 
@@ -390,16 +527,16 @@ def _propagate_binary(a: Fsa, b: Fsa, out: Fsa, a_map: torch.Tensor,
             if a_value.dtype != torch.float32 or b_value.dtype != torch.float32:
                 raise ValueError(f"intersection: attribute {name!r} is in both inputs but is "
                                  "not float32, so it cannot be combined")
-            setattr(out, name, a_value[a_map] + b_value[b_map])
+            setattr(out, name, a_value.index_select(0, a_map) + b_value.index_select(0, b_map))
         elif isinstance(a_value, torch.Tensor):
-            setattr(out, name, a_value[a_map])
+            setattr(out, name, a_value.index_select(0, a_map))
         else:
             setattr(out, name, a_value.index(a_map)[0])
     for name, b_value in b.named_tensor_attr(include_scores=False):
         if name in out._tensor_attr:
             continue
         if isinstance(b_value, torch.Tensor):
-            setattr(out, name, b_value[b_map])
+            setattr(out, name, b_value.index_select(0, b_map))
         else:
             setattr(out, name, b_value.index(b_map)[0])
     for name, value in a.named_non_tensor_attr():

@@ -24,9 +24,20 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
-from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, splits_from_sizes
+from icefall_lite.fsa.ragged import (
+    RaggedShape,
+    RaggedTensor,
+    group_positions,
+    splits_from_sizes,
+)
 
 NEG_INF = float("-inf")
+
+# random_paths pads each state's arcs to the largest out-degree when that costs at most
+# 4x the arcs plus this many entries
+_PAD_SLACK = 4096
+# the log/backward passes use padded per-level rows up to this many arcs per level
+_PAD_MAX_ARCS_PER_LEVEL = 2048
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,9 +59,14 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     src, dst = info["src"], info["dst"]
     device = src.device
     num_states = int(info["state_fsa"].numel())
-    splits2 = fsa.as_vec_shape().row_splits_long(2)
-    state_order, state_splits, out_order, out_splits, out_src, out_dst = _kahn(
-        src, dst, splits2, num_states)
+    graded = graded_levels(fsa)
+    if graded is not None:
+        state_order, state_splits, out_order, out_splits, out_src, out_dst = _group_by_level(
+            fsa, graded)
+    else:
+        splits2 = fsa.as_vec_shape().row_splits_long(2)
+        state_order, state_splits, out_order, out_splits, out_src, out_dst = _kahn(
+            src, dst, splits2, num_states)
     num_levels = len(state_splits) - 1
     if state_splits[-1] != num_states:
         done = torch.zeros(num_states, dtype=torch.bool, device=device)
@@ -74,6 +90,81 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
 
 
 _Kahn = tuple[torch.Tensor, list[int], torch.Tensor, list[int], torch.Tensor, torch.Tensor]
+
+
+def graded_levels(fsa: Fsa) -> torch.Tensor | None:
+    """Levels of a *graded* FsaVec, one where every arc goes from some level l to l + 1 (a
+    lattice: one level per frame), found in O(log(num_levels)) tensor ops; None if ``fsa``
+    is not graded (or has a cycle). Cached.
+
+    Each state points at the source of one of its entering arcs; pointer jumping gives its
+    depth in that tree (the roots, states without entering arcs, have depth 0). If every arc
+    then goes from depth d to d + 1, every path from a root to a state has the same length,
+    so the depth is the state's level as Kahn's algorithm defines it (longest path from a
+    root)."""
+    if "_graded" in fsa._cache:
+        return fsa._cache["_graded"]
+    info = fsa.arc_info()
+    src, dst = info["src"], info["dst"]
+    n = int(info["state_fsa"].numel())
+    device = src.device
+    # node n is a sentinel: roots point at it, and it at itself, with depth 0
+    anc = torch.full((n + 1,), n, dtype=torch.int64, device=device)
+    anc.scatter_(0, dst, src)
+    depth = (anc != n).to(torch.int64)
+    level: torch.Tensor | None = None
+    for _ in range(max(n, 1).bit_length() + 1):
+        if bool((anc == n).all()):
+            level = depth[:n]
+            break
+        depth = depth + depth.index_select(0, anc)
+        anc = anc.index_select(0, anc)
+    if level is not None and src.numel() and not bool(
+            (level.index_select(0, dst) == level.index_select(0, src) + 1).all()):
+        level = None
+    fsa._cache["_graded"] = level
+    return level
+
+
+def _group_by_level(fsa: Fsa, level: torch.Tensor) -> _Kahn:
+    """What :func:`_kahn` returns, from known levels: states, and arcs by source level,
+    grouped by level, index order within a level. When each FSA numbers its states level by
+    level (lattices), a counting sort over (FSA, level) blocks does it without a sort."""
+    info = fsa.arc_info()
+    src, dst, state_fsa = info["src"], info["dst"], info["state_fsa"]
+    device = src.device
+    num_states = level.numel()
+    num_fsas = int(info["num_states"].numel())
+    num_levels = int(level.max()) + 1 if num_states else 0
+    arc_level = level.index_select(0, src)
+    if num_states < 2 or bool((level[1:] >= level[:-1]).all()):
+        state_order = torch.arange(num_states, device=device)
+        out_order = torch.arange(src.numel(), device=device)
+        out_src, out_dst = src, dst
+        state_count = torch.bincount(level, minlength=num_levels)
+        arc_count = torch.bincount(arc_level, minlength=num_levels)
+    elif num_fsas * num_levels <= 4 * (num_states + src.numel()) and bool(
+            ((level[1:] >= level[:-1]) | (state_fsa[1:] != state_fsa[:-1])).all()):
+        state_pos, state_count = group_positions(level, info["num_states"].tolist(),
+                                                 num_levels)
+        arc_pos, arc_count = group_positions(
+            arc_level, fsa.as_vec_shape().row_splits_long(2)[
+                fsa.as_vec_shape().row_splits_long(1)].diff().tolist(), num_levels)
+        state_order = torch.empty_like(state_pos).index_copy_(
+            0, state_pos, torch.arange(num_states, device=device))
+        out_order = torch.empty_like(arc_pos).index_copy_(
+            0, arc_pos, torch.arange(src.numel(), device=device))
+        out_src, out_dst = src.index_select(0, out_order), dst.index_select(0, out_order)
+    else:
+        # int32 keys sort faster than int64 (levels are < num_states)
+        state_order = torch.sort(level.to(torch.int32), stable=True)[1]
+        out_order = torch.sort(arc_level.to(torch.int32), stable=True)[1]
+        out_src, out_dst = src.index_select(0, out_order), dst.index_select(0, out_order)
+        state_count = torch.bincount(level, minlength=num_levels)
+        arc_count = torch.bincount(arc_level, minlength=num_levels)
+    state_splits = splits_from_sizes(state_count).tolist()
+    out_splits = splits_from_sizes(arc_count).tolist()
+    return state_order, state_splits, out_order, out_splits, out_src, out_dst
 
 
 def _kahn(src: torch.Tensor, dst: torch.Tensor, splits2: torch.Tensor, num_states: int
@@ -180,24 +271,35 @@ def _segment_reduce(init: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor,
 
 
 def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
-    """Tropical forward scores pushed along the arcs level by level (4 ops per level): max is
-    exact and order-free, so this equals the pull-style pass bit for bit."""
+    """Tropical forward scores pushed along the arcs level by level (3 ops per level, on
+    views split once): max is exact and order-free, so this equals the pull-style pass bit
+    for bit."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["start"][nonempty]] = 0.0
-    splits = lv["out_splits"]
-    src, dst = lv["out_src"], lv["out_dst"]
-    sc = scores.index_select(0, lv["out_order"])
-    for lev in range(lv["num_levels"]):
-        a0, a1 = splits[lev], splits[lev + 1]
-        if a0 == a1:
-            continue
-        out.scatter_reduce_(0, dst[a0:a1], out.index_select(0, src[a0:a1]) + sc[a0:a1],
-                            reduce="amax")
+    src_parts, dst_parts = _out_parts(fsa)
+    sizes = [t.numel() for t in src_parts]
+    sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
+    for src, dst, sc in zip(src_parts, dst_parts, sc_parts):
+        out.scatter_reduce_(0, dst, out.index_select(0, src) + sc, reduce="amax")
     return out
+
+
+def _out_parts(fsa: Fsa) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """``out_src`` / ``out_dst`` split into one view per non-empty source level (cached):
+    one split call instead of two slicing ops per level and pass."""
+    parts = fsa._cache.get("_out_parts")
+    if parts is None:
+        lv = state_levels(fsa)
+        splits = lv["out_splits"]
+        # empty levels (rare) hold no arcs: leaving them out changes no view
+        sizes = [b - a for a, b in zip(splits[:-1], splits[1:]) if b > a]
+        parts = (lv["out_src"].split(sizes), lv["out_dst"].split(sizes))
+        fsa._cache["_out_parts"] = parts
+    return parts
 
 
 def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
@@ -206,6 +308,9 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     the states and arcs of that level."""
     if not backward and not log_semiring:
         return _tropical_forward(fsa, scores)
+    padded = _padded_levels(fsa, backward)
+    if padded is not None:
+        return _padded_pass(fsa, padded, scores, log_semiring)
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
@@ -231,6 +336,82 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
         out.index_copy_(0, states, _segment_reduce(out.index_select(0, states), loc[a0:a1],
                                                    vals, log_semiring))
     return out
+
+
+def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
+    """Per level, a [states, width] table of the arcs each state reduces over in a
+    pull-style pass (entering arcs forward, leaving arcs backward), padded to the level's
+    largest such degree, plus a first column for the state's initial value; None when the
+    tables would cost more than 4x the arcs (plus :data:`_PAD_SLACK`) or the levels hold
+    more than :data:`_PAD_MAX_ARCS_PER_LEVEL` arcs on average. Cached.
+
+    Column 0 points at a virtual arc of score 0 from a virtual state of value 0 for start
+    (forward) or final (backward) states, else at the padding arc (score -inf) from a state
+    of value -inf; the padding arc is arc ``num_arcs``, the two virtual states ``n`` and
+    ``n + 1``."""
+    key = ("_padded", backward)
+    if key in fsa._cache:
+        return fsa._cache[key]
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    n, num_arcs = int(info["state_fsa"].numel()), int(info["src"].numel())
+    device = info["src"].device
+    mine, other = (info["src"], info["dst"]) if backward else (info["dst"], info["src"])
+    level = lv["level"]
+    num_levels = lv["num_levels"]
+    degree = torch.bincount(mine, minlength=n)
+    width = torch.zeros(num_levels, dtype=torch.int64, device=device).scatter_reduce_(
+        0, level, degree, reduce="amax") + 1
+    ss = lv["state_splits"]
+    count = torch.tensor(ss, dtype=torch.int64, device=device).diff()
+    block = count * width
+    total = int(block.sum()) if num_levels else 0
+    padded = None
+    # worth it where the per-level op count dominates (few arcs per level: small batches);
+    # on big batches the unpadded segment reductions touch fewer elements
+    if n and total <= 4 * num_arcs + _PAD_SLACK and num_arcs <= _PAD_MAX_ARCS_PER_LEVEL * max(
+            num_levels, 1):
+        # arcs by reducing state (stable: arc order within a state) -> column 1, 2, ...
+        by_state = (torch.arange(num_arcs, device=device) if backward
+                    else torch.sort(mine, stable=True)[1])
+        owner = mine.index_select(0, by_state)
+        col = torch.arange(num_arcs, device=device) - splits_from_sizes(degree).index_select(
+            0, owner) + 1
+        row_start = (torch.cumsum(block, 0) - block).index_select(0, level) + \
+            _level_rank(fsa) * width.index_select(0, level)
+        pos = row_start.index_select(0, owner) + col
+        arc_flat = torch.full((total,), num_arcs, dtype=torch.int64, device=device)
+        arc_flat[pos] = by_state
+        other_flat = torch.full((total,), n, dtype=torch.int64, device=device)
+        other_flat[pos] = other.index_select(0, by_state)
+        init = info["final" if backward else "start"][info["num_states"] > 0]
+        other_flat[row_start.index_select(0, init)] = n + 1
+        arc_flat[row_start.index_select(0, init)] = num_arcs + 1
+        levels = list(range(num_levels))
+        if backward:
+            levels.reverse()
+        padded = {"arc_flat": arc_flat, "blocks": block.tolist(), "widths": width.tolist(),
+                  "other_parts": other_flat.split(block.tolist()),
+                  "state_parts": lv["state_order"].split(count.tolist()), "levels": levels}
+    fsa._cache[key] = padded
+    return padded
+
+
+def _padded_pass(fsa: Fsa, padded: dict, scores: torch.Tensor, log_semiring: bool
+                 ) -> torch.Tensor:
+    """A pull-style pass over padded rows: per level one gather, one add, one row
+    reduction (logsumexp or max) and one scatter of the level's values."""
+    n = int(fsa.arc_info()["state_fsa"].numel())
+    ext = torch.cat([scores, scores.new_tensor([NEG_INF, 0.0])])
+    sc_parts = ext.index_select(0, padded["arc_flat"]).split(padded["blocks"])
+    out = torch.full((n + 2,), NEG_INF, dtype=scores.dtype, device=scores.device)
+    out[n + 1] = 0.0
+    others, states, widths = padded["other_parts"], padded["state_parts"], padded["widths"]
+    for lev in padded["levels"]:
+        vals = (out.index_select(0, others[lev]) + sc_parts[lev]).view(-1, widths[lev])
+        red = torch.logsumexp(vals, 1) if log_semiring else vals.amax(1)
+        out.index_copy_(0, states[lev], red)
+    return out[:n]
 
 
 def _cached_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
@@ -360,7 +541,11 @@ def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch
 # shortest path
 # --------------------------------------------------------------------------------------------
 def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Arcs of each FSA's best path in order, and the path length per FSA (0 if no path)."""
+    """Arcs of each FSA's best path in order, and the path length per FSA (0 if no path).
+
+    The chain of best entering arcs back from each final state is collected by pointer
+    doubling (round r adds the states 2^r..2^(r+1)-1 steps back), so the number of rounds
+    is the log of the path length, not the length."""
     info = fsa.arc_info()
     with torch.no_grad():
         scores = _scores(fsa, use_double_scores).detach()
@@ -368,39 +553,32 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
         entering = _best_entering_arcs(fsa, scores, alpha)
     final = info["final"]
     num_fsas = final.numel()
-    ok = (final >= 0)
-    ok_idx = ok.nonzero().squeeze(1)
-    ok_idx = ok_idx[torch.isfinite(alpha[final[ok_idx]])]
-    steps: list[torch.Tensor] = []
-    owners: list[torch.Tensor] = []
-    cur = final[ok_idx]
-    who = ok_idx
-    src = info["src"]
-    while cur.numel() > 0:
-        arc = entering.index_select(0, cur)
-        live = arc >= 0
-        if not bool(live.all()):  # some paths reached their start state
-            cur, who, arc = cur[live], who[live], arc[live]
-            if cur.numel() == 0:
-                break
-        steps.append(arc)
-        owners.append(who)
-        cur = src.index_select(0, arc)
     device = final.device
-    lengths = torch.zeros(num_fsas, dtype=torch.int64, device=device)
-    if not steps:
-        return torch.zeros(0, dtype=torch.int64, device=device), lengths
-    arcs = torch.cat(steps)
-    own = torch.cat(owners)
-    depth = torch.repeat_interleave(
-        torch.arange(len(steps), device=device),
-        torch.tensor([s.numel() for s in steps], dtype=torch.int64, device=device),
-        output_size=arcs.numel())
-    lengths.index_add_(0, own, torch.ones_like(own))
-    # order by fsa, then from start to final (reverse of trace depth)
-    key = own * (len(steps) + 1) + (len(steps) - depth)
-    order = torch.sort(key)[1]
-    return arcs[order], lengths
+    ok_idx = (final >= 0).nonzero().squeeze(1)
+    ok_idx = ok_idx[_isfinite(alpha[final[ok_idx]])]
+    n = alpha.numel()
+    # predecessor on the best path; state n is a sentinel (start states point at it)
+    src_ext = torch.cat([info["src"], torch.full((1,), n, dtype=torch.int64, device=device)])
+    no_arc = torch.full_like(entering, src_ext.numel() - 1)
+    jump = src_ext.index_select(0, torch.where(entering >= 0, entering, no_arc))
+    jump = torch.cat([jump, jump.new_full((1,), n)])
+    chain = final.index_select(0, ok_idx)
+    while True:
+        back = jump.index_select(0, chain)
+        back = back[back != n]
+        if back.numel() == 0:
+            break
+        chain = torch.cat([chain, back])
+        jump = jump.index_select(0, jump)
+    arcs = entering.index_select(0, chain)
+    on_path = arcs >= 0
+    arcs, chain = arcs[on_path], chain[on_path]
+    own = info["state_fsa"].index_select(0, chain)
+    lengths = torch.bincount(own, minlength=num_fsas)
+    # order by FSA, then from start to final (levels increase along a path)
+    lv = state_levels(fsa)
+    key = own * (lv["num_levels"] + 1) + lv["level"].index_select(0, chain)
+    return arcs[torch.sort(key)[1]], lengths
 
 
 def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
@@ -454,7 +632,6 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     with torch.no_grad():
         cdf = get_arc_cdf(fsas, use_double_scores).to(dtype)
         tot = get_tot_scores(fsas, use_double_scores, True).detach()
-    splits2 = fsas.as_vec_shape().row_splits_long(2)
     num_fsas = tot.numel()
     has_path = torch.isfinite(tot)
     paths_per_fsa = torch.where(has_path, torch.full_like(info["start"], num_paths),
@@ -465,18 +642,87 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     p = (path_pos.to(dtype) + 0.5) / num_paths
     cur = info["start"][path_fsa]
     final = info["final"][path_fsa]
-    who = torch.arange(num_total, device=device)
-    steps: list[torch.Tensor] = []
-    owners: list[torch.Tensor] = []
-    num_arcs = cdf.numel()
-    deg_all = splits2.diff()
-    src, dst = info["src"], info["dst"]
+    src = info["src"]
     # width of each arc's interval: next arc's cdf in the same state (or 1) minus its own
     c_next = torch.ones_like(cdf)
-    if num_arcs > 1:
+    if cdf.numel() > 1:
         c_next[:-1] = torch.where(src[1:] == src[:-1], cdf[1:], c_next[:-1])
-    width_all = c_next - cdf
+    width = c_next - cdf
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg = splits2.diff()
+    max_deg = int(deg.max()) if deg.numel() else 0
+    if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
+        arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
+    else:
+        arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
+    shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
+    return RaggedTensor(shape, arcs.to(torch.int32))
+
+
+def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,
+                   cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All paths advance together, one step per iteration (~12 ops, no sync), with each
+    state's leaving-arc cdf padded to the largest out-degree: the chosen arc is the last one
+    with cdf <= p, counted over that row. A path that reached its final state moves to a
+    sentinel arc and state, so no path is dropped along the way. Returns (arcs in path order,
+    length per path)."""
+    info = fsas.arc_info()
+    device = cdf.device
+    n, num_arcs = info["state_fsa"].numel(), cdf.numel()
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg = splits2.diff()
+    max_deg = max(int(deg.max()), 1)
+    # row s: cdf of the arcs of s, +inf beyond them (never <= p); row n is the sentinel's
+    pos_in_state = torch.arange(num_arcs, device=device) - splits2.index_select(0, info["src"])
+    pad = torch.full((n + 1, max_deg), float("inf"), dtype=cdf.dtype, device=device)
+    pad[info["src"], pos_in_state] = cdf
+    # arc = base[s] + max(count, 1): the state's first arc - 1, or the sentinel arc for
+    # states without arcs (final states) and for the sentinel
+    base = torch.full((n + 1,), num_arcs - 1, dtype=torch.int64, device=device)
+    base[:n] = torch.where(deg > 0, splits2[:-1] - 1, base[:n])
+    finals = info["final"][info["final"] >= 0]
+    pad[finals] = float("inf")
+    base[finals] = num_arcs - 1
+    zero = cdf.new_zeros(1)
+    cdf_ext, width_ext = torch.cat([cdf, zero]), torch.cat([width, zero])
+    dst_ext = torch.cat([info["dst"], torch.full((1,), n, dtype=torch.int64, device=device)])
+    lv = state_levels(fsas)
+    zeros = torch.zeros_like(p)
+    steps = []
+    # a path has at most num_levels - 1 arcs; check now and then whether all have ended
+    for step in range(max(lv["num_levels"] - 1, 0)):
+        if step % 16 == 15 and bool((cur == n).all()):
+            break
+        count = (pad.index_select(0, cur) <= p.unsqueeze(1)).sum(1)
+        arc = base.index_select(0, cur).add_(count.clamp_(min=1))
+        c_lo = cdf_ext.index_select(0, arc)
+        w = width_ext.index_select(0, arc)
+        p = torch.where(w > 0, (p - c_lo) / w, zeros)
+        steps.append(arc)
+        cur = dst_ext.index_select(0, arc)
+    if not steps:
+        return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(
+            p.numel(), dtype=torch.int64, device=device)
+    table = torch.stack(steps, 1)
+    real = table < num_arcs
+    return table[real], real.sum(1)
+
+
+def _sample_compacting(fsas: Fsa, cdf: torch.Tensor, width_all: torch.Tensor,
+                       p: torch.Tensor, cur: torch.Tensor, final: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`_sample_padded` for FSAs whose out-degrees vary too much to pad: each
+    step expands the leaving arcs of the live paths' states, and drops paths that ended."""
+    info = fsas.arc_info()
+    device = cdf.device
+    num_total = p.numel()
+    splits2 = fsas.as_vec_shape().row_splits_long(2)
+    deg_all = splits2.diff()
+    dst = info["dst"]
+    who = torch.arange(num_total, device=device)
     path_idx = torch.arange(num_total, device=device)
+    steps: list[torch.Tensor] = []
+    owners: list[torch.Tensor] = []
     while who.numel() > 0:
         lo = splits2.index_select(0, cur)
         deg = deg_all.index_select(0, cur)
@@ -498,19 +744,16 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
         live = cur != final
         if not bool(live.all()):
             cur, final, who, p = cur[live], final[live], who[live], p[live]
-    if steps:
-        own = torch.cat(owners)
-        lengths = torch.bincount(own, minlength=num_total)
-        # every path is live from step 0 until it ends, so its k-th arc was taken in step k:
-        # the position in the output is the path's offset + k (no sort needed)
-        step = torch.repeat_interleave(
-            torch.arange(len(steps), device=device),
-            torch.tensor([a.numel() for a in steps], dtype=torch.int64, device=device),
-            output_size=own.numel())
-        pos = splits_from_sizes(lengths)[:-1].index_select(0, own).add_(step)
-        arcs = torch.empty_like(own).index_copy_(0, pos, torch.cat(steps))
-    else:
-        arcs = torch.zeros(0, dtype=torch.int64, device=device)
-        lengths = torch.zeros(num_total, dtype=torch.int64, device=device)
-    shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
-    return RaggedTensor(shape, arcs.to(torch.int32))
+    if not steps:
+        return (torch.zeros(0, dtype=torch.int64, device=device),
+                torch.zeros(num_total, dtype=torch.int64, device=device))
+    own = torch.cat(owners)
+    lengths = torch.bincount(own, minlength=num_total)
+    # every path is live from step 0 until it ends, so its k-th arc was taken in step k:
+    # the position in the output is the path's offset + k (no sort needed)
+    step = torch.repeat_interleave(
+        torch.arange(len(steps), device=device),
+        torch.tensor([a.numel() for a in steps], dtype=torch.int64, device=device),
+        output_size=own.numel())
+    pos = splits_from_sizes(lengths)[:-1].index_select(0, own).add_(step)
+    return torch.empty_like(own).index_copy_(0, pos, torch.cat(steps)), lengths

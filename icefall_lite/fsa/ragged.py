@@ -73,6 +73,34 @@ def expand_ranges(starts: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tens
     return idx.add_(torch.arange(n, device=device)), owner
 
 
+def group_positions(fsa_of: torch.Tensor, sizes: list[int], num_fsas: int,
+                   fsa_base: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stable counting sort by group: items listed in blocks (``sizes[k]`` items in block
+    k), each block sorted by group id ``fsa_of``, get positions grouped by group (list order
+    kept within a group), from a [blocks x groups] count table instead of a sort. Returns
+    (positions, count per group); the group blocks start at ``fsa_base`` (default: packed).
+
+    E.g. BFS steps x FSAs (regroup by FSA), or FSAs x levels (regroup by level)."""
+    device = fsa_of.device
+    num_steps = max(len(sizes), 1)
+    n = fsa_of.numel()
+    step_off = torch.arange(num_steps, device=device) * num_fsas
+    cell = fsa_of + torch.repeat_interleave(
+        step_off[:len(sizes)], torch.tensor(sizes, dtype=torch.int64, device=device),
+        output_size=n)
+    flat = torch.bincount(cell, minlength=num_steps * num_fsas)
+    counts = flat.view(num_steps, num_fsas)
+    per_fsa = counts.sum(0)
+    if fsa_base is None:
+        fsa_base = torch.cumsum(per_fsa, 0) - per_fsa
+    # position = base of the FSA + its items in earlier steps + rank within the cell
+    delta = (fsa_base + torch.cumsum(counts, 0) - counts).reshape(-1) - \
+        (torch.cumsum(flat, 0) - flat)
+    return delta.index_select(0, cell).add_(torch.arange(n, device=device)), per_fsa
+
+
+
 class RaggedShape:
     """The shape of a ragged tensor: a list of ``row_splits`` vectors, one per axis after 0.
 
