@@ -65,7 +65,8 @@ def ctc_topo(max_token: int, modified: bool = False,
         other = torch.arange(1, max_token + 1, device=dev).repeat_interleave(2)
         back = torch.arange(other.numel(), device=dev) % 2 == 1
         src = torch.cat([torch.zeros_like(loop), torch.zeros_like(leave), other])
-        dst = torch.cat([loop, leave, torch.where(back, torch.zeros_like(other), other)])
+        dst = torch.cat([torch.zeros_like(loop), leave,
+                         torch.where(back, torch.zeros_like(other), other)])
         leave_lab = torch.where(leave == num_states - 1, torch.full_like(leave, -1), leave)
         labels = torch.cat([loop, leave_lab, other])
         aux = torch.cat([loop, leave_lab, torch.zeros_like(other)])
@@ -95,7 +96,6 @@ def ctc_graph(symbols: list[list[int]] | RaggedTensor, modified: bool = False,
         raise ValueError("ctc_graph: symbols must not contain -1 (k2's final label)")
     sym_splits = symbols.shape.row_splits_long(1)
     n = sym_splits.diff()
-    num_fsas = n.numel()
     states_per_fsa = 2 * n + 2
     state_splits = splits_from_sizes(states_per_fsa)
     local, fsa_of = expand_ranges(torch.zeros_like(states_per_fsa), states_per_fsa)

@@ -28,7 +28,7 @@ class DenseFsaVec:
     Args:
       log_probs: float32 ``[N, T, C]``.
       supervision_segments: int32 CPU ``[S, 3]`` rows ``(sequence_index, start_frame,
-        duration)`` with ``0 <= start_frame < T``, ``duration >= 0`` and
+        duration)`` with ``0 <= start_frame < T``, ``duration > 0`` and
         ``start_frame + duration <= T + allow_truncate``.
       allow_truncate: how many frames a segment may run past ``T`` (they are cut off).
     """
@@ -116,7 +116,7 @@ def _check_inputs(log_probs: torch.Tensor, segs: torch.Tensor, allow_truncate: i
     checks = [
         ((s[:, 0] < 0) | (s[:, 0] >= n), f"sequence_index outside [0, {n})"),
         ((s[:, 1] < 0) | (s[:, 1] >= t_max), f"start_frame outside [0, {t_max})"),
-        (s[:, 2] < 0, "negative duration"),
+        (s[:, 2] <= 0, "duration must be > 0"),
         (s[:, 1] + s[:, 2] > t_max + allow_truncate,
          f"start_frame + duration > T + allow_truncate = {t_max + allow_truncate}"),
     ]
