@@ -231,25 +231,55 @@ def _dynamic_cutoffs(beams: torch.Tensor, best: torch.Tensor, active: torch.Tens
     return best - new
 
 
-def _first_occurrence_ids(keys: torch.Tensor, passing: torch.Tensor
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids for the distinct keys among ``keys[passing]``, numbered in order of their first
-    passing occurrence; returns (id of every key, -1 where its key is not among them; the
-    position of the first occurrence of each id)."""
-    pk = keys[passing]
-    pos = passing.nonzero().squeeze(1)
-    if pk.numel() == 0:
-        return torch.full_like(keys, -1), pos
-    uniq, inv = torch.unique(pk, return_inverse=True)
-    first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64, device=keys.device)
-    first = first.scatter_reduce(0, inv, pos, reduce="amin", include_self=True)
-    first_sorted, by_first = torch.sort(first)
-    rank = torch.empty_like(by_first)
-    rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
-    where = torch.searchsorted(uniq, keys).clamp(max=uniq.numel() - 1)
-    hit = uniq.index_select(0, where) == keys
-    ids = torch.where(hit, rank.index_select(0, where), torch.full_like(keys, -1))
-    return ids, first_sorted
+class _FirstArrival:
+    """Ids for the distinct keys among the passing arcs of a frame, numbered in order of
+    their first passing arc (k2 keeps the first arc that reaches a state). Keys below
+    ``size`` use one dense table (a scatter-min of positions, no sort); larger key spaces
+    fall back to ``torch.unique``."""
+
+    def __init__(self, size: int, device: torch.device):
+        self.big = torch.iinfo(torch.int64).max
+        self.table = torch.full((size,), self.big, dtype=torch.int64, device=device) \
+            if size <= _DENSE_KEYS else None
+
+    def __call__(self, keys: torch.Tensor, passing: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(id of every arc's key, -1 where no passing arc has it; position of the first
+        passing arc of each id)."""
+        pos = passing.nonzero().squeeze(1)
+        if pos.numel() == 0:
+            return torch.full_like(keys, -1), pos
+        if self.table is None:
+            return self._by_unique(keys, pos)
+        pk = keys.index_select(0, pos)
+        table = self.table
+        table.scatter_reduce_(0, pk, pos, reduce="amin")
+        # a passing arc is its key's first iff the table holds its own position
+        first_pos = pos[table.index_select(0, pk) == pos]
+        # the table now maps each new key to its id (first arrivals are in position order)
+        table.index_copy_(0, keys.index_select(0, first_pos),
+                          torch.arange(first_pos.numel(), device=keys.device))
+        ids = table.index_select(0, keys)
+        table.index_fill_(0, pk, self.big)  # reset what this frame touched
+        return torch.where(ids == self.big, torch.full_like(ids, -1), ids), first_pos
+
+    @staticmethod
+    def _by_unique(keys: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pk = keys.index_select(0, pos)
+        uniq, inv = torch.unique(pk, return_inverse=True)
+        first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64,
+                           device=keys.device)
+        first = first.scatter_reduce(0, inv, pos, reduce="amin", include_self=True)
+        first_sorted, by_first = torch.sort(first)
+        rank = torch.empty_like(by_first)
+        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
+        where = torch.searchsorted(uniq, keys).clamp(max=uniq.numel() - 1)
+        hit = uniq.index_select(0, where) == keys
+        ids = torch.where(hit, rank.index_select(0, where), torch.full_like(keys, -1))
+        return ids, first_sorted
+
+
+_DENSE_KEYS = 1 << 26  # (sequence, graph state) key spaces up to this use a dense table
 
 
 def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
@@ -293,6 +323,7 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
                      torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
     beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
     key_stride = max(g.num_states, 1)
+    first_arrival = _FirstArrival(num_seqs * key_stride, device)
     deg_all = g.splits2.diff()
     for t in range(T + 1):
         cur = frames[-1]
@@ -310,10 +341,12 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
                                   min_active_states, max_active_states)
         dst = g.dst.index_select(0, arc)
         keys = seq * key_stride + dst
-        dest, first = _first_occurrence_ids(keys, end > cutoff.index_select(0, seq))
+        dest, first = first_arrival(keys, end > cutoff.index_select(0, seq))
         fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=device)
-        ok = dest >= 0
-        fwd.scatter_reduce_(0, dest[ok], end[ok], reduce="amax")
+        # only arcs into surviving states can stay in the lattice: keep just those
+        ok = (dest >= 0).nonzero().squeeze(1)
+        src, arc, ll, dest = (x.index_select(0, ok) for x in (src, arc, ll, dest))
+        fwd.scatter_reduce_(0, dest, end.index_select(0, ok), reduce="amax")
         cur.arc_src, cur.arc_a, cur.arc_ll, cur.arc_dest = src, arc, ll, dest
         frames.append(_Frame(seq.index_select(0, first), dst.index_select(0, first), fwd))
     frames.pop()  # frame T + 1 has no states
