@@ -24,7 +24,7 @@ _LOSS_NAMES = (
 _STREAM_NAMES = "RnntDecodingConfig RnntDecodingStream RnntDecodingStreams".split()
 _CTC_NAMES = (
     "ctc_topo ctc_graph linear_fst linear_fst_with_self_loops DenseFsaVec intersect_dense "
-    "intersect_dense_pruned ctc_loss CtcLoss"
+    "intersect_dense_pruned ctc_loss CtcLoss compose"
 ).split()
 
 for _name in _FSA_NAMES:

@@ -9,7 +9,7 @@ kaldifst conversion), :mod:`.ops` (arc_sort, top_sort, connect, invert, ...), :m
 (forward/total scores, shortest_path, random_paths), :mod:`.intersection`, :mod:`.levenshtein`,
 :mod:`.dot` (Graphviz), :mod:`.ctc` (CTC topologies and graphs, linear FSTs), :mod:`.dense`
 (``DenseFsaVec``), :mod:`.intersect_dense` (``intersect_dense``, ``intersect_dense_pruned``),
-:mod:`.ctc_loss`.
+:mod:`.ctc_loss`, :mod:`.compose`.
 
 Fast construction from batched tensors (no loops, no text), e.g. for lattices::
 
@@ -30,6 +30,7 @@ Example::
 """
 
 from icefall_lite.fsa import ragged
+from icefall_lite.fsa.compose import compose
 from icefall_lite.fsa.ctc import ctc_graph, ctc_topo, linear_fst, linear_fst_with_self_loops
 from icefall_lite.fsa.ctc_loss import CtcLoss, ctc_loss
 from icefall_lite.fsa.dense import DenseFsaVec
@@ -57,7 +58,7 @@ from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor
 from icefall_lite.fsa.text import from_kaldifst, from_openfst, to_str_simple
 
 __all__ = [
-    "CtcLoss", "DenseFsaVec", "ctc_graph", "ctc_loss", "ctc_topo", "intersect_dense",
+    "CtcLoss", "DenseFsaVec", "compose", "ctc_graph", "ctc_loss", "ctc_topo", "intersect_dense",
     "intersect_dense_pruned", "linear_fst", "linear_fst_with_self_loops",
     "Fsa", "RaggedArc", "RaggedShape", "RaggedTensor", "add_epsilon_self_loops", "arc_sort",
     "connect", "create_fsa_vec", "draw", "expand_ragged_attributes", "from_kaldifst",
