@@ -97,10 +97,5 @@ fi
 
 if stage_enabled 9; then
   log "Stage 9: HLG = H o LG (CTC topology, for the CTC decoding methods) for each lang dir"
-  for hlg_lang_dir in "$lang_bpe" $lang_phone; do
-    if ! is_done "$hlg_lang_dir/.HLG.done"; then
-      lang_tool compile_hlg --lang-dir "$hlg_lang_dir"
-      mark_done "$hlg_lang_dir/.HLG.done"
-    fi
-  done
+  step_hlg "$lang_bpe" $lang_phone
 fi
