@@ -22,11 +22,17 @@ _LOSS_NAMES = (
     "get_rnnt_prune_ranges do_rnnt_pruning rnnt_loss_pruned rnnt_loss"
 ).split()
 _STREAM_NAMES = "RnntDecodingConfig RnntDecodingStream RnntDecodingStreams".split()
+_CTC_NAMES = (
+    "ctc_topo ctc_graph linear_fst linear_fst_with_self_loops DenseFsaVec intersect_dense "
+    "intersect_dense_pruned ctc_loss CtcLoss compose"
+).split()
 
 for _name in _FSA_NAMES:
     SOURCES[_name] = "icefall_lite.fsa"
 for _name in _LOSS_NAMES:
     SOURCES[_name] = "icefall_lite.transducer.rnnt_loss"
+for _name in _CTC_NAMES:
+    SOURCES[_name] = "icefall_lite.fsa"
 for _name in _STREAM_NAMES:
     SOURCES[_name] = "icefall_lite.transducer.decode_stream"
 

@@ -120,3 +120,14 @@ step_summary() {
   run_python -m icefall_lite.data.summary --manifest-dir "$manifest_dir" --prefix "$corpus" \
     --lang-dirs "$@"
 }
+
+# HLG = H o LG (the CTC topology composed with LG) in each given lang dir
+step_hlg() {
+  local lang_dir
+  for lang_dir in "$@"; do
+    if ! is_done "$lang_dir/.HLG.done"; then
+      lang_tool compile_hlg --lang-dir "$lang_dir"
+      mark_done "$lang_dir/.HLG.done"
+    fi
+  done
+}

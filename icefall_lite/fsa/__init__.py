@@ -7,7 +7,9 @@ Modules: :mod:`.ragged` (RaggedShape/RaggedTensor and ``ragged`` functions), :mo
 (the Fsa class, ``create_fsa_vec``), :mod:`.text` (``from_str``, ``to_str_simple``, OpenFst /
 kaldifst conversion), :mod:`.ops` (arc_sort, top_sort, connect, invert, ...), :mod:`.paths`
 (forward/total scores, shortest_path, random_paths), :mod:`.intersection`, :mod:`.levenshtein`,
-:mod:`.dot` (Graphviz).
+:mod:`.dot` (Graphviz), :mod:`.ctc` (CTC topologies and graphs, linear FSTs), :mod:`.dense`
+(``DenseFsaVec``), :mod:`.intersect_dense` (``intersect_dense``, ``intersect_dense_pruned``),
+:mod:`.ctc_loss`, :mod:`.compose`.
 
 Fast construction from batched tensors (no loops, no text), e.g. for lattices::
 
@@ -28,8 +30,13 @@ Example::
 """
 
 from icefall_lite.fsa import ragged
+from icefall_lite.fsa.compose import compose
+from icefall_lite.fsa.ctc import ctc_graph, ctc_topo, linear_fst, linear_fst_with_self_loops
+from icefall_lite.fsa.ctc_loss import CtcLoss, ctc_loss
+from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.dot import draw, to_dot
 from icefall_lite.fsa.fsa import Fsa, RaggedArc, create_fsa_vec, load_fsa
+from icefall_lite.fsa.intersect_dense import intersect_dense, intersect_dense_pruned
 from icefall_lite.fsa.intersection import intersect, intersect_device
 from icefall_lite.fsa.levenshtein import levenshtein_alignment, levenshtein_graph
 from icefall_lite.fsa.ops import (
@@ -51,6 +58,8 @@ from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor
 from icefall_lite.fsa.text import from_kaldifst, from_openfst, to_str_simple
 
 __all__ = [
+    "CtcLoss", "DenseFsaVec", "compose", "ctc_graph", "ctc_loss", "ctc_topo", "intersect_dense",
+    "intersect_dense_pruned", "linear_fst", "linear_fst_with_self_loops",
     "Fsa", "RaggedArc", "RaggedShape", "RaggedTensor", "add_epsilon_self_loops", "arc_sort",
     "connect", "create_fsa_vec", "draw", "expand_ragged_attributes", "from_kaldifst",
     "from_openfst", "index_fsa", "index_select", "intersect", "intersect_device", "invert",

@@ -105,3 +105,8 @@ if stage_enabled 8; then
   log "Stage 8: summary"
   step_summary $corpus $manifests "$lang_bpe" $lang_phone
 fi
+
+if stage_enabled 9; then
+  log "Stage 9: HLG = H o LG (CTC topology, for the CTC decoding methods) for each lang dir"
+  step_hlg "$lang_bpe" $lang_phone
+fi

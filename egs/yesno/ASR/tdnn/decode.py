@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Decode the yesno test set with the TDNN and HLG 1-best (icefall's tdnn/decode.py; run
+from egs/yesno/ASR): the model is the average of epochs ``epoch - avg + 1 .. epoch``;
+``get_lattice`` with search beam 20, output beam 8, 30-10000 active states; result files in
+tdnn/exp/1best/. Prints the WER.
+
+    ./tdnn/decode.py --epoch 14 --avg 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+from common import EXP_DIR, LANG_DIR, Lexicon, data_module, supervision_rows
+from model import Tdnn
+
+from icefall_lite.decoding.ctc import get_lattice, one_best_decoding
+from icefall_lite.decoding.lattice import get_texts
+from icefall_lite.decoding.results import write_results
+from icefall_lite.fsa import load_fsa
+from icefall_lite.lang.files import require_file
+
+
+def averaged_model(epoch: int, avg: int, num_classes: int) -> Tdnn:
+    states = [torch.load(require_file(EXP_DIR / f"epoch-{e}.pt", "a TDNN checkpoint"),
+                         map_location="cpu")["model"] for e in range(epoch - avg + 1, epoch + 1)]
+    model = Tdnn(23, num_classes)
+    model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
+                           if v.is_floating_point() else v for k, v in states[-1].items()})
+    return model.eval()
+
+
+def main(argv: list[str] | None = None) -> float:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epoch", type=int, default=14)
+    p.add_argument("--avg", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # the model and the lattices are tiny: more threads only add synchronisation (8x slower
+    # on a loaded 2-core machine)
+    torch.set_num_threads(1)
+    lexicon = Lexicon()
+    model = averaged_model(args.epoch, args.avg, lexicon.num_classes)
+    hlg = load_fsa(require_file(LANG_DIR / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
+    data = data_module()
+    results = []
+    for batch in data.test_dataloaders(data.load_cuts("yesno", "test")):
+        sup = batch["supervisions"]
+        with torch.no_grad():
+            log_probs = model(batch["inputs"])
+        lattice = get_lattice(log_probs, hlg, supervision_rows(batch),
+                              search_beam=20, output_beam=8, min_active_states=30,
+                              max_active_states=10000)
+        for cut, text, ids in zip(sup["cut"], sup["text"],
+                                  get_texts(one_best_decoding(lattice))):
+            results.append((cut.id, text.split(), [lexicon.words[i] for i in ids]))
+    key = f"epoch-{args.epoch}_avg-{args.avg}_1best"
+    stats = write_results(EXP_DIR / "1best", "test", key, results)
+    print(f"WER {stats.wer:.2f}% ({stats.errors} / {stats.num_ref_words})")
+    return stats.wer
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,466 @@
+"""Intersection of decoding graphs with dense (neural-net) FSAs: k2's ``intersect_dense``
+(exact forward-backward pruning) and ``intersect_dense_pruned`` (frame-synchronous beam
+search, then lattice pruning), with k2's state/arc order and differentiable scores.
+
+A lattice state is a pair (frame ``t``, graph state ``s``); an arc of the graph with label
+``l`` leaving ``s`` at frame ``t`` scores ``graph_score + scores[row(t), l + 1]`` (the
+``DenseFsaVec`` layout). Both functions loop over frames only; each frame is a batch of
+tensor ops over all FSAs, states and arcs at once.
+
+Output order (as k2): FSA by FSA, states by frame, within a frame by graph state
+(``intersect_dense``) or by first discovery (``intersect_dense_pruned``); a state's arcs in
+graph-arc order. ``out.scores = a.scores[arc_map_a] + b.scores.view(-1)[arc_map_b]`` is
+built with torch ops, so gradients reach the graph scores and the log-probs.
+
+Example::
+
+    >>> lat = intersect_dense(graphs, DenseFsaVec(log_probs, segs), output_beam=10.0)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from icefall_lite.fsa.dense import DenseFsaVec
+from icefall_lite.fsa.fsa import Fsa
+from icefall_lite.fsa.ragged import expand_ranges, splits_from_row_ids, splits_from_sizes
+
+NEG_INF = float("-inf")
+
+
+class _Graph:
+    """Per-arc and per-state tensors of the decoding graph(s) that the passes need."""
+
+    def __init__(self, a: Fsa, b: DenseFsaVec, name: str):
+        if not isinstance(b, DenseFsaVec):
+            raise ValueError(f"{name}: b_fsas must be a DenseFsaVec, got {type(b).__name__}")
+        if a.device != b.device:
+            raise ValueError(f"{name}: a_fsas is on {a.device}, b_fsas on {b.device}")
+        info = a.arc_info()
+        self.info = info
+        self.src, self.dst, self.fsa = info["src"], info["dst"], info["fsa"]
+        self.labels = a.arcs.values()[:, 2].long()
+        self.scores = a.scores.detach()
+        self.splits2 = a.as_vec_shape().row_splits_long(2)
+        self.num_fsas = info["num_states"].numel()
+        self.num_states = int(info["state_fsa"].numel())
+        ncols = b.num_cols
+        if self.labels.numel() and (int(self.labels.min()) < -1
+                                    or int(self.labels.max()) >= ncols - 1):
+            raise ValueError(
+                f"{name}: the graph has labels in [{int(self.labels.min())}, "
+                f"{int(self.labels.max())}] but the log-probs have {ncols - 1} classes "
+                f"(labels must be in [-1, {ncols - 2}])")
+        self.col = self.labels + 1
+
+
+def _check_map(m: torch.Tensor, n: int, hi: int, name: str) -> torch.Tensor:
+    m = m.to(torch.int64)
+    if m.shape != (n,):
+        raise ValueError(f"{name}: a_to_b_map has shape {tuple(m.shape)}, expected ({n},)")
+    if n and (int(m.min()) < 0 or int(m.max()) >= hi):
+        raise ValueError(f"{name}: a_to_b_map has entries outside [0, {hi})")
+    if n > 1 and bool((m[1:] < m[:-1]).any()):
+        raise ValueError(f"{name}: a_to_b_map must be non-decreasing")
+    return m
+
+
+def _finish(a: Fsa, b: DenseFsaVec, splits1: torch.Tensor, splits2: torch.Tensor,
+            src_local: torch.Tensor, dst_local: torch.Tensor, arc_map_a: torch.Tensor,
+            arc_map_b: torch.Tensor, seqframe_idx_name: str | None,
+            frame_idx_name: str | None) -> Fsa:
+    """The lattice FsaVec with a's attributes and differentiable scores."""
+    labels = a.arcs.values()[:, 2].index_select(0, arc_map_a)
+    arcs = torch.stack([src_local, dst_local, labels.long()], 1)
+    scores = a.scores.index_select(0, arc_map_a) + \
+        b.scores.reshape(-1).index_select(0, arc_map_b)
+    out = Fsa.from_fsa_vec_parts(splits1, splits2, arcs, scores)
+    for name, value in a.named_tensor_attr(include_scores=False):
+        if isinstance(value, torch.Tensor):
+            setattr(out, name, value.index_select(0, arc_map_a))
+        else:
+            setattr(out, name, value.index(arc_map_a)[0])
+    for name, value in a.named_non_tensor_attr():
+        setattr(out, name, value)
+    if frame_idx_name is not None or seqframe_idx_name is not None:
+        seqframe = arc_map_b // b.num_cols
+        if frame_idx_name is not None:
+            rs = b.row_splits.long()
+            seq = torch.searchsorted(rs, seqframe, right=True) - 1
+            setattr(out, frame_idx_name, (seqframe - rs.index_select(0, seq)).to(torch.int32))
+        if seqframe_idx_name is not None:
+            setattr(out, seqframe_idx_name, seqframe.to(torch.int32))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# intersect_dense: exact pruning with tropical forward/backward scores
+# --------------------------------------------------------------------------------------------
+def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
+                    max_states: int = 15000000, max_arcs: int = 1073741824,
+                    a_to_b_map: torch.Tensor | None = None,
+                    seqframe_idx_name: str | None = None,
+                    frame_idx_name: str | None = None) -> Fsa:
+    """Intersect graph ``i`` with dense FSA ``a_to_b_map[i]`` (default ``i``), keeping the
+    states and arcs on a path within ``output_beam`` of the best path (exact: tropical
+    forward and backward scores). FSAs without a path come out empty. ``b_fsas`` must be
+    sorted by decreasing duration (as k2 requires)."""
+    if output_beam <= 0:
+        raise ValueError(f"intersect_dense: output_beam={output_beam} must be > 0")
+    g = _Graph(a_fsas, b_fsas, "intersect_dense")
+    device = a_fsas.device
+    num_b = b_fsas.dim0()
+    if a_to_b_map is None:
+        if g.num_fsas != num_b:
+            raise ValueError(f"intersect_dense: {g.num_fsas} graphs but {num_b} dense FSAs; "
+                             "pass a_to_b_map")
+        a_to_b = torch.arange(num_b, device=device)
+    else:
+        a_to_b = _check_map(a_to_b_map.to(device), g.num_fsas, num_b, "intersect_dense")
+    b_rows = b_fsas.row_splits.long().to(device)
+    seq_len = b_rows.diff()
+    if num_b > 1 and bool((seq_len[1:] > seq_len[:-1]).any()):
+        raise ValueError("intersect_dense: the supervision segments must be sorted by "
+                         f"decreasing duration, got durations {(seq_len - 1).tolist()}")
+    rows_a = seq_len.index_select(0, a_to_b)  # T_i: rows of each graph's dense FSA
+    row0_a = b_rows[:-1].index_select(0, a_to_b)
+    t_max = int(rows_a.max()) if g.num_fsas else 0
+    S = g.num_states
+    if S == 0:  # only empty graphs: an FsaVec of empty FSAs
+        z = torch.zeros(0, dtype=torch.int64, device=device)
+        return _finish(a_fsas, b_fsas, torch.zeros(g.num_fsas + 1, dtype=torch.int64,
+                                                   device=device),
+                       torch.zeros(1, dtype=torch.int64, device=device), z, z, z, z,
+                       seqframe_idx_name, frame_idx_name)
+    bscores = b_fsas.scores.detach()
+    ncols = b_fsas.num_cols
+    arc_rows = rows_a.index_select(0, g.fsa)
+    arc_row0 = row0_a.index_select(0, g.fsa)
+
+    def arc_scores(t: int) -> torch.Tensor:
+        """Scores of every graph arc on frame t (-inf where the FSA has no frame t)."""
+        live = arc_rows > t
+        row = torch.where(live, arc_row0 + t, torch.zeros_like(arc_row0))
+        s = g.scores + bscores.reshape(-1).index_select(0, row * ncols + g.col)
+        return torch.where(live, s, torch.full_like(s, NEG_INF))
+
+    start, final = g.info["start"], g.info["final"]
+    nonempty = final >= 0
+    alpha = torch.full((t_max + 1, S), NEG_INF, dtype=torch.float32, device=device)
+    beta = torch.full_like(alpha, NEG_INF)
+    alpha[0, start[nonempty]] = 0.0
+    beta[rows_a[nonempty], final[nonempty]] = 0.0
+    per_frame = [arc_scores(t) for t in range(t_max)]
+    for t in range(t_max):
+        cand = alpha[t].index_select(0, g.src) + per_frame[t]
+        alpha[t + 1].scatter_reduce_(0, g.dst, cand, reduce="amax")
+    for t in range(t_max - 1, -1, -1):
+        cand = beta[t + 1].index_select(0, g.dst) + per_frame[t]
+        beta[t].scatter_reduce_(0, g.src, cand, reduce="amax")
+    fin = final.clamp(min=0)
+    tot_f = alpha[rows_a, fin]
+    tot_b = beta[0, start.clamp(max=S - 1)]
+    tot = torch.where(nonempty, torch.minimum(tot_f, tot_b), torch.full_like(tot_f, NEG_INF))
+    cutoff = tot - output_beam  # per graph
+    state_fsa = g.info["state_fsa"]
+    t_idx = torch.arange(t_max + 1, device=device).unsqueeze(1)
+    in_range = t_idx <= rows_a.index_select(0, state_fsa).unsqueeze(0)
+    keep = in_range & (alpha + beta > cutoff.index_select(0, state_fsa).unsqueeze(0))
+    # output states ordered by (graph, t, state)
+    kt, ks = keep.nonzero(as_tuple=True)
+    order = torch.sort(state_fsa.index_select(0, ks) * (t_max + 1) + kt, stable=True)[1]
+    kt, ks = kt.index_select(0, order), ks.index_select(0, order)
+    new_id = torch.full((t_max + 1, S), -1, dtype=torch.int64, device=device)
+    new_id[kt, ks] = torch.arange(kt.numel(), device=device)
+    k_fsa = state_fsa.index_select(0, ks)
+    states_per_fsa = torch.bincount(k_fsa, minlength=g.num_fsas)
+    splits1 = splits_from_sizes(states_per_fsa)
+    # candidate arcs: every graph arc of every kept state before its FSA's last frame
+    deg = g.splits2.diff().index_select(0, ks)
+    deg = torch.where(kt < rows_a.index_select(0, k_fsa), deg, torch.zeros_like(deg))
+    arc, owner = expand_ranges(g.splits2[:-1].index_select(0, ks), deg)
+    at = kt.index_select(0, owner)
+    ad = g.dst.index_select(0, arc)
+    row = row0_a.index_select(0, g.fsa.index_select(0, arc)) + at
+    flat_b = row * ncols + g.col.index_select(0, arc)
+    sc = g.scores.index_select(0, arc) + bscores.reshape(-1).index_select(0, flat_b)
+    dest = new_id[at + 1, ad]
+    fb = alpha[at, ks.index_select(0, owner)] + sc + beta[at + 1, ad]
+    ok = (dest >= 0) & (fb > cutoff.index_select(0, g.fsa.index_select(0, arc)))
+    sel = ok.nonzero().squeeze(1)
+    owner, arc, dest, flat_b = (x.index_select(0, sel) for x in (owner, arc, dest, flat_b))
+    splits2 = splits_from_row_ids(owner, kt.numel())
+    base = splits1[:-1].index_select(0, k_fsa)
+    src_local = owner - base.index_select(0, owner)
+    dst_local = dest - base.index_select(0, owner)
+    return _finish(a_fsas, b_fsas, splits1, splits2, src_local, dst_local, arc, flat_b,
+                   seqframe_idx_name, frame_idx_name)
+
+
+# --------------------------------------------------------------------------------------------
+# intersect_dense_pruned: k2's beam search (dynamic beams, min/max active states)
+# --------------------------------------------------------------------------------------------
+class _Frame:
+    """Active states of one frame (grouped by sequence) and, once expanded, their arcs."""
+
+    def __init__(self, seq: torch.Tensor, a_state: torch.Tensor, fwd: torch.Tensor):
+        self.seq, self.a_state, self.fwd = seq, a_state, fwd
+        self.bwd = torch.full_like(fwd, NEG_INF)
+        self.arc_src = self.arc_a = self.arc_ll = self.arc_dest = None
+
+
+def _dynamic_cutoffs(beams: torch.Tensor, best: torch.Tensor, active: torch.Tensor,
+                     t: int, final_t: torch.Tensor, search_beam: float, min_active: int,
+                     max_active: int) -> torch.Tensor:
+    """k2's per-sequence beam update (float32 state, double arithmetic) and the cutoffs."""
+    b = beams.double()
+    near_end = t + 5 >= final_t
+    cur_min = torch.where(near_end, torch.full_like(b, max(float(min_active),
+                                                          float(max_active) / 2)),
+                          torch.full_like(b, float(min_active)))
+    act = active.double()
+    within = act <= max_active
+    relax = (act >= cur_min) | (act == 0)
+    grow = torch.clamp(b, min=search_beam) * 1.25
+    approach = 0.8 * b + 0.2 * search_beam
+    shrink = torch.clamp(b, max=search_beam) * 0.8
+    new = torch.where(within, torch.where(relax, approach, grow),
+                      torch.where(near_end, b, shrink))
+    new = torch.where(final_t - 1 == t, torch.full_like(new, 1.0e10), new).float()
+    beams.copy_(new)
+    return best - new
+
+
+class _FirstArrival:
+    """Ids for the distinct keys among the passing arcs of a frame, numbered in order of
+    their first passing arc (k2 keeps the first arc that reaches a state). Keys below
+    ``size`` use one dense table (a scatter-min of positions, no sort); larger key spaces
+    fall back to ``torch.unique``."""
+
+    def __init__(self, size: int, device: torch.device):
+        self.big = torch.iinfo(torch.int64).max
+        self.table = torch.full((size,), self.big, dtype=torch.int64, device=device) \
+            if size <= _DENSE_KEYS else None
+
+    def __call__(self, keys: torch.Tensor, passing: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(id of every arc's key, -1 where no passing arc has it; position of the first
+        passing arc of each id)."""
+        pos = passing.nonzero().squeeze(1)
+        if pos.numel() == 0:
+            return torch.full_like(keys, -1), pos
+        if self.table is None:
+            return self._by_unique(keys, pos)
+        pk = keys.index_select(0, pos)
+        table = self.table
+        table.scatter_reduce_(0, pk, pos, reduce="amin")
+        # a passing arc is its key's first iff the table holds its own position
+        first_pos = pos[table.index_select(0, pk) == pos]
+        # the table now maps each new key to its id (first arrivals are in position order)
+        table.index_copy_(0, keys.index_select(0, first_pos),
+                          torch.arange(first_pos.numel(), device=keys.device))
+        ids = table.index_select(0, keys)
+        table.index_fill_(0, pk, self.big)  # reset what this frame touched
+        return torch.where(ids == self.big, torch.full_like(ids, -1), ids), first_pos
+
+    @staticmethod
+    def _by_unique(keys: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pk = keys.index_select(0, pos)
+        uniq, inv = torch.unique(pk, return_inverse=True)
+        first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64,
+                           device=keys.device)
+        first = first.scatter_reduce(0, inv, pos, reduce="amin", include_self=True)
+        first_sorted, by_first = torch.sort(first)
+        rank = torch.empty_like(by_first)
+        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
+        where = torch.searchsorted(uniq, keys).clamp(max=uniq.numel() - 1)
+        hit = uniq.index_select(0, where) == keys
+        ids = torch.where(hit, rank.index_select(0, where), torch.full_like(keys, -1))
+        return ids, first_sorted
+
+
+_DENSE_KEYS = 1 << 26  # (sequence, graph state) key spaces up to this use a dense table
+
+
+def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
+                           output_beam: float, min_active_states: int,
+                           max_active_states: int, seqframe_idx_name: str | None = None,
+                           frame_idx_name: str | None = None,
+                           allow_partial: bool = False) -> Fsa:
+    """Beam-search intersection of graph(s) with ``b_fsas`` (one graph shared by all
+    sequences when ``a_fsas`` has one FSA), then output pruning with ``output_beam``, as
+    k2 does it: per frame, arcs whose end score is within a dynamic beam of the frame's
+    best (the beam adapts towards ``search_beam`` to keep between ``min_active_states`` and
+    ``max_active_states`` states; no pruning on a sequence's last frame) create the next
+    frame's states in order of first arrival; the backward pruning runs over k2's
+    overlapping 30-frame windows (shift 20), keeping every state on a window's first frame.
+    A sequence whose final state did not survive gets a lone final state (no path)."""
+    if allow_partial:
+        raise NotImplementedError("intersect_dense_pruned: allow_partial=True is not "
+                                  "implemented in the built-in backend")
+    if not min_active_states < max_active_states or min_active_states < 0:
+        raise ValueError(f"intersect_dense_pruned: need 0 <= min_active_states "
+                         f"({min_active_states}) < max_active_states ({max_active_states})")
+    g = _Graph(a_fsas, b_fsas, "intersect_dense_pruned")
+    device = a_fsas.device
+    num_seqs = b_fsas.dim0()
+    if g.num_fsas not in (1, num_seqs):
+        raise ValueError(f"intersect_dense_pruned: {g.num_fsas} graphs for {num_seqs} "
+                         "sequences (need 1 or one per sequence)")
+    shared = g.num_fsas == 1
+    search_beam = float(torch.tensor(search_beam, dtype=torch.float32))  # k2 keeps a float
+    b_rows = b_fsas.row_splits.long().to(device)
+    final_t = b_rows.diff()
+    T = int(final_t.max()) if num_seqs else 0
+    bflat = b_fsas.scores.detach().reshape(-1)
+    ncols = b_fsas.num_cols
+    start, a_final = g.info["start"], g.info["final"]
+    graph_of_seq = torch.zeros(num_seqs, dtype=torch.int64, device=device) if shared else \
+        torch.arange(num_seqs, device=device)
+    has_start = (a_final >= 0).index_select(0, graph_of_seq)
+    seq0 = has_start.nonzero().squeeze(1)
+    frames = [_Frame(seq0, start.index_select(0, graph_of_seq.index_select(0, seq0)),
+                     torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
+    beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
+    key_stride = max(g.num_states, 1)
+    first_arrival = _FirstArrival(num_seqs * key_stride, device)
+    deg_all = g.splits2.diff()
+    for t in range(T + 1):
+        cur = frames[-1]
+        deg = deg_all.index_select(0, cur.a_state)
+        arc, src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
+        seq = cur.seq.index_select(0, src)
+        row = b_rows[:-1].index_select(0, seq) + t
+        ll = bflat.index_select(0, row * ncols + g.col.index_select(0, arc)) + \
+            g.scores.index_select(0, arc)
+        end = cur.fwd.index_select(0, src) + ll
+        best = torch.full((num_seqs,), NEG_INF, dtype=torch.float32, device=device)
+        best.scatter_reduce_(0, seq, end, reduce="amax")
+        active = torch.bincount(cur.seq, minlength=num_seqs)
+        cutoff = _dynamic_cutoffs(beams, best, active, t, final_t, search_beam,
+                                  min_active_states, max_active_states)
+        dst = g.dst.index_select(0, arc)
+        keys = seq * key_stride + dst
+        dest, first = first_arrival(keys, end > cutoff.index_select(0, seq))
+        fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=device)
+        # only arcs into surviving states can stay in the lattice: keep just those
+        ok = (dest >= 0).nonzero().squeeze(1)
+        src, arc, ll, dest = (x.index_select(0, ok) for x in (src, arc, ll, dest))
+        fwd.scatter_reduce_(0, dest, end.index_select(0, ok), reduce="amax")
+        cur.arc_src, cur.arc_a, cur.arc_ll, cur.arc_dest = src, arc, ll, dest
+        frames.append(_Frame(seq.index_select(0, first), dst.index_select(0, first), fwd))
+    frames.pop()  # frame T + 1 has no states
+    is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
+    is_final_a[a_final[a_final >= 0]] = True
+    for begin, end_t in _prune_ranges(T):
+        _prune_time_range(frames, begin, end_t, output_beam, is_final_a)
+    return _format_pruned(a_fsas, b_fsas, frames, num_seqs, final_t, has_start,
+                          seqframe_idx_name, frame_idx_name)
+
+
+def _prune_ranges(T: int) -> list[tuple[int, int]]:
+    """k2's backward-pruning windows: 30 frames, shifted by 20, the first one cut at 0."""
+    out = []
+    begin = 20 - 30
+    while True:
+        lo, hi = max(0, begin), begin + 30
+        last = hi >= T
+        out.append((lo, T if last else hi))
+        if last:
+            return out
+        begin += 20
+
+
+def _prune_time_range(frames: list[_Frame], begin: int, end: int, beam: float,
+                      is_final_a: torch.Tensor) -> None:
+    """Backward pass over frames ``begin..end-1`` from frame ``end`` (whose backward score
+    is taken as minus its forward score), dropping arcs outside ``beam`` and the states left
+    without a backward score (except on frame ``begin``); renumbers arcs' destinations."""
+    last = frames[end]
+    last.bwd = torch.where(torch.isfinite(last.fwd), -last.fwd,
+                           torch.full_like(last.fwd, NEG_INF))
+    new_of_old: torch.Tensor | None = None  # renumbering of the frame after the current
+    for t in range(end - 1, begin - 1, -1):
+        fr, nxt = frames[t], frames[t + 1]
+        dest = fr.arc_dest
+        if new_of_old is not None:
+            ext = torch.cat([new_of_old, new_of_old.new_full((1,), -1)])
+            dest = ext.index_select(0, torch.where(dest >= 0, dest,
+                                                   torch.full_like(dest, ext.numel() - 1)))
+        valid = dest >= 0
+        # -1 (no destination) reads the -inf appended after the next frame's scores
+        nb = torch.cat([nxt.bwd, nxt.bwd.new_full((1,), NEG_INF)])
+        bwd_arc = fr.arc_ll + nb.index_select(0, torch.where(valid, dest,
+                                                             torch.full_like(dest, nb.numel() - 1)))
+        keep_arc = valid & (bwd_arc + fr.fwd.index_select(0, fr.arc_src) >= -beam)
+        bwd_arc = torch.where(keep_arc, bwd_arc, torch.full_like(bwd_arc, NEG_INF))
+        st_b = torch.full_like(fr.fwd, NEG_INF)
+        st_b.scatter_reduce_(0, fr.arc_src, bwd_arc, reduce="amax")
+        fr.bwd = torch.where(is_final_a.index_select(0, fr.a_state), -fr.fwd, st_b)
+        keep_state = fr.bwd != NEG_INF
+        if t == begin:
+            keep_state = torch.ones_like(keep_state)
+        rank = torch.cumsum(keep_state.to(torch.int64), 0) - 1
+        old2new = torch.where(keep_state, rank, torch.full_like(rank, -1))
+        ka = keep_arc.nonzero().squeeze(1)
+        fr.arc_src = old2new.index_select(0, fr.arc_src.index_select(0, ka))
+        fr.arc_a, fr.arc_ll = fr.arc_a.index_select(0, ka), fr.arc_ll.index_select(0, ka)
+        fr.arc_dest = dest.index_select(0, ka)
+        ks = keep_state.nonzero().squeeze(1)
+        fr.seq, fr.a_state = fr.seq.index_select(0, ks), fr.a_state.index_select(0, ks)
+        fr.fwd, fr.bwd = fr.fwd.index_select(0, ks), fr.bwd.index_select(0, ks)
+        new_of_old = old2new
+
+
+def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,
+                   final_t: torch.Tensor, has_start: torch.Tensor,
+                   seqframe_idx_name: str | None, frame_idx_name: str | None) -> Fsa:
+    """Stack the frames into one FsaVec: per sequence, frame by frame, plus a lone final
+    state where the final frame kept none."""
+    device = a.device
+    T = len(frames) - 1
+    counts = torch.stack([torch.bincount(f.seq, minlength=num_seqs) for f in frames])
+    final_count = counts.gather(0, final_t.clamp(max=T).unsqueeze(0)).squeeze(0)
+    if bool((final_count > 1).any()):
+        raise RuntimeError("intersect_dense_pruned: more than one final state")
+    extra = (has_start & (final_count == 0)).to(torch.int64)
+    states_per_seq = counts.sum(0) + extra
+    splits1 = splits_from_sizes(states_per_seq)
+    # offset of frame t's states within each sequence
+    frame_off = torch.cumsum(counts, 0) - counts
+    state_pos: list[torch.Tensor] = []  # global output id of every frame state
+    for t, f in enumerate(frames):
+        rank = torch.arange(f.seq.numel(), device=device) - \
+            (torch.cumsum(counts[t], 0) - counts[t]).index_select(0, f.seq)
+        state_pos.append(splits1[:-1].index_select(0, f.seq) + frame_off[t].index_select(
+            0, f.seq) + rank)
+    src_g, dst_g, amap, bmap = [], [], [], []
+    b_rows = b.row_splits.long().to(device)
+    for t, f in enumerate(frames):
+        if f.arc_src is None or f.arc_src.numel() == 0 or t + 1 > T:
+            continue
+        src_g.append(state_pos[t].index_select(0, f.arc_src))
+        dst_g.append(state_pos[t + 1].index_select(0, f.arc_dest))
+        amap.append(f.arc_a)
+        seq = f.seq.index_select(0, f.arc_src)
+        lab1 = a.arcs.values()[:, 2].long().index_select(0, f.arc_a) + 1
+        bmap.append((b_rows[:-1].index_select(0, seq) + t) * b.num_cols + lab1)
+    if src_g:
+        src_g, dst_g = torch.cat(src_g), torch.cat(dst_g)
+        amap, bmap = torch.cat(amap), torch.cat(bmap)
+        order = torch.sort(src_g, stable=True)[1]  # by sequence, frame, state, arc order
+        src_g, dst_g, amap, bmap = (x.index_select(0, order) for x in (src_g, dst_g, amap,
+                                                                       bmap))
+    else:
+        src_g = dst_g = amap = bmap = torch.zeros(0, dtype=torch.int64, device=device)
+    total = int(splits1[-1])
+    splits2 = splits_from_row_ids(src_g, total)
+    state_seq = torch.repeat_interleave(torch.arange(num_seqs, device=device), states_per_seq,
+                                        output_size=total)
+    base = splits1[:-1].index_select(0, state_seq.index_select(0, src_g)) if src_g.numel() \
+        else src_g
+    return _finish(a, b, splits1, splits2, src_g - base, dst_g - base, amap, bmap,
+                   seqframe_idx_name, frame_idx_name)
+
+
+__all__ = ["intersect_dense", "intersect_dense_pruned"]

@@ -1,0 +1,195 @@
+"""Parity of the built-in CTC pieces with real k2 1.23.4 (k2 environment only): CTC
+topologies and graphs, linear FSTs, DenseFsaVec, intersect_dense, intersect_dense_pruned
+(beam grid incl. min/max active states and sequences longer than k2's 30-frame pruning
+window) and ctc_loss. Lattices are compared arc for arc (states, arcs, labels, aux_labels,
+frame attributes), scores to 1e-5, gradients w.r.t. log-probs and graph scores to 1e-4.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from tests.fsa.helpers import arcs_to_text, plain_fsa, random_acyclic_arcs
+
+pytestmark = pytest.mark.k2
+
+
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("max_token", [0, 1, 5])
+def test_ctc_topo_matches_k2(on_both, modified, max_token):
+    on_both(lambda k2: plain_fsa(k2.ctc_topo(max_token, modified=modified)))
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_ctc_graph_matches_k2(on_both, modified):
+    rng = random.Random(1)
+    syms = [[rng.randint(1, 3) for _ in range(rng.randint(0, 6))] for _ in range(40)]
+    syms[0] = [2, 2, 2]
+
+    def check(k2):
+        return [plain_fsa(k2.ctc_graph(syms, modified=modified)),
+                plain_fsa(k2.ctc_graph(k2.RaggedTensor(syms), modified=modified))]
+
+    on_both(check)
+
+
+def test_linear_fst_and_self_loops_match_k2(on_both):
+    labels = [[1, 0, 2, 0, 0], [3], [0, 4, 5]]
+    aux = [[7, 8, 0, 9, 0], [0], [6, 0, 5]]
+
+    def check(k2):
+        fst = k2.linear_fst(labels, aux)
+        fst.scores = torch.arange(fst.num_arcs, dtype=torch.float32).requires_grad_()
+        loops = k2.linear_fst_with_self_loops(fst)
+        loops.scores.sum().backward()
+        single = k2.linear_fst_with_self_loops(k2.linear_fst([1, 0, 2], [4, 5, 0]))
+        return [plain_fsa(fst), plain_fsa(loops), fst.scores.grad.clone(), plain_fsa(single)]
+
+    on_both(check)
+
+
+@pytest.mark.parametrize("allow_truncate", [0, 3])
+def test_dense_fsa_vec_scores_and_gradient_match_k2(on_both, allow_truncate):
+    torch.manual_seed(0)
+    lp = torch.randn(3, 7, 5).log_softmax(-1)
+    last = 7 + allow_truncate - 3
+    segs = torch.tensor([[0, 0, 7], [2, 3, 4 if not allow_truncate else last], [1, 2, 1]],
+                        dtype=torch.int32)
+
+    def check(k2):
+        x = lp.clone().requires_grad_()
+        d = k2.DenseFsaVec(x, segs, allow_truncate=allow_truncate)
+        (d.scores[torch.isfinite(d.scores)] * 1.5).sum().backward()
+        return [d.scores.detach().clone(), d.duration.clone(), x.grad.clone()]
+
+    on_both(check)
+
+
+def _dense_case(seed: int, n: int, t_max: int, c: int):
+    """Random log-probs and supervision segments sorted by decreasing duration."""
+    g = torch.Generator().manual_seed(seed)
+    lp = torch.randn(n, t_max, c, generator=g).mul(3).log_softmax(-1)
+    rng = random.Random(seed)
+    durs = sorted([rng.randint(1, t_max) for _ in range(n)], reverse=True)
+    segs = [[i, rng.randint(0, t_max - d), d] for i, d in enumerate(durs)]
+    return lp, torch.tensor(segs, dtype=torch.int32)
+
+
+def _graphs(k2, kind: str, seed: int, n: int, c: int):
+    rng = random.Random(seed)
+    if kind == "ctc_graph":
+        syms = [[rng.randint(1, c - 1) for _ in range(rng.randint(0, 4))] for _ in range(n)]
+        return k2.ctc_graph(syms, modified=seed % 2 == 1)
+    if kind == "topo":
+        return k2.create_fsa_vec([k2.ctc_topo(c - 1, modified=seed % 2 == 1)] * n)
+    fsas = []
+    for i in range(n):  # random acyclic graphs with self-loops: empty, no-path, epsilon arcs
+        arcs, ns = random_acyclic_arcs(rng, max_states=6, max_label=c - 1,
+                                       empty=(i == 1 and seed % 3 == 0))
+        loops = [(s, s, rng.randint(0, c - 1), round(rng.uniform(-1, 1), 3))
+                 for s in range(max(ns - 1, 0)) if rng.random() < 0.7]
+        arcs = sorted(arcs + loops, key=lambda a: a[0])
+        fsas.append(k2.arc_sort(k2.Fsa.from_str(arcs_to_text(arcs, ns))))
+        fsas[-1].aux_labels = torch.tensor([a for a in range(len(arcs))], dtype=torch.int32)
+    return k2.create_fsa_vec(fsas)
+
+
+def _lattice_result(k2, lat, lp, graph, tot_double=True):
+    tot = lat.get_tot_scores(use_double_scores=tot_double, log_semiring=True)
+    tot[torch.isfinite(tot)].sum().backward()
+    return {"lat": plain_fsa(lat), "tot": tot.detach().clone(), "grad_lp": lp.grad.clone(),
+            "grad_graph": graph.scores.grad.clone()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["ctc_graph", "topo", "random"])
+@pytest.mark.parametrize("beam", [1.0, 5.0, 100.0])
+def test_intersect_dense_matches_k2(on_both, kind, beam):
+    def check(k2):
+        out = []
+        for seed in range(6):
+            lp, segs = _dense_case(seed, 4, [2, 6, 11][seed % 3], 4)
+            lp.requires_grad_()
+            graph = _graphs(k2, kind, seed, 4, 4).requires_grad_(True)
+            lat = k2.intersect_dense(graph, k2.DenseFsaVec(lp, segs), beam,
+                                     frame_idx_name="frame", seqframe_idx_name="seqframe")
+            out.append(_lattice_result(k2, lat, lp, graph))
+        return out
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
+def test_intersect_dense_with_a_to_b_map_matches_k2(on_both):
+    def check(k2):
+        lp, segs = _dense_case(3, 3, 6, 4)
+        lp.requires_grad_()
+        graph = _graphs(k2, "ctc_graph", 4, 5, 4).requires_grad_(True)
+        a_to_b = torch.tensor([0, 0, 1, 2, 2], dtype=torch.int32)
+        lat = k2.intersect_dense(graph, k2.DenseFsaVec(lp, segs), 10.0, a_to_b_map=a_to_b)
+        return _lattice_result(k2, lat, lp, graph)
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
+_PRUNED_BEAMS = [(20.0, 8.0, 30, 10000), (4.0, 3.0, 2, 5), (8.0, 2.0, 1, 3), (1.0, 0.5, 0, 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beams", _PRUNED_BEAMS)
+@pytest.mark.parametrize("kind", ["topo", "ctc_graph", "random"])
+def test_intersect_dense_pruned_matches_k2(on_both, beams, kind):
+    def check(k2):
+        out = []
+        for seed in range(4):
+            # 45 and 70 frames run through several of k2's overlapping pruning windows
+            lp, segs = _dense_case(seed, 3, [3, 12, 45, 70][seed], 5)
+            lp.requires_grad_()
+            if kind == "topo":  # one graph shared by every sequence
+                graph = k2.ctc_topo(4, modified=seed % 2 == 1).requires_grad_(True)
+            else:
+                graph = _graphs(k2, kind, seed, 3, 5).requires_grad_(True)
+            lat = k2.intersect_dense_pruned(graph, k2.DenseFsaVec(lp, segs), *beams,
+                                            frame_idx_name="frame")
+            out.append(_lattice_result(k2, lat, lp, graph))
+        return out
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("use_double", [True, False])
+def test_ctc_loss_and_gradients_match_k2(on_both, reduction, use_double):
+    def check(k2):
+        lp, segs = _dense_case(5, 4, 9, 6)
+        lp.requires_grad_()
+        rng = random.Random(5)
+        syms = [[rng.randint(1, 5) for _ in range(rng.randint(0, 4))] for _ in range(4)]
+        syms[2] = [3, 3, 3, 3, 3, 3]  # longer than its frames allow: no path, loss inf
+        graph = k2.ctc_graph(syms)
+        lengths = torch.tensor([max(len(s), 1) for s in syms], dtype=torch.float32)
+        loss = k2.ctc_loss(graph, k2.DenseFsaVec(lp, segs), output_beam=10,
+                           reduction=reduction, use_double_scores=use_double,
+                           target_lengths=lengths)
+        fn = k2.CtcLoss(output_beam=10, reduction="none", use_double_scores=use_double)
+        per_seq = fn(graph, k2.DenseFsaVec(lp, segs))
+        finite = torch.isfinite(per_seq)
+        per_seq[finite].sum().backward()
+        return [loss.detach().clone(), per_seq.detach().clone(), lp.grad.clone()]
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
+def test_ctc_loss_with_delay_penalty_matches_k2(on_both):
+    def check(k2):
+        lp, segs = _dense_case(7, 3, 8, 5)
+        lp.requires_grad_()
+        graph = k2.ctc_graph([[1, 2], [3], [4, 4]])
+        loss = k2.ctc_loss(graph, k2.DenseFsaVec(lp, segs), delay_penalty=0.3,
+                           reduction="none")
+        loss.sum().backward()
+        return [loss.detach().clone(), lp.grad.clone()]
+
+    on_both(check, rtol=1e-4, atol=1e-4)
