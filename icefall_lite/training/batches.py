@@ -1,8 +1,8 @@
 """From an icefall-style batch to the transducer's inputs, dropping utterances too short to train.
 
-The pruned RNN-T loss needs at least as many encoder frames as tokens (docs/design/algorithms.rst §3). An
-utterance whose frame count after subsampling is below its token count is dropped with a logged
-warning naming the cut; :class:`ShortUtteranceFilter` does the same on cuts before batching
+The pruned RNN-T loss needs at least as many encoder frames as tokens (docs/design/algorithms.rst
+§3). An utterance whose frame count after subsampling is below its token count is dropped with a
+logged warning naming the cut; :class:`ShortUtteranceFilter` does the same on cuts before batching
 (``cuts.filter(...)``), counting what it removed.
 
 Example::

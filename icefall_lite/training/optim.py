@@ -1,10 +1,10 @@
 """ScaledAdam, the Eden learning-rate schedule, and per-module learning-rate scales.
 
-ScaledAdam (Zipformer paper; docs/design/zipformer.rst §10) is Adam without a first moment on the gradient:
-each step is normalised by the second moment, then multiplied by the parameter's RMS, so a tensor
-changes by a roughly constant *relative* amount per step. The overall scale of every tensor is
-learned separately (every ``size_update_period`` steps), momentum acts on the combined update, and
-the gradients can be clipped against a running median of recent gradient norms.
+ScaledAdam (Zipformer paper; docs/design/zipformer.rst §10) is Adam without a first moment on the
+gradient: each step is normalised by the second moment, then multiplied by the parameter's RMS,
+so a tensor changes by a roughly constant *relative* amount per step. The overall scale of every
+tensor is learned separately (every ``size_update_period`` steps), momentum acts on the combined
+update, and the gradients can be clipped against a running median of recent gradient norms.
 
 Example::
 
