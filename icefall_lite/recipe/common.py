@@ -26,6 +26,7 @@ from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable
 from icefall_lite.models.asr_model import AsrModel, build_model
 from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.training.safe_load import load_weights_only
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +122,13 @@ def pick_device() -> torch.device:
 def load_decoding_graph(lang_dir: Path, method: str, ngram_lm_scale: float, vocab_size: int,
                         device: torch.device):
     """The decoding graph ``method`` needs: None, the trivial graph, or ``lang_dir/LG.pt`` with
-    its scores scaled by ``ngram_lm_scale``. A missing LG.pt is a FileNotFoundError naming it."""
+    its scores scaled by ``ngram_lm_scale``. A missing LG.pt is a FileNotFoundError naming it;
+    LG.pt is read with ``torch.load(weights_only=True)`` (it holds tensors only)."""
     LG = None
     if DECODING_METHODS[method].graph == "LG":
         path = require_file(Path(lang_dir) / "LG.pt",
                             f"LG.pt (needed by {method}; made by the LG stage of prepare.sh, "
                             f"or pass the --lang-dir that holds it)")
-        LG = k2.Fsa.from_dict(torch.load(path, map_location="cpu"))
+        LG = k2.Fsa.from_dict(load_weights_only(path, "decoding graph"))
     graph = make_decoding_graph(method, vocab_size, LG, ngram_lm_scale)
     return None if graph is None else graph.to(device)
