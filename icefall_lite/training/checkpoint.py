@@ -4,7 +4,7 @@ A checkpoint holds everything a resumed run needs to continue exactly where it s
 the running average ``model_avg`` (float64), optimizer, scheduler, sampler and grad-scaler state,
 the RNG states of every rank, and the counters (``batch_idx_train``, ``cur_epoch``, best losses)
 plus the run's options under ``"params"``, and what a decoder needs to rebuild the model
-(``"model_config"``, ``"lang"``, ``"features"``: see :mod:`~icefall_lite.training.model_info`).
+(``"model_config"``, ``"lang"``, ``"features"``: see :mod:`~icefall_lite.recipe.model_info`).
 Everything is kept in plain form (tensors, numbers, strings, lists, dicts), so files are read
 with ``torch.load(weights_only=True)`` and no checkpoint can run code when loaded. Files are
 written atomically (temporary file, fsync, rename, fsync of the directory), so a run killed
@@ -40,6 +40,12 @@ def _require(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     return path
+
+
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint dict of ``path``, read with ``torch.load(weights_only=True)`` (see
+    :func:`~icefall_lite.training.safe_load.load_weights_only` for the errors)."""
+    return _torch_load(path, device)
 
 
 def _torch_load(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -206,6 +212,14 @@ def average_checkpoints_with_averaged_model(
             f"(batch {batch_end}): cannot average between them"
         )
     return range_average(avg_start, batch_start, avg_end, batch_end)
+
+
+def newest_decoding_file(exp_dir: str | Path, epoch: int, avg: int, use_averaged_model: bool,
+                         iter: int = 0) -> Path:
+    """The newest of the files :func:`load_model_for_decoding` averages with these options (the
+    one whose model description a decoder reads)."""
+    files, _ = _averaging_files(Path(exp_dir), epoch, avg, use_averaged_model, iter)
+    return files[0] if iter > 0 else files[-1]
 
 
 def _averaging_files(

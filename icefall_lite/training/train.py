@@ -38,7 +38,7 @@ The callables must be picklable (module-level functions) for ``--world-size > 1`
   ``valid_dataloader()`` (see :class:`DataModule`);
 - ``build_text_encoder(args) -> (list[str] -> list[list[int]])``, e.g. a BPE model's encode;
 - optionally ``describe_model(args) -> dict``: what a decoder needs to rebuild the model
-  (``model_config``, ``lang``, ``features``; see :mod:`~icefall_lite.training.model_info`),
+  (``model_config``, ``lang``, ``features``; see :mod:`~icefall_lite.recipe.model_info`),
   written into every checkpoint.
 
 One run at a time trains into an ``--exp-dir`` (:mod:`~icefall_lite.training.exp_lock`); each run
