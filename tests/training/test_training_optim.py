@@ -19,7 +19,8 @@ MIN_RMS, MAX_RMS, SCALAR_MAX = 1e-5, 3.0, 10.0
 
 
 class ReferenceScaledAdam:
-    """A direct, unbatched transcription of the formulas in docs/design/zipformer.rst §10 (float64 scalars)."""
+    """A direct, unbatched transcription of the formulas in docs/design/zipformer.rst §10
+    (float64 scalars)."""
 
     def __init__(self, params, lr, clipping_scale=None):
         self.params = [p.detach().clone() for p in params]

@@ -1,7 +1,8 @@
 """AN4's defaults shared by its zipformer scripts: corpus, lang dir, the "Tiny-AN4" model of
-docs/design/zipformer.rst section 14 with a 64-channel front end and a CTC head (2,665,297 parameters with
-the 101-piece vocabulary: BPE 100 + <sil>), causal so that the one model serves full-context and
-streaming decoding, and the training schedule of RESULTS.md (within 60 CPU minutes)."""
+docs/design/zipformer.rst section 14 with a 64-channel front end and a CTC head (2,665,297
+parameters with the 101-piece vocabulary: BPE 100 + <sil>), causal so that the one model serves
+full-context and streaming decoding, and the training schedule of RESULTS.md (within 60 CPU
+minutes)."""
 
 CORPUS = {
     "corpus": "an4",
@@ -28,8 +29,9 @@ MODEL = {
     "joiner_dim": 160,
     "context_size": 2,
     "causal": True,
-    # The front end dominates this model's cost; 64 channels (icefall: 128) as docs/design/zipformer.rst 14.1
-    # suggests. The CTC head pulls the encoder towards the transcript early (RESULTS.md).
+    # The front end dominates this model's cost; 64 channels (icefall: 128) as
+    # docs/design/zipformer.rst 14.1 suggests. The CTC head pulls the encoder towards the
+    # transcript early (RESULTS.md).
     "embed_layer3_channels": 64,
     "use_ctc": True,
     # CTC training starts from mostly-blank output (yesno's RESULTS.md; AN4 Run 7)
