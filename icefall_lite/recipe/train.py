@@ -8,7 +8,7 @@ Every checkpoint describes its model (config, vocabulary, features: see
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from icefall_lite.models.config import ZipformerConfig
@@ -23,6 +23,7 @@ from icefall_lite.recipe.common import (
     model_config,
 )
 from icefall_lite.recipe.model_info import model_description
+from icefall_lite.training.args import build_parser
 from icefall_lite.training.batches import ShortUtteranceFilter
 from icefall_lite.training.train import CutSetData
 from icefall_lite.training.train import main as train_main
@@ -69,6 +70,20 @@ def describe_model(args: argparse.Namespace) -> dict[str, Any]:
     return model_description(config, lang_facts(codec), features)
 
 
+def _option_adders(defaults: dict[str, Any]) -> list[Callable[[argparse.ArgumentParser], None]]:
+    return [
+        lambda p: add_corpus_arguments(p, defaults),
+        lambda p: add_data_arguments(p, decoding=False),
+        ZipformerConfig.add_arguments,
+        add_repeat_argument,
+    ]
+
+
+def build_train_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
+    """The parser of a recipe's train.py (what ``--help`` shows)."""
+    return build_parser(defaults, add_arguments=_option_adders(defaults))
+
+
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> None:
     """Train with ``defaults`` (option name -> value) as the recipe's defaults."""
     train_main(
@@ -77,11 +92,6 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> None:
         build_datamodule=make_datamodule,
         build_text_encoder=make_text_encoder,
         describe_model=describe_model,
-        add_arguments=[
-            lambda p: add_corpus_arguments(p, defaults),
-            lambda p: add_data_arguments(p, decoding=False),
-            ZipformerConfig.add_arguments,
-            add_repeat_argument,
-        ],
+        add_arguments=_option_adders(defaults),
         argv=argv,
     )
