@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -712,13 +713,26 @@ class _FsaUnpickler(pickle.Unpickler):
         raise UnsafeFsaFileError(f"{module}.{name}")
 
 
-class _PickleModule:
-    """What ``torch.load(pickle_module=...)`` needs: an unpickler that builds only what an FSA
-    holds, with k2's ragged class mapped to ours."""
+def torch_load_restricted(path, unpickler: type[pickle.Unpickler],
+                          map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path)`` with ``unpickler`` (a ``pickle.Unpickler`` whose ``find_class``
+    admits only what the caller allows) building the objects.
 
-    Unpickler = _FsaUnpickler
-    load = pickle.load
-    __name__ = "icefall_lite_fsa_pickle"
+    torch 1.13's ``torch.load`` ignores ``pickle_module`` unless ``weights_only`` (it then uses
+    the standard unpickler), so there the archive is read with torch's own zip loader and
+    ``unpickler``; files in torch's pre-1.6 (non-zip) format are refused there."""
+    module = SimpleNamespace(Unpickler=unpickler, load=pickle.load, __name__="restricted_pickle")
+    if int(torch.__version__.split(".")[0]) >= 2:
+        return torch.load(path, map_location=map_location, pickle_module=module,
+                          weights_only=False)  # `unpickler` decides what may be built
+    from torch import serialization
+
+    with open(path, "rb") as f:
+        if not serialization._is_zipfile(f):
+            raise pickle.UnpicklingError("not a zip-format torch file")
+        f.seek(0)
+        with serialization._open_zipfile_reader(f) as archive:
+            return serialization._load(archive, map_location, module, encoding="utf-8")
 
 
 def load_fsa_dict(path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -730,8 +744,7 @@ def load_fsa_dict(path, map_location: str | torch.device = "cpu") -> dict[str, A
     if not os.path.isfile(path):
         raise FileNotFoundError(f"FSA file {path} does not exist")
     try:
-        d = torch.load(path, map_location=map_location, pickle_module=_PickleModule,
-                       weights_only=False)  # _FsaUnpickler is stricter than weights_only
+        d = torch_load_restricted(path, _FsaUnpickler, map_location)
     except UnsafeFsaFileError as e:
         raise ValueError(f"FSA file {path} was not loaded: it holds {e}, which no FSA holds "
                          f"(loading it could run code)") from None

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from icefall_lite.fsa.fsa import torch_load_restricted
+
 __all__ = ["UnsafeFileError", "load_weights_only", "plain"]
+
+#: torch >= 2.0's weights-only unpickler reads every plain value; 1.13's lacks float opcodes.
+_TORCH_WEIGHTS_ONLY_COMPLETE = int(torch.__version__.split(".")[0]) >= 2
+#: What a tensor needs from the unpickler (torch resolves its storage classes itself).
+_TENSOR_GLOBALS = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+                   ("collections", "OrderedDict"), ("torch", "Size")}
 
 # torch's message names the refused global ("Unsupported global: GLOBAL posix.system", or in
 # torch 1.13 "Unsupported class posix.system").
@@ -34,6 +42,22 @@ class UnsafeFileError(ValueError):
     """A file that ``torch.load(weights_only=True)`` refuses: loading it would run code."""
 
 
+class _DataUnpickler(pickle.Unpickler):
+    """For torch < 2.0: the standard unpickler restricted to the globals of tensors, so that it
+    builds the same plain values as ``weights_only=True`` does on torch >= 2.0."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _TENSOR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name}")
+
+
+def _torch_load_data(path: Path, map_location: str | torch.device) -> Any:
+    if _TORCH_WEIGHTS_ONLY_COMPLETE:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    return torch_load_restricted(path, _DataUnpickler, map_location)
+
+
 def _refused_name(error: Exception) -> str:
     match = _REFUSED.search(str(error))
     return match.group(1) if match else str(error).strip().splitlines()[0][:200]
@@ -41,7 +65,9 @@ def _refused_name(error: Exception) -> str:
 
 def load_weights_only(path: str | Path, what: str,
                       map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)`` with errors that name ``what`` and the file.
+    """``torch.load(path, weights_only=True)`` with errors that name ``what`` and the file (on
+    torch 1.13, whose weights-only unpickler cannot read floats, an unpickler admitting only the
+    same globals).
 
     Raises:
       FileNotFoundError: ``path`` does not exist.
@@ -53,7 +79,7 @@ def load_weights_only(path: str | Path, what: str,
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return _torch_load_data(path, map_location)
     except pickle.UnpicklingError as e:
         raise UnsafeFileError(
             f"{what} {path} was not loaded: it holds {_refused_name(e)!r}, more than tensors, "
