@@ -1,9 +1,10 @@
 """One training run per experiment directory: ``EXP_DIR/train.lock``.
 
-The lock is an ``flock`` on ``EXP_DIR/train.lock``, which also holds the owner's pid and host.
-The kernel drops an ``flock`` when its process dies (SIGKILL included), so a lock left behind by
-a dead run is simply taken over (with a log line naming the dead pid); a second run while the
-first is alive stops with :class:`ExpDirLockedError`.
+The lock is a POSIX record lock (``lockf``) on ``EXP_DIR/train.lock``, which also holds the
+owner's pid and host. The kernel drops it when its process dies (SIGKILL included), and, unlike
+an ``flock``, it is not shared with forked children (DataLoader workers), so a lock left behind
+by a dead run is simply taken over (with a log line naming the dead pid); a second run while the
+first is alive stops with :class:`ExpDirLockedError`. One process holds one lock per directory.
 
 Example::
 
@@ -13,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -42,8 +44,11 @@ class ExpDirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EAGAIN):
+                os.close(fd)
+                raise
             owner = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
             raise ExpDirLockedError(
@@ -63,7 +68,7 @@ class ExpDirLock:
             return
         # Empty the file first: a lock file with content means "its owner did not finish".
         os.ftruncate(self._fd, 0)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fcntl.lockf(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
 
