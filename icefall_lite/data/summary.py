@@ -24,6 +24,7 @@ import torch
 from lhotse import load_manifest_lazy
 
 from icefall_lite.data.manifests import list_splits, manifest_path
+from icefall_lite.training.safe_load import load_weights_only
 
 #: words.txt entries that are not words of the corpus.
 _NON_WORDS = ("<eps>", "<s>", "</s>", "<unk>", "!SIL", "<SIL>")
@@ -63,7 +64,7 @@ def lang_dir_sizes(lang_dir: str | Path) -> dict[str, int]:
             not (w.startswith("#") or w in _NON_WORDS) for w in _symbols(lang_dir / "words.txt")
         )
     if (lang_dir / "LG.pt").is_file():
-        lg = torch.load(lang_dir / "LG.pt", map_location="cpu", weights_only=False)
+        lg = load_weights_only(lang_dir / "LG.pt", "decoding graph")
         sizes["LG states"], sizes["LG arcs"] = fsa_dict_size(lg)
     return sizes
 

@@ -16,8 +16,10 @@ Example::
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -667,7 +669,8 @@ def make_fsa(
     return Fsa._from_parts(shape, src - off, dst - off, labels, scores)
 
 
-__all__ = ["Fsa", "RaggedArc", "create_fsa_vec", "load_fsa", "make_fsa", "propagate_unary"]
+__all__ = ["Fsa", "RaggedArc", "create_fsa_vec", "load_fsa", "load_fsa_dict", "make_fsa",
+           "propagate_unary"]
 
 
 class _K2RaggedState:
@@ -685,27 +688,75 @@ class _K2RaggedState:
         return RaggedTensor(RaggedShape(splits), values)
 
 
-class _K2Unpickler(pickle.Unpickler):
+#: The only Python objects an FSA file needs: tensors (torch resolves its storage classes
+#: itself), the OrderedDict of a tensor's rebuild arguments, and ragged attributes (ours, or
+#: real k2's, read into :class:`_K2RaggedState`).
+_FSA_GLOBALS = {
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("collections", "OrderedDict"),
+    ("icefall_lite.fsa.ragged", "RaggedTensor"),
+    ("icefall_lite.fsa.ragged", "RaggedShape"),
+}
+
+
+class UnsafeFsaFileError(pickle.UnpicklingError):
+    """An FSA file whose pickle names something an FSA never holds (loading it could run
+    code); nothing of it was run."""
+
+
+class _FsaUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module == "_k2.ragged" and name == "RaggedTensor":
             return _K2RaggedState
-        return super().find_class(module, name)
+        if (module, name) in _FSA_GLOBALS:
+            return super().find_class(module, name)
+        raise UnsafeFsaFileError(f"{module}.{name}")
 
 
-class _PickleModule:
-    """What ``torch.load(pickle_module=...)`` needs, with k2's ragged class mapped to ours."""
+def torch_load_restricted(path, unpickler: type[pickle.Unpickler],
+                          map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path)`` with ``unpickler`` (a ``pickle.Unpickler`` whose ``find_class``
+    admits only what the caller allows) building the objects.
 
-    Unpickler = _K2Unpickler
-    load = pickle.load
-    __name__ = "icefall_lite_k2_pickle"
+    torch 1.13's ``torch.load`` ignores ``pickle_module`` unless ``weights_only`` (it then uses
+    the standard unpickler), so there the archive is read with torch's own zip loader and
+    ``unpickler``; files in torch's pre-1.6 (non-zip) format are refused there."""
+    module = SimpleNamespace(Unpickler=unpickler, load=pickle.load, __name__="restricted_pickle")
+    if int(torch.__version__.split(".")[0]) >= 2:
+        return torch.load(path, map_location=map_location, pickle_module=module,
+                          weights_only=False)  # `unpickler` decides what may be built
+    from torch import serialization
+
+    with open(path, "rb") as f:
+        if not serialization._is_zipfile(f):
+            raise pickle.UnpicklingError("not a zip-format torch file")
+        f.seek(0)
+        with serialization._open_zipfile_reader(f) as archive:
+            return serialization._load(archive, map_location, module, encoding="utf-8")
+
+
+def load_fsa_dict(path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The ``Fsa.as_dict()`` saved in ``path`` (by either backend), read by an unpickler that
+    accepts only tensors and ragged tensors, so no file can run code.
+
+    Raises FileNotFoundError, and ValueError naming the file for anything that is not such a
+    dict (an object an FSA never holds, a truncated file, no ``arcs``)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"FSA file {path} does not exist")
+    try:
+        d = torch_load_restricted(path, _FsaUnpickler, map_location)
+    except UnsafeFsaFileError as e:
+        raise ValueError(f"FSA file {path} was not loaded: it holds {e}, which no FSA holds "
+                         f"(loading it could run code)") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
+        raise ValueError(f"cannot read FSA file {path} (truncated or not a torch file?): "
+                         f"{e}") from e
+    if not isinstance(d, dict) or "arcs" not in d:
+        raise ValueError(f"FSA file {path} does not hold an Fsa dict (no 'arcs' key)")
+    return {k: v.to_ragged() if isinstance(v, _K2RaggedState) else v for k, v in d.items()}
 
 
 def load_fsa(path, map_location: str | torch.device = "cpu") -> Fsa:
     """Load an Fsa saved with ``torch.save(fsa.as_dict(), path)`` by either backend (ragged
-    attributes written by real k2 included) without importing k2."""
-    d = torch.load(path, map_location=map_location, pickle_module=_PickleModule,
-                   weights_only=False)
-    if not isinstance(d, dict) or "arcs" not in d:
-        raise ValueError(f"load_fsa: {path} does not hold an Fsa dict (no 'arcs' key)")
-    return Fsa.from_dict({k: v.to_ragged() if isinstance(v, _K2RaggedState) else v
-                          for k, v in d.items()})
+    attributes written by real k2 included) without importing k2; see :func:`load_fsa_dict`."""
+    return Fsa.from_dict(load_fsa_dict(path, map_location))

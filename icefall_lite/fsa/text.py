@@ -19,6 +19,11 @@ import torch
 from icefall_lite.fsa.fsa import Fsa
 from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor, splits_from_sizes
 
+#: States beyond those the arcs can touch (two per arc) that a text may declare: start, final and
+#: a few isolated states are fine; a one-line text declaring 10^8 states is not an FSA but a
+#: request for gigabytes.
+MAX_STATES_WITHOUT_ARCS = 1024
+
 
 def _aux_label_info(acceptor, num_aux_labels, aux_label_names) -> tuple[int, list[str]]:
     given = sum(x is not None for x in (acceptor, num_aux_labels, aux_label_names))
@@ -120,8 +125,18 @@ def _from_openfst_parts(arcs, aux, ragged, finals, names, ragged_names) -> Fsa:
                   [ragged[i] for i in order], final + 1, names, ragged_names)
 
 
+def _check_num_states(num_states: int, num_arcs: int) -> None:
+    limit = 2 * num_arcs + MAX_STATES_WITHOUT_ARCS
+    if num_states > limit:
+        raise ValueError(
+            f"from_str: the text declares {num_states} states but gives only {num_arcs} arcs "
+            f"(at most {limit} states for that many arcs: 2 per arc + "
+            f"{MAX_STATES_WITHOUT_ARCS}); is a state number wrong?")
+
+
 def _build(arcs, aux, ragged, num_states: int, names, ragged_names) -> Fsa:
     n = len(arcs)
+    _check_num_states(num_states, n)
     t = torch.tensor([a[:3] for a in arcs], dtype=torch.int32).reshape(n, 3)
     scores = torch.tensor([a[3] for a in arcs], dtype=torch.float32)
     src = t[:, 0].long()

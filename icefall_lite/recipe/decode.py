@@ -2,6 +2,11 @@
 comma-separated, from one loaded model) and write icefall's result files (``recogs-``, ``errs-``,
 ``wer-summary-``) plus the real-time factor, per method under ``<exp-dir>/<method>/``.
 
+The model is rebuilt from the checkpoint (its ``model_config``, see
+:mod:`~icefall_lite.recipe.model_info`): no model flags are needed, and one that is given must
+match the checkpoint; ``--chunk-size``/``--left-context-frames`` choose the attention of a causal
+model (simulated streaming).
+
 Example (from a recipe directory)::
 
     ./zipformer/decode.py --epoch 30 --avg 10 --decoding-method fast_beam_search_nbest_LG
@@ -21,21 +26,40 @@ from typing import Any
 
 import torch
 
-from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
+from icefall_lite.data.datamodule import AsrDataModule
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.decoding.results import real_time_factor, result_suffix, write_results
+from icefall_lite.models.asr_model import AsrModel
 from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.recipe.common import (
     BpeCodec,
     add_corpus_arguments,
+    add_data_arguments,
+    build_asr_model,
+    check_lang,
+    data_module,
     load_decoding_graph,
-    make_model,
     pick_device,
     read_word_table,
 )
-from icefall_lite.training.checkpoint import load_model_for_decoding
-from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+from icefall_lite.recipe.model_info import (
+    ModelInfo,
+    add_model_arguments,
+    model_config_from,
+    read_model_info,
+)
+from icefall_lite.training.checkpoint import (
+    load_model_for_decoding,
+    newest_decoding_file,
+    read_checkpoint,
+)
+from icefall_lite.utils.config import (
+    HelpFormatter,
+    add_dataclass_arguments,
+    config_from_args,
+    given_options,
+)
 from icefall_lite.utils.env import log_env_info
 from icefall_lite.utils.logging import setup_logger
 
@@ -72,13 +96,10 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(defaults: dict[str, Any], description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        conflict_handler="resolve",
-    )
-    add_corpus_arguments(parser, defaults)
-    AsrDataModule.add_arguments(parser)
-    ZipformerConfig.add_arguments(parser)
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    add_corpus_arguments(parser, defaults, options=("corpus", "lang_dir", "test_sets"))
+    add_data_arguments(parser, decoding=True)
+    add_model_arguments(parser)
     add_checkpoint_arguments(parser)
     group = parser.add_argument_group("decoding")
     group.add_argument("--decoding-method", default="greedy_search", type=decoding_methods,
@@ -87,6 +108,15 @@ def build_parser(defaults: dict[str, Any], description: str) -> argparse.Argumen
     add_dataclass_arguments(group, DecodingConfig)
     parser.set_defaults(**defaults)
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with ``given_options``: the options the command line gave
+    (model flags are checked against the checkpoint only when given, not as recipe defaults)."""
+    args = parser.parse_args(argv)
+    args.given_options = sorted(given_options(parser, argv))
+    return args
 
 
 def result_settings(method: str, config: DecodingConfig) -> dict[str, Any]:
@@ -122,20 +152,36 @@ def checkpoint_prefix(args: argparse.Namespace) -> str:
     return prefix + ("_use-averaged-model" if args.use_averaged_model else "")
 
 
-def result_prefix(args: argparse.Namespace) -> str:
-    """:func:`checkpoint_prefix`, plus for a causal model the attention it was decoded with
-    (``_chunk-16_left-128`` for simulated streaming, ``_full-context`` for chunk size -1), so
-    that decoding one model both ways does not overwrite the result files."""
+def result_prefix(args: argparse.Namespace, config: ZipformerConfig) -> str:
+    """:func:`checkpoint_prefix`, plus for a causal model (``config``: the model decoded) the
+    attention it was decoded with (``_chunk-16_left-128`` for simulated streaming,
+    ``_full-context`` for chunk size -1), so that decoding one model both ways does not
+    overwrite the result files."""
     prefix = checkpoint_prefix(args)
-    if not args.causal:
+    if not config.causal:
         return prefix
-    chunk, left = tuple(args.chunk_size)[0], tuple(args.left_context_frames)[0]
+    chunk, left = tuple(config.chunk_size)[0], tuple(config.left_context_frames)[0]
     return prefix + (f"_chunk-{chunk}_left-{left}" if chunk > 0 else "_full-context")
 
 
-def load_decoding_model(args: argparse.Namespace, device: torch.device):
-    """The model of ``--exp-dir`` averaged as ``--epoch/--iter/--avg/--use-averaged-model`` say."""
-    model = make_model(args)
+def decoding_model_info(args: argparse.Namespace) -> tuple[ModelInfo, ZipformerConfig]:
+    """The description in the newest checkpoint ``--epoch/--iter/--avg`` name, and the config
+    to build: the checkpoint's, checked against the model flags the command line gave, with
+    ``--chunk-size``/``--left-context-frames`` applied to a causal model."""
+    path = newest_decoding_file(args.exp_dir, args.epoch, args.avg,
+                                bool(args.use_averaged_model), args.iter)
+    info = read_model_info(read_checkpoint(path), path)
+    return info, model_config_from(info, args, set(getattr(args, "given_options", ())))
+
+
+def load_decoding_model(args: argparse.Namespace, device: torch.device | str,
+                        described: tuple[ModelInfo, ZipformerConfig] | None = None
+                        ) -> AsrModel:
+    """The model of ``--exp-dir`` averaged as ``--epoch/--iter/--avg/--use-averaged-model`` say,
+    built from the checkpoint's own description (``described``: from
+    :func:`decoding_model_info`, read here when not given)."""
+    info, config = described or decoding_model_info(args)
+    model = build_asr_model(config, info.lang.get("sil_id"))
     return load_model_for_decoding(model, args.exp_dir, args.epoch, args.avg,
                                    bool(args.use_averaged_model), args.iter, device)
 
@@ -205,35 +251,40 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
 
     Returns {method: {test set: {wer, rtf, ...}}}. Each method logs to its own result folder
     and is timed on its own (encoder included), as if decoded by a separate run."""
-    args = build_parser(defaults, "Decode a trained transducer.").parse_args(argv)
+    args = parse_args(build_parser(defaults, "Decode a trained transducer."), argv)
     config = config_from_args(DecodingConfig, args, allow_missing=False)
     device = pick_device()
+    info, model_config = decoding_model_info(args)
+    codec = BpeCodec(args.lang_dir)
+    check_lang(info, codec, args.lang_dir)
     model = None
     summary: dict[str, dict] = {}
     for method in args.decoding_method:
         out_dir = args.exp_dir / method
-        log_handle = setup_logger(out_dir / f"log-decode-{result_prefix(args)}", 0, 1)
+        prefix = result_prefix(args, model_config)
+        log_handle = setup_logger(out_dir / f"log-decode-{prefix}", 0, 1)
         try:
             if model is None:
                 log_env_info(logger)
                 logger.info("decoding arguments: %s", vars(args))
-                codec = BpeCodec(args.lang_dir)
-                model = load_decoding_model(args, device)
-                data = AsrDataModule(AsrDataConfig.from_args(args))
+                logger.info("model from %s: %s", info.path, model_config)
+                model = load_decoding_model(args, device, (info, model_config))
+                data = data_module(args, model_config.feature_dim)
             summary[method] = _decode_test_sets(args, method, model, data, config, codec,
-                                                out_dir, device)
+                                                out_dir, device, prefix)
         finally:
             log_handle.close()
     return summary
 
 
 def _decode_test_sets(args, method: str, model, data: AsrDataModule, config: DecodingConfig,
-                      codec: BpeCodec, out_dir: Path, device: torch.device) -> dict[str, dict]:
+                      codec: BpeCodec, out_dir: Path, device: torch.device,
+                      prefix: str) -> dict[str, dict]:
     logger.info("decoding with %s", method)
     graph = load_decoding_graph(args.lang_dir, method, args.ngram_lm_scale, codec.vocab_size,
                                 device)
     to_words = TextDecoder(DECODING_METHODS[method].output, codec, args.lang_dir)
-    key = result_suffix(method, result_settings(method, config), prefix=result_prefix(args))
+    key = result_suffix(method, result_settings(method, config), prefix=prefix)
     summary = {}
     for test_set in args.test_sets.split(","):
         dataloader = data.test_dataloaders(data.load_cuts(args.corpus, test_set))

@@ -1,13 +1,17 @@
 """``zipformer/export.py`` of every recipe: write the averaged model of ``--exp-dir`` as
 
-- ``EXP_DIR/pretrained.pt`` - ``{"model": state_dict}`` (always; for ``pretrained.py
-  --checkpoint``);
+- ``EXP_DIR/pretrained.pt`` - ``{"model": state_dict}`` plus the model description of the
+  checkpoints (``model_config``, ``lang``, ``features``; always, written atomically; for
+  ``pretrained.py --checkpoint``, which needs no model flags);
 - ``--jit 1``: ``EXP_DIR/jit_script.pt`` (``torch.jit.script``, non-streaming; for
   ``pretrained.py --nn-model``) and, for a causal model with a positive ``--chunk-size`` and
   ``--left-context-frames``, the streaming variant
   ``EXP_DIR/jit_script_chunk_<C>_left_<L>.pt`` (``get_init_states`` + chunk-wise encoder);
 - ``--onnx 1``: ``encoder/decoder/joiner-<epoch-E-avg-A>.onnx`` (non-streaming) and, for such a
   causal model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus a copy of ``tokens.txt``.
+
+The model is rebuilt from the checkpoints; ``--chunk-size``/``--left-context-frames`` choose
+the streaming variant of a causal model.
 
 Example (from a recipe directory)::
 
@@ -23,11 +27,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from icefall_lite.lang.files import require_file
-from icefall_lite.models.config import ZipformerConfig
-from icefall_lite.models.export import export_jit, export_onnx, export_pretrained
-from icefall_lite.recipe.common import add_corpus_arguments
-from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
+from icefall_lite.models.export import export_jit, export_onnx
+from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, check_lang
+from icefall_lite.recipe.decode import (
+    add_checkpoint_arguments,
+    decoding_model_info,
+    load_decoding_model,
+    parse_args,
+)
+from icefall_lite.recipe.model_info import add_model_arguments, model_description
+from icefall_lite.training.atomic import atomic_torch_save
+from icefall_lite.utils.config import HelpFormatter
 from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
@@ -36,10 +49,10 @@ logger = logging.getLogger(__name__)
 def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Export the averaged model (pretrained.pt, TorchScript, ONNX).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve",
+        formatter_class=HelpFormatter,
     )
-    add_corpus_arguments(parser, defaults)
-    ZipformerConfig.add_arguments(parser)
+    add_corpus_arguments(parser, defaults, options=("lang_dir",))
+    add_model_arguments(parser)
     add_checkpoint_arguments(parser)
     group = parser.add_argument_group("export")
     group.add_argument("--jit", type=int, default=0,
@@ -55,12 +68,23 @@ def averaging_name(args: argparse.Namespace) -> str:
     return (f"iter-{args.iter}" if args.iter > 0 else f"epoch-{args.epoch}") + f"-avg-{args.avg}"
 
 
+def save_pretrained(model: nn.Module, description: dict[str, Any], path: Path) -> Path:
+    """``{"model": state_dict, **description}`` to ``path``, atomically."""
+    atomic_torch_save({"model": model.state_dict(), **description}, path)
+    logger.info("Saved %s", path)
+    return path
+
+
 def export(args: argparse.Namespace) -> dict[str, Path]:
     """Load the averaged model and write every requested file; returns {what: path}."""
     tokens = require_file(Path(args.lang_dir) / "tokens.txt", "token table")
-    model = load_decoding_model(args, "cpu")
+    info, config = decoding_model_info(args)
+    check_lang(info, BpeCodec(args.lang_dir), args.lang_dir)
+    model = load_decoding_model(args, "cpu", (info, config))
     exp_dir = Path(args.exp_dir)
-    written = {"pretrained": export_pretrained(model, exp_dir / "pretrained.pt")}
+    # pretrained.pt describes the model as exported (overrides of a causal model included)
+    description = model_description(config, info.lang, info.features)
+    written = {"pretrained": save_pretrained(model, description, exp_dir / "pretrained.pt")}
     chunk, left = model.encoder.chunk_size[0], model.encoder.left_context_frames[0]
     # the streaming models need a chunk size and a left context; with --chunk-size -1 a causal
     # model is exported for full-context (non-streaming) decoding only
@@ -93,7 +117,7 @@ def export(args: argparse.Namespace) -> dict[str, Path]:
 
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, Path]:
     """Export as the command line asks; returns {what: path} of the files written."""
-    args = build_parser(defaults).parse_args(argv)
+    args = parse_args(build_parser(defaults), argv)
     handle = setup_logger(Path(args.exp_dir) / "log-export", 0, 1)
     try:
         logger.info("export arguments: %s", vars(args))

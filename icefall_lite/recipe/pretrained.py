@@ -2,9 +2,11 @@
 
 The model comes from one of
 
-- ``--checkpoint EXP/pretrained.pt`` (written by export.py; the model options must match the
-  training run's, which the recipe's defaults do);
-- ``--nn-model EXP/jit_script.pt`` (``export.py --jit 1``; no model options needed);
+- ``--checkpoint EXP/pretrained.pt`` (written by export.py; it describes its model and
+  features, so no model options are needed; read with ``torch.load(weights_only=True)``);
+- ``--nn-model EXP/jit_script.pt`` (``export.py --jit 1``; no model options needed). A
+  TorchScript file is a program: ``torch.jit.load`` runs its code, so load only models you
+  trust (docs/safety.rst);
 - ``--encoder/--decoder/--joiner EXP/*.onnx`` (``export.py --onnx 1``; run with onnxruntime,
   greedy search only).
 
@@ -38,9 +40,15 @@ from icefall_lite.decoding.registry import DECODING_METHODS, decode
 from icefall_lite.lang.bpe import SIL, sil_id
 from icefall_lite.lang.files import require_file
 from icefall_lite.models.asr_model import build_model
-from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.recipe.common import load_decoding_graph, pick_device, read_word_table
-from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+from icefall_lite.recipe.model_info import add_model_arguments, model_config_from, read_model_info
+from icefall_lite.training.safe_load import load_weights_only
+from icefall_lite.utils.config import (
+    HelpFormatter,
+    add_dataclass_arguments,
+    config_from_args,
+    given_options,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +176,12 @@ class TokenText:
 
 def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
     """(model, encode) where ``encode(x, x_lens) -> (encoder_out, lens)``; the model has the
-    decoder/joiner interface of the decoding library (an AsrModel or the TorchScript module)."""
+    decoder/joiner interface of the decoding library (an AsrModel or the TorchScript module).
+
+    ``--checkpoint`` is rebuilt from its own description; its features settings replace
+    ``args.sample_rate``/``args.feature_dim`` unless the command line gave them (then they must
+    agree). ``--nn-model`` is loaded with ``torch.jit.load``, which runs the file's code: only
+    for models from a trusted source."""
     if args.nn_model is not None:
         path = require_file(args.nn_model, "TorchScript model (--nn-model)")
         model = torch.jit.load(str(path), map_location=device)
@@ -177,17 +190,38 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
             raise ValueError(f"--nn-model {path} is a streaming model; use jit_script.pt")
         return model, model.encoder
     path = require_file(args.checkpoint, "checkpoint (--checkpoint)")
-    config = ZipformerConfig.from_args(args)
-    config.vocab_size = vocab_size
+    checkpoint = load_weights_only(path, "checkpoint (--checkpoint)")
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ValueError(f"--checkpoint {path} is not a pretrained.pt (no 'model' entry)")
+    info = read_model_info(checkpoint, path)
+    given = set(getattr(args, "given_options", ()))
+    config = model_config_from(info, args, given)
+    if config.vocab_size != vocab_size:
+        raise ValueError(f"--checkpoint {path} was trained with {config.vocab_size} tokens, the "
+                         f"token table (--bpe-model/--tokens) has {vocab_size}")
+    _use_checkpoint_features(args, info.features, config.feature_dim, given, path)
     model = build_model(config)
+    model.ctc_skip_token = info.lang.get("sil_id")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"] if "model" in state else state)
-    except (RuntimeError, KeyError, TypeError, EOFError, OSError) as e:
-        raise ValueError(f"cannot load --checkpoint {path} into the model (do the model options "
-                         f"match the training run's?): {e}") from e
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as e:
+        raise ValueError(f"--checkpoint {path}: its weights do not fit the model it "
+                         f"describes: {str(e)[:500]}") from e
     model.to(device).eval()
     return model, model.forward_encoder
+
+
+def _use_checkpoint_features(args: argparse.Namespace, features: dict[str, Any],
+                             feature_dim: int, given: set[str], path: Path) -> None:
+    """Take the checkpoint's sample rate and fbank bins, unless given (then they must agree)."""
+    for dest, value in (("sample_rate", features.get("sample_rate")),
+                        ("feature_dim", feature_dim)):
+        if value is None:
+            continue
+        if dest in given and getattr(args, dest) != value:
+            raise ValueError(f"--{dest.replace('_', '-')} {getattr(args, dest)} contradicts "
+                             f"--checkpoint {path}, trained with {value}; leave it out")
+        setattr(args, dest, value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +231,7 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
 def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Transcribe sound files with an exported model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve",
+        formatter_class=HelpFormatter,
     )
     group = parser.add_argument_group("model files (one of)")
     group.add_argument("--checkpoint", type=Path, default=None,
@@ -217,9 +251,12 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     group.add_argument("--method", default="greedy_search", choices=METHODS,
                        help="decoding method (ONNX models: greedy_search only)")
     group.add_argument("--sample-rate", type=int, default=16000,
-                       help="sample rate of the training features; other rates are resampled")
+                       help="sample rate of the training features (a --checkpoint gives its "
+                            "own); other rates are resampled")
+    group.add_argument("--feature-dim", type=int, default=80,
+                       help="fbank bins of the model (a --checkpoint gives its own)")
     add_dataclass_arguments(group, DecodingConfig)
-    ZipformerConfig.add_arguments(parser)
+    add_model_arguments(parser, exclude=("feature_dim",))
     parser.add_argument("sound_files", nargs="+", type=Path,
                         help="sound files (wav, flac, ...) to transcribe")
     parser.set_defaults(**defaults)
@@ -250,6 +287,9 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
     """{sound file: text} for ``args.sound_files``."""
     kind = check_args(args)
     text = TokenText(args.bpe_model, args.tokens if args.bpe_model is None else None)
+    if kind != "onnx":  # a checkpoint sets the features it was trained on
+        device = pick_device()
+        model, encode = load_model(args, text.vocab_size, device)
     waves = [read_sound_file(f, args.sample_rate) for f in args.sound_files]
     features, feature_lens = compute_features(waves, args.sample_rate, args.feature_dim)
     config = config_from_args(DecodingConfig, args, allow_missing=False)
@@ -262,10 +302,8 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
             features, feature_lens, config.blank_penalty)
         output = "tokens"
     else:
-        device = pick_device()
         graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
                                     text.vocab_size, device)
-        model, encode = load_model(args, text.vocab_size, device)
         with torch.no_grad():
             encoder_out, encoder_out_lens = encode(features.to(device), feature_lens.to(device))
             hyps = decode(args.method, model, encoder_out, encoder_out_lens, config, graph)
@@ -281,7 +319,9 @@ def transcribe(args: argparse.Namespace) -> dict[str, str]:
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, str]:
     """Transcribe the sound files of the command line, log ``file: text`` per file and return
     {file: text}."""
-    args = build_parser(defaults).parse_args(argv)
+    parser = build_parser(defaults)
+    args = parser.parse_args(argv)
+    args.given_options = sorted(given_options(parser, argv))
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO,

@@ -19,9 +19,12 @@ chunks; padded frames are decoded as input, so the result equals simulated strea
 whole padded utterance through the chunk-masked encoder) and does not depend on which
 utterances share a batch. Results go to ``EXP_DIR/streaming/<method>/`` in decode.py's files.
 
+The model is rebuilt from the checkpoint (it must be causal); ``--chunk-size`` (or
+``--decode-chunk-len``) and ``--left-context-frames`` choose the attention it streams with.
+
 Example (from a recipe directory)::
 
-    ./zipformer/streaming_decode.py --causal 1 --epoch 30 --avg 10 --chunk-size 16 \\
+    ./zipformer/streaming_decode.py --epoch 30 --avg 10 --chunk-size 16 \\
         --left-context-frames 128 --num-decode-streams 100 --decoding-method greedy_search
 """
 
@@ -38,7 +41,6 @@ from typing import Any
 
 import torch
 
-from icefall_lite.data.datamodule import AsrDataConfig, AsrDataModule
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.fast_beam_search import advance_frames
@@ -51,17 +53,26 @@ from icefall_lite.decoding.greedy import (
 from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
 from icefall_lite.decoding.results import result_suffix
-from icefall_lite.models.config import ZipformerConfig
 from icefall_lite.models.zipformer import NUM_LAYER_STATES
-from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, pick_device
+from icefall_lite.recipe.common import (
+    BpeCodec,
+    add_corpus_arguments,
+    add_data_arguments,
+    check_lang,
+    data_module,
+    pick_device,
+)
 from icefall_lite.recipe.decode import (
     add_checkpoint_arguments,
+    decoding_model_info,
     load_decoding_model,
+    parse_args,
     result_prefix,
     result_settings,
     write_test_set_results,
 )
-from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+from icefall_lite.recipe.model_info import add_model_arguments
+from icefall_lite.utils.config import HelpFormatter, add_dataclass_arguments, config_from_args
 from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
@@ -328,11 +339,11 @@ class StreamingDecoder:
 def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Chunk-wise streaming decoding of a causal transducer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve",
+        formatter_class=HelpFormatter,
     )
-    add_corpus_arguments(parser, defaults)
-    AsrDataModule.add_arguments(parser)
-    ZipformerConfig.add_arguments(parser)
+    add_corpus_arguments(parser, defaults, options=("corpus", "lang_dir", "test_sets"))
+    add_data_arguments(parser, decoding=True)
+    add_model_arguments(parser)
     add_checkpoint_arguments(parser)
     group = parser.add_argument_group("streaming decoding")
     group.add_argument("--decoding-method", default="greedy_search", choices=STREAMING_METHODS)
@@ -350,32 +361,40 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
 
 
 def apply_chunk_len(args: argparse.Namespace) -> None:
-    """``--decode-chunk-len N`` sets the model's chunk size to N / 2 (50 Hz frames)."""
-    if not args.causal:
-        raise ValueError("streaming_decode.py needs a causal model: pass --causal 1")
+    """``--decode-chunk-len N`` sets the model's chunk size to N / 2 (50 Hz frames), as a
+    ``--chunk-size`` given on the command line would."""
     if args.decode_chunk_len:
         if args.decode_chunk_len <= 0 or args.decode_chunk_len % 2:
             raise ValueError(f"--decode-chunk-len must be a positive even number, got "
                              f"{args.decode_chunk_len}")
-        args.chunk_size = (args.decode_chunk_len // 2, *tuple(args.chunk_size)[1:])
+        args.chunk_size = (args.decode_chunk_len // 2, *tuple(args.chunk_size or ())[1:])
+        args.given_options = sorted({*getattr(args, "given_options", ()), "chunk_size"})
 
 
 def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[str, dict]:
     """Decode ``--test-sets`` chunk by chunk; returns {test set: {wer, rtf, ...}}."""
-    args = build_parser(defaults).parse_args(argv)
+    args = parse_args(build_parser(defaults), argv)
     apply_chunk_len(args)
-    chunk, left = args.chunk_size[0], args.left_context_frames[0]
+    info, model_config = decoding_model_info(args)
+    if not model_config.causal:
+        raise ValueError(f"streaming_decode.py needs a causal model; {info.path} holds a "
+                         f"non-causal one (train with --causal 1)")
+    chunk, left = model_config.chunk_size[0], model_config.left_context_frames[0]
+    if chunk <= 0 or left <= 0:
+        raise ValueError(f"streaming needs a positive chunk size and left context, got "
+                         f"--chunk-size {chunk} --left-context-frames {left}")
+    codec = BpeCodec(args.lang_dir)
+    check_lang(info, codec, args.lang_dir)
     out_dir = Path(args.exp_dir) / "streaming" / args.decoding_method
-    prefix = result_prefix(args)  # <checkpoint>_chunk-<chunk>_left-<left>
+    prefix = result_prefix(args, model_config)  # <checkpoint>_chunk-<chunk>_left-<left>
     handle = setup_logger(out_dir / f"log-decode-{prefix}", 0, 1)
     try:
         logger.info("streaming decoding arguments: %s", vars(args))
         device = pick_device()
         config = config_from_args(DecodingConfig, args, allow_missing=False)
-        codec = BpeCodec(args.lang_dir)
-        model = load_decoding_model(args, device)
+        model = load_decoding_model(args, device, (info, model_config))
         decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames)
-        data = AsrDataModule(AsrDataConfig.from_args(args))
+        data = data_module(args, model_config.feature_dim)
         key = result_suffix(args.decoding_method, result_settings(args.decoding_method, config),
                             prefix=prefix)
         summary = {}

@@ -11,6 +11,9 @@
 - :mod:`~icefall_lite.training.loop`: ``compute_loss`` (warm-up scales), ``train_one_epoch``,
   validation
 - :mod:`~icefall_lite.training.train`: ``run`` (one DDP rank) and ``main`` (the recipe entry)
+- files: :mod:`~icefall_lite.training.safe_load` (code-free ``weights_only`` loading, the plain
+  form of saved state), :mod:`~icefall_lite.training.atomic` (temp + fsync + rename writes),
+  :mod:`~icefall_lite.training.exp_lock` (one run per ``--exp-dir``)
 - helpers: :mod:`~icefall_lite.training.distributed` (DDP / torchrun setup),
   :mod:`~icefall_lite.training.rng` (seeds, RNG state), :mod:`~icefall_lite.training.sampler_state`
   (exact sampler resume behind prefetching workers), :mod:`~icefall_lite.training.metrics`,

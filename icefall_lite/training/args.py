@@ -86,13 +86,12 @@ def build_parser(
       configs: more dataclasses (e.g. the model config) turned into options.
       add_arguments: functions adding options directly (e.g. a datamodule's ``add_arguments``).
 
-    An option defined twice (e.g. ``--seed`` or ``--world-size`` by both a datamodule and
-    :class:`TrainingConfig`) keeps the definition added last: ``add_arguments`` come first, then
-    ``configs``, then :class:`TrainingConfig`.
+    Every option is defined once: one defined twice (e.g. ``--seed`` by a datamodule and by
+    :class:`TrainingConfig`) is an ``argparse.ArgumentError``; leave such options out of the
+    other module's flags (``add_dataclass_arguments(..., exclude=...)``).
     """
     defaults = dict(defaults or {})
-    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter,
-                                     conflict_handler="resolve")
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     for add in add_arguments:
         add(parser)
     for cls in configs:

@@ -3,8 +3,12 @@
 A checkpoint holds everything a resumed run needs to continue exactly where it stopped: the model,
 the running average ``model_avg`` (float64), optimizer, scheduler, sampler and grad-scaler state,
 the RNG states of every rank, and the counters (``batch_idx_train``, ``cur_epoch``, best losses)
-plus the run's options under ``"params"``. Files are written atomically (a temporary file then
-a rename), so a run killed while saving leaves the previous checkpoints intact.
+plus the run's options under ``"params"``, and what a decoder needs to rebuild the model
+(``"model_config"``, ``"lang"``, ``"features"``: see :mod:`~icefall_lite.recipe.model_info`).
+Everything is kept in plain form (tensors, numbers, strings, lists, dicts), so files are read
+with ``torch.load(weights_only=True)`` and no checkpoint can run code when loaded. Files are
+written atomically (temporary file, fsync, rename, fsync of the directory), so a run killed
+while saving leaves the previous checkpoints intact and never a truncated file.
 
 Example (decoding with the running average over epochs 21-30)::
 
@@ -15,7 +19,6 @@ Example (decoding with the running average over epochs 21-30)::
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from icefall_lite.training.atomic import atomic_torch_save
 from icefall_lite.training.averaging import StateDict, average_state_dicts, range_average
+from icefall_lite.training.safe_load import load_weights_only, plain
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +42,15 @@ def _require(path: Path) -> Path:
     return path
 
 
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint dict of ``path``, read with ``torch.load(weights_only=True)`` (see
+    :func:`~icefall_lite.training.safe_load.load_weights_only` for the errors)."""
+    return _torch_load(path, device)
+
+
 def _torch_load(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
     path = _require(Path(path))
-    try:
-        # Our checkpoints hold plain Python objects (params, sampler state) besides tensors.
-        checkpoint = torch.load(path, map_location=device, weights_only=False)
-    except Exception as e:
-        raise RuntimeError(f"cannot read checkpoint {path}: {e}") from e
+    checkpoint = load_weights_only(path, "checkpoint", map_location=device)
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise ValueError(f"{path} is not an icefall_lite checkpoint (no 'model' entry)")
     return checkpoint
@@ -72,7 +79,11 @@ def save_checkpoint(
       model_avg: the running average, saved in its own dtype (float64).
       optimizer, scheduler, scaler: anything with ``state_dict()``, or ``None``.
       sampler: the training sampler (its ``state_dict()`` is saved), or its state dict itself.
-      extra: more top-level entries (``batch_idx_train``, ``cur_epoch``, ``params``, ...).
+      extra: more top-level entries (``batch_idx_train``, ``cur_epoch``, ``params``,
+        ``model_config``, ...).
+
+    Every entry is stored in plain form (:func:`~icefall_lite.training.safe_load.plain`); a value
+    that has none is a ``TypeError`` naming it.
     """
     if rank != 0:
         return
@@ -89,10 +100,10 @@ def save_checkpoint(
         if key in checkpoint:
             raise ValueError(f"save_checkpoint: extra entry {key!r} clashes with a fixed entry")
         checkpoint[key] = value
-    filename.parent.mkdir(parents=True, exist_ok=True)
-    tmp = filename.with_name(filename.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, filename)
+    # The state dicts stay as they are (tensors in an OrderedDict with torch's version metadata).
+    checkpoint = {key: value if key in ("model", "model_avg") else plain(value, key)
+                  for key, value in checkpoint.items()}
+    atomic_torch_save(checkpoint, filename)
     logger.info("Saved checkpoint %s", filename)
 
 
@@ -201,6 +212,14 @@ def average_checkpoints_with_averaged_model(
             f"(batch {batch_end}): cannot average between them"
         )
     return range_average(avg_start, batch_start, avg_end, batch_end)
+
+
+def newest_decoding_file(exp_dir: str | Path, epoch: int, avg: int, use_averaged_model: bool,
+                         iter: int = 0) -> Path:
+    """The newest of the files :func:`load_model_for_decoding` averages with these options (the
+    one whose model description a decoder reads)."""
+    files, _ = _averaging_files(Path(exp_dir), epoch, avg, use_averaged_model, iter)
+    return files[0] if iter > 0 else files[-1]
 
 
 def _averaging_files(

@@ -61,6 +61,10 @@ class TrainState:
     best_valid_epoch: int = -1
     train_loss: float = math.inf
     valid_loss: float = math.inf
+    #: batches skipped because their loss was not finite (NaN/inf), and their cuts and frames
+    skipped_batches: int = 0
+    skipped_cuts: int = 0
+    skipped_frames: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -95,6 +99,9 @@ class TrainContext:
     output_frames: Callable[[Tensor], Tensor] = zipformer_output_frames
     use_fp16: bool = False
     show_progress: bool = True
+    #: what a decoder needs to rebuild the model (``model_config``, ``lang``, ``features``),
+    #: written into every checkpoint
+    model_info: dict[str, Any] = field(default_factory=dict)
 
 
 def loss_scales(
@@ -192,8 +199,8 @@ def save_training_checkpoint(ctx: TrainContext, filename, sampler: Any) -> None:
             **ctx.state.to_dict(),
             "average_period": ctx.args.average_period,
             "rng_states": rng_states,
-            "params": {k: (str(v) if hasattr(v, "__fspath__") else v)
-                       for k, v in vars(ctx.args).items()},
+            "params": vars(ctx.args),
+            **ctx.model_info,
         },
         rank=ctx.rank,
     )
@@ -282,6 +289,10 @@ def _train_step(ctx: TrainContext, batch: dict) -> MetricsTracker | None:
         logger.warning("Skipping batch %d: loss is %s (%s); cuts: %s", state.batch_idx_train,
                        info["loss"], parts, ", ".join(prepared.cut_ids))
     skip = any_rank_true(not finite, ctx.device)
+    if skip:  # this rank's share of a skipped batch (every rank skips it)
+        state.skipped_batches += 1
+        state.skipped_cuts += len(prepared.cut_ids)
+        state.skipped_frames += int(prepared.feature_lens.sum())
     if not skip or is_distributed():
         # Under DDP every rank runs backward (it all-reduces), even for a batch that is skipped.
         ctx.scaler.scale(loss).backward()
@@ -296,6 +307,19 @@ def _train_step(ctx: TrainContext, batch: dict) -> MetricsTracker | None:
     ctx.scaler.update()
     ctx.optimizer.zero_grad()
     return info
+
+
+def log_skipped_batches(ctx: TrainContext) -> None:
+    """Log (and write to TensorBoard) how many batches, cuts and frames were skipped because
+    their loss was not finite, over the whole run (resumed runs included)."""
+    state = ctx.state
+    log = logger.warning if state.skipped_batches else logger.info
+    log("Skipped %d batches (%d cuts, %d frames) whose loss was not finite",
+        state.skipped_batches, state.skipped_cuts, state.skipped_frames)
+    if ctx.tb_writer is not None:
+        for name in ("batches", "cuts", "frames"):
+            ctx.tb_writer.add_scalar(f"train/skipped_{name}", getattr(state, f"skipped_{name}"),
+                                     state.batch_idx_train)
 
 
 def train_one_epoch(

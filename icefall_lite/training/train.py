@@ -36,7 +36,13 @@ The callables must be picklable (module-level functions) for ``--world-size > 1`
   lm_scale) -> (simple_loss, pruned_loss)``;
 - ``build_datamodule(args)`` -> an object with ``train_dataloader(sampler_state_dict=None)`` and
   ``valid_dataloader()`` (see :class:`DataModule`);
-- ``build_text_encoder(args) -> (list[str] -> list[list[int]])``, e.g. a BPE model's encode.
+- ``build_text_encoder(args) -> (list[str] -> list[list[int]])``, e.g. a BPE model's encode;
+- optionally ``describe_model(args) -> dict``: what a decoder needs to rebuild the model
+  (``model_config``, ``lang``, ``features``; see :mod:`~icefall_lite.recipe.model_info`),
+  written into every checkpoint.
+
+One run at a time trains into an ``--exp-dir`` (:mod:`~icefall_lite.training.exp_lock`); each run
+logs to its own file; checkpoints and the ``best-*.pt`` copies are written atomically.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ import argparse
 import copy
 import logging
 import resource
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -57,6 +62,7 @@ import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 from icefall_lite.training.args import build_parser
+from icefall_lite.training.atomic import atomic_copy, remove_stale_temporaries
 from icefall_lite.training.batches import TargetMaker, zipformer_output_frames
 from icefall_lite.training.checkpoint import checkpoint_path, epoch_path, load_checkpoint
 from icefall_lite.training.diagnostics import register_inf_check_hooks
@@ -67,9 +73,11 @@ from icefall_lite.training.distributed import (
     launched_by_torchrun,
     setup_dist,
 )
+from icefall_lite.training.exp_lock import ExpDirLock
 from icefall_lite.training.loop import (
     TrainContext,
     TrainState,
+    log_skipped_batches,
     save_training_checkpoint,
     train_one_epoch,
 )
@@ -136,6 +144,7 @@ class TrainingRecipe:
     make_targets: TargetMaker | None = None
     output_frames: Callable[[Tensor], Tensor] = zipformer_output_frames
     show_progress: bool = True
+    describe_model: Callable[[argparse.Namespace], dict[str, Any]] | None = None
 
 
 def make_grad_scaler(enabled: bool):
@@ -172,9 +181,9 @@ def _save_epoch(ctx: TrainContext, epoch: int, sampler: Any) -> None:
     if ctx.rank != 0:
         return
     if ctx.state.best_train_epoch == epoch:
-        shutil.copyfile(filename, Path(ctx.args.exp_dir) / "best-train-loss.pt")
+        atomic_copy(filename, Path(ctx.args.exp_dir) / "best-train-loss.pt")
     if ctx.state.best_valid_epoch == epoch:
-        shutil.copyfile(filename, Path(ctx.args.exp_dir) / "best-valid-loss.pt")
+        atomic_copy(filename, Path(ctx.args.exp_dir) / "best-valid-loss.pt")
 
 
 @dataclass
@@ -249,6 +258,7 @@ def _train_epochs(ctx: TrainContext, datamodule: DataModule, resume: _Resume | N
         if args.print_diag:
             return
         _save_epoch(ctx, epoch, sampler)
+    log_skipped_batches(ctx)
 
 
 def set_transforms_epoch(train_dl: Any, epoch: int) -> None:
@@ -279,12 +289,23 @@ def run(
 ) -> TrainState:
     """Train on one rank (the body of every DDP process). Returns the final counters."""
     info = DistInfo(rank, world_size, rank if local_rank is None else local_rank)
-    start = time.monotonic()
     args = copy.copy(args)
     args.exp_dir = Path(args.exp_dir)
     # The real number of processes (torchrun may differ from --world-size); datamodules that
     # read args.world_size shard their data with it.
     args.world_size = world_size
+    # Rank 0 holds the exp-dir lock (taken before the log file exists, so a refused run leaves
+    # nothing behind); the other ranks write no files of their own there but their logs.
+    if rank != 0:
+        return _run(info, args, recipe)
+    with ExpDirLock(args.exp_dir):
+        remove_stale_temporaries(args.exp_dir)
+        return _run(info, args, recipe)
+
+
+def _run(info: DistInfo, args: argparse.Namespace, recipe: TrainingRecipe) -> TrainState:
+    rank, world_size = info.rank, info.world_size
+    start = time.monotonic()
     log_handle = setup_logger(args.exp_dir / "log" / "log-train", rank, world_size)
     tb_writer = None
     try:
@@ -332,12 +353,13 @@ def run(
             from torch.utils.tensorboard import SummaryWriter
 
             tb_writer = SummaryWriter(log_dir=str(args.exp_dir / "tensorboard"))
+        model_info = recipe.describe_model(args) if recipe.describe_model is not None else {}
         ctx = TrainContext(
             args=args, model=model, optimizer=optimizer, scheduler=scheduler,
             encode=recipe.build_text_encoder(args), device=device, model_avg=model_avg,
             scaler=scaler, state=state, rank=rank, world_size=world_size, tb_writer=tb_writer,
             make_targets=recipe.make_targets, output_frames=recipe.output_frames,
-            use_fp16=use_fp16, show_progress=recipe.show_progress,
+            use_fp16=use_fp16, show_progress=recipe.show_progress, model_info=model_info,
         )
         _train_epochs(ctx, recipe.build_datamodule(args), resume)
         logger.info("Done! %s", resource_summary(start))
@@ -359,6 +381,7 @@ def main(
     add_arguments: Iterable[Callable[[argparse.ArgumentParser], None]] = (),
     make_targets: TargetMaker | None = None,
     output_frames: Callable[[Tensor], Tensor] = zipformer_output_frames,
+    describe_model: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
     """Parse the command line (``defaults`` override option defaults) and train.
@@ -375,7 +398,7 @@ def main(
     _validate_args(args)
     recipe = TrainingRecipe(build_model=build_model, build_datamodule=build_datamodule,
                             build_text_encoder=build_text_encoder, make_targets=make_targets,
-                            output_frames=output_frames)
+                            output_frames=output_frames, describe_model=describe_model)
     launched = launched_by_torchrun()
     if launched is not None:
         run(launched.rank, launched.world_size, args, recipe, local_rank=launched.local_rank)

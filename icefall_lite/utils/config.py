@@ -27,6 +27,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ __all__ = [
     "HelpFormatter",
     "add_dataclass_arguments",
     "config_from_args",
+    "given_options",
     "str2bool",
     "str_to_int_tuple",
 ]
@@ -118,6 +120,10 @@ def add_dataclass_arguments(
     config_cls: type,
     defaults: dict[str, Any] | None = None,
     title: str | None = None,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    unset: bool = False,
+    hidden: bool = False,
 ) -> None:
     """Add one ``--flag-name`` per field of ``config_cls`` (a dataclass) to ``parser``.
 
@@ -126,6 +132,11 @@ def add_dataclass_arguments(
       config_cls: a dataclass whose fields all have defaults.
       defaults: overrides of the field defaults (by field name), e.g. a corpus's recipe values.
       title: put the flags in a new argument group with this title (default: into ``parser``).
+      only, exclude: the fields to turn into flags (default: all), and fields to leave out
+        (e.g. those another module defines already: every flag is defined once).
+      unset: the flags default to ``None`` ("not given"), for values that come from elsewhere
+        (a checkpoint) and that a flag only checks or overrides.
+      hidden: leave the flags out of ``--help``.
 
     The help text is ``metadata["help"]`` followed by ``(default: %(default)s)``, so every
     formatter (argparse's own, :class:`HelpFormatter`) shows the parser's current default once.
@@ -134,9 +145,14 @@ def add_dataclass_arguments(
         raise TypeError(f"{config_cls!r} is not a dataclass")
     defaults = defaults or {}
     hints = typing.get_type_hints(config_cls)
+    fields = [f for f in dataclasses.fields(config_cls)
+              if (only is None or f.name in set(only)) and f.name not in set(exclude)]
+    unknown = set(only or ()) - {f.name for f in dataclasses.fields(config_cls)}
+    if unknown:
+        raise ValueError(f"{config_cls.__name__} has no fields {sorted(unknown)}")
     group = parser.add_argument_group(title) if title else parser
-    for f in dataclasses.fields(config_cls):
-        default = defaults.get(f.name, _field_default(config_cls, f))
+    for f in fields:
+        default = None if unset else defaults.get(f.name, _field_default(config_cls, f))
         help_text = f.metadata.get("help", f.name.replace("_", " "))
         group.add_argument(
             "--" + f.name.replace("_", "-"),
@@ -145,8 +161,26 @@ def add_dataclass_arguments(
             type=_argparse_type(hints[f.name], f.name),
             # argparse passes a string default through `type`, so "2,2,3" parses to a tuple.
             default=_display_default(default),
-            help=help_text + " (default: %(default)s)",
+            help=argparse.SUPPRESS if hidden else
+            help_text + ("" if unset else " (default: %(default)s)"),
         )
+
+
+def given_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:
+    """The ``dest`` of every option that ``argv`` (``None``: ``sys.argv[1:]``) gives explicitly,
+    as opposed to those left at a default (a recipe's included).
+
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--a", default=1); _ = parser.add_argument("--b", default=2)
+    >>> sorted(given_options(parser, ["--b", "3"]))
+    ['b']
+    """
+    unset = object()
+    # argparse fills in a default only where the namespace lacks the attribute.
+    namespace = argparse.Namespace(**{a.dest: unset for a in parser._actions
+                                      if a.dest != argparse.SUPPRESS})
+    parsed, _ = parser.parse_known_args(argv, namespace=namespace)
+    return {dest for dest, value in vars(parsed).items() if value is not unset}
 
 
 def config_from_args(

@@ -57,14 +57,25 @@ def setup_logger(
 ) -> LogHandle:
     """Attach a file handler (and, on rank 0, a console handler) to the root logger.
 
-    The file is ``<log_prefix>-<date-time>`` (``-<world_size>-<rank>`` appended under DDP); its
-    folder is created. Call ``close()`` on the returned handle to detach both handlers again.
+    The file is ``<log_prefix>-<date-time>`` (``-<world_size>-<rank>`` appended under DDP, and
+    ``.1``, ``.2``, ... when another run took that name in the same second); its folder is
+    created. A run never appends to another run's log. Call ``close()`` on the returned handle
+    to detach both handlers again.
     """
     stamp = datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
     name = f"{log_prefix.name}-{stamp}" + (f"-{world_size}-{rank}" if world_size > 1 else "")
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
-    path = log_prefix.parent / name
-    handlers: list[logging.Handler] = [logging.FileHandler(path)]
+    # Never append to another run's log: a name already taken gets a counter.
+    for attempt in range(1000):
+        path = log_prefix.parent / (name if attempt == 0 else f"{name}.{attempt}")
+        try:
+            handler = logging.FileHandler(path, mode="x")
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free log file name {log_prefix.parent / name}.N")
+    handlers: list[logging.Handler] = [handler]
     if rank == 0:
         handlers.append(logging.StreamHandler())
     root = logging.getLogger()

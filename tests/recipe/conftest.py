@@ -17,6 +17,7 @@ import torch
 from icefall_lite.lang.bpe import train_bpe_model, write_bpe_tokens
 from icefall_lite.models.asr_model import AsrModel, build_model
 from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.recipe.model_info import model_description
 from icefall_lite.training.checkpoint import save_checkpoint
 
 #: The yesno recipe's model sizes (egs/yesno/ASR/zipformer/model_defaults.py), on 80-bin
@@ -90,14 +91,20 @@ def make_tiny_model(vocab_size: int, causal: bool, seed: int) -> AsrModel:
 
 
 def save_epochs(exp_dir: Path, models: list[AsrModel]) -> None:
-    """``epoch-1.pt`` ... with the models' weights (``model_avg`` = the weights, in float64)."""
+    """``epoch-1.pt`` ... with the models' weights (``model_avg`` = the weights, in float64) and
+    their description (8 kHz 80-bin fbank, as these tests compute it)."""
     for epoch, model in enumerate(models, 1):
-        avg = build_model(ZipformerConfig(vocab_size=model.decoder.vocab_size,
-                                          causal=model.encoder.causal, **TINY)).double()
+        config = ZipformerConfig(vocab_size=model.decoder.vocab_size,
+                                 causal=model.encoder.causal, **TINY)
+        avg = build_model(config).double()
         avg.load_state_dict({k: v.double() if v.is_floating_point() else v
                              for k, v in model.state_dict().items()})
+        description = model_description(
+            config, {"vocab_size": config.vocab_size, "blank_id": 0, "sil_id": None},
+            {"type": "fbank", "sample_rate": 8000, "num_mel_bins": 80})
         save_checkpoint(exp_dir / f"epoch-{epoch}.pt", model, model_avg=avg,
-                        extra={"batch_idx_train": 10 * epoch, "cur_epoch": epoch})
+                        extra={"batch_idx_train": 10 * epoch, "cur_epoch": epoch,
+                               **description})
 
 
 @pytest.fixture(scope="session")

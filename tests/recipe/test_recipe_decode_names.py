@@ -24,16 +24,21 @@ def _args(**kw):
     return Namespace(**(base | kw))
 
 
+def _prefix(args):
+    # the namespace stands for both the options and the decoded model's config
+    return result_prefix(args, args)
+
+
 def test_non_causal_prefix_names_only_the_checkpoints():
-    assert result_prefix(_args()) == "epoch-7_avg-3_use-averaged-model"
-    assert result_prefix(_args(iter=800, use_averaged_model=0)) == "iter-800_avg-3"
+    assert _prefix(_args()) == "epoch-7_avg-3_use-averaged-model"
+    assert _prefix(_args(iter=800, use_averaged_model=0)) == "iter-800_avg-3"
 
 
 def test_causal_prefix_names_the_chunk_or_full_context():
-    assert result_prefix(_args(causal=True)) == "epoch-7_avg-3_use-averaged-model_chunk-16_left-128"
+    assert _prefix(_args(causal=True)) == "epoch-7_avg-3_use-averaged-model_chunk-16_left-128"
     full = _args(causal=True, chunk_size=(-1,), left_context_frames=(-1,))
-    assert result_prefix(full) == "epoch-7_avg-3_use-averaged-model_full-context"
-    assert len({result_prefix(_args(causal=True, chunk_size=(c,))) for c in (16, 32, -1)}) == 3
+    assert _prefix(full) == "epoch-7_avg-3_use-averaged-model_full-context"
+    assert len({_prefix(_args(causal=True, chunk_size=(c,))) for c in (16, 32, -1)}) == 3
 
 
 def test_decoding_method_takes_one_name_or_a_comma_separated_list():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from types import SimpleNamespace
@@ -159,17 +160,24 @@ def test_str_to_int_tuple():
         str_to_int_tuple("2,x")
 
 
-def test_parser_keeps_training_definitions_of_options_a_datamodule_also_defines():
+def test_an_option_defined_twice_is_an_error_not_a_silent_override():
     def data_arguments(parser):
         group = parser.add_argument_group("data")
         group.add_argument("--seed", type=int, default=1, help="data seed")
-        group.add_argument("--world-size", type=int, default=None, help="data world size")
-        group.add_argument("--max-duration", type=float, default=200.0, help="batch seconds")
 
-    parser = build_parser({"max_duration": 50.0}, add_arguments=[data_arguments])
-    args = parser.parse_args([])
-    assert (args.seed, args.world_size, args.max_duration) == (42, 1, 50.0)
-    assert parser.format_help().count("--seed SEED") == 2  # usage line + one entry
+    with pytest.raises(argparse.ArgumentError, match="--seed: conflicting option string"):
+        build_parser({}, add_arguments=[data_arguments])
+
+
+def test_recipe_train_parser_defines_each_flag_once_and_shows_each_default_once():
+    from icefall_lite.recipe.train import build_train_parser
+
+    parser = build_train_parser({})
+    flags = [s for a in parser._actions for s in a.option_strings]
+    assert len(flags) == len(set(flags))
+    assert {"--seed", "--world-size", "--feature-dim", "--max-duration"} <= set(flags)
+    flat = " ".join(parser.format_help().split())
+    assert not re.search(r"\(default: [^)]*\)\s*\(default", flat)
 
 
 def test_cut_set_data_filters_training_cuts_only():

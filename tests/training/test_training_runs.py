@@ -23,6 +23,7 @@ from training_helpers import (
     TINY_DEFAULTS,
     build_lhotse_datamodule,
     make_args,
+    make_batch,
     read_losses,
 )
 
@@ -38,7 +39,7 @@ def _flat(losses):
 
 
 def _load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _assert_same_state(a: dict, b: dict, atol: float = 1e-6) -> None:
@@ -125,9 +126,20 @@ def test_nan_batch_skipped_and_short_utterances_dropped_with_warnings(tmp_path, 
     assert "cut-5-1 (2 frames < 5 tokens)" in caplog.text
     assert sum(math.isnan(simple) for simple, _ in losses) == 1  # only the poisoned batch
     # Had the NaN batch reached the optimizer, every parameter would now be NaN.
-    model = _load(exp / "epoch-1.pt")["model"]
-    assert all(torch.isfinite(v).all() for v in model.values())
-    assert list((exp / "tensorboard").glob("events.out.tfevents.*"))
+    checkpoint = _load(exp / "epoch-1.pt")
+    assert all(torch.isfinite(v).all() for v in checkpoint["model"].values())
+    # The final count: one batch, its 3 cuts and their frames (from the batch itself).
+    frames = int(make_batch(3)["supervisions"]["num_frames"].sum())
+    assert f"Skipped 1 batches (3 cuts, {frames} frames) whose loss was not finite" in caplog.text
+    assert (checkpoint["skipped_batches"], checkpoint["skipped_cuts"],
+            checkpoint["skipped_frames"]) == (1, 3, frames)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (exp / "tensorboard").glob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    for name, value in (("batches", 1), ("cuts", 3), ("frames", frames)):
+        assert [e.value for e in accumulator.Scalars(f"train/skipped_{name}")] == [value]
 
 
 def _free_port() -> int:

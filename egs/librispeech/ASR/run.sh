@@ -40,10 +40,11 @@ if [[ $smoke == 1 ]]; then
     --encoder-unmasked-dim 64,64,64,64,64,64 --feedforward-dim 128,128,128,128,128,128
     --num-heads 4,4,4,4,4,4 --query-head-dim 16 --value-head-dim 8 --decoder-dim 64
     --joiner-dim 64)
-  smoke_data=(--train-split test-clean --valid-split test-clean --test-sets test-clean
-    --max-duration 30 --num-workers 0 --exp-dir $exp_dir)
-  train_args=("${smoke_model[@]}" "${smoke_data[@]}" --world-size 1)
-  decode_args=("${smoke_model[@]}" "${smoke_data[@]}" --use-averaged-model 0)
+  smoke_data=(--test-sets test-clean --max-duration 30 --num-workers 0 --exp-dir $exp_dir)
+  train_args=("${smoke_model[@]}" "${smoke_data[@]}" --train-split test-clean
+    --valid-split test-clean --world-size 1)
+  # the checkpoints describe the model: decode.py takes no model flags
+  decode_args=("${smoke_data[@]}" --use-averaged-model 0)
   methods=(greedy_search fast_beam_search_nbest_LG)
 fi
 

@@ -5,9 +5,9 @@ for every option; --chunk-size 16 --left-context-frames 128 gives simulated stre
     ./zipformer/decode.py --epoch 7 --avg 3 --decoding-method fast_beam_search_nbest_LG
 """
 
-from model_defaults import CORPUS, DECODE, FULL_CONTEXT, MODEL
+from model_defaults import CORPUS, DECODE, FULL_CONTEXT
 
 from icefall_lite.recipe.decode import main
 
 if __name__ == "__main__":
-    main({**CORPUS, **MODEL, **FULL_CONTEXT, **DECODE})
+    main({**CORPUS, **FULL_CONTEXT, **DECODE})
