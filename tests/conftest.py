@@ -38,6 +38,12 @@ def corpus_dir() -> Callable[[str], Path]:
     return find_corpus
 
 
+@pytest.fixture(scope="session")
+def yesno_dir(corpus_dir) -> Path:
+    """The yesno corpus (``waves_yesno``) under the corpus setting."""
+    return corpus_dir("waves_yesno")
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     random.seed(0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 import pytest
 import sentencepiece as spm
@@ -26,7 +27,6 @@ from icefall_lite.recipe import decode, export, pretrained, streaming_decode, tr
 from icefall_lite.recipe.model_info import ModelMismatchError, OldCheckpointError
 from icefall_lite.training.checkpoint import read_checkpoint, save_checkpoint
 from icefall_lite.training.safe_load import load_weights_only
-from tests.recipe.conftest import YESNO_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,12 @@ UNUSUAL = {
     "pos_dim": 16, "cnn_module_kernel": (7, 15), "decoder_dim": 32, "joiner_dim": 24,
     "context_size": 1, "embed_layer3_channels": 32,
 }
-TRAIN_NAMES = sorted(p.name for p in YESNO_DIR.glob("*.wav"))[:8]
-TEST_NAMES = sorted(p.name for p in YESNO_DIR.glob("*.wav"))[-3:]
+NUM_TRAIN, NUM_TEST = 8, 3
+
+
+def _names(yesno_dir: Path) -> tuple[list[str], list[str]]:
+    names = sorted(p.name for p in yesno_dir.glob("*.wav"))
+    return names[:NUM_TRAIN], names[-NUM_TEST:]
 
 
 def _flags(values: dict) -> list[str]:
@@ -50,10 +54,10 @@ def _flags(values: dict) -> list[str]:
     return out
 
 
-def _cuts(names, storage):
+def _cuts(yesno_dir, names, storage):
     cuts = []
     for name in names:
-        rec = Recording.from_file(YESNO_DIR / name)
+        rec = Recording.from_file(yesno_dir / name)
         words = " ".join("YES" if b == "1" else "NO" for b in rec.id.split("_"))
         cut = rec.to_cut()
         cut.supervisions = [SupervisionSegment(rec.id, rec.id, 0.0, rec.duration, text=words)]
@@ -64,14 +68,16 @@ def _cuts(names, storage):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, lang_dir):
+def trained(tmp_path_factory, lang_dir, yesno_dir):
     """yesno manifests (8 training, 3 test utterances, 23-bin fbank) and an exp dir trained
     for one epoch by the recipe's train main with the UNUSUAL sizes."""
     root = tmp_path_factory.mktemp("self_describing")
     manifests = root / "fbank"
     manifests.mkdir()
-    _cuts(TRAIN_NAMES, manifests / "train").to_file(manifests / "yesno_cuts_train.jsonl.gz")
-    _cuts(TEST_NAMES, manifests / "test").to_file(manifests / "yesno_cuts_test.jsonl.gz")
+    train_names, test_names = _names(yesno_dir)
+    train_cuts = _cuts(yesno_dir, train_names, manifests / "train")
+    train_cuts.to_file(manifests / "yesno_cuts_train.jsonl.gz")
+    _cuts(yesno_dir, test_names, manifests / "test").to_file(manifests / "yesno_cuts_test.jsonl.gz")
     exp = root / "exp"
     train.main({"lang_dir": str(lang_dir)}, [
         "--exp-dir", str(exp), "--manifest-dir", str(manifests), "--num-epochs", "1",
@@ -88,7 +94,7 @@ def _decode_defaults(lang_dir, trained):
             "num_workers": 0}
 
 
-def test_checkpoint_describes_model_vocabulary_and_features(trained, lang_dir):
+def test_checkpoint_describes_model_vocabulary_and_features(trained, lang_dir, yesno_dir):
     _, _, exp = trained
     checkpoint = load_weights_only(exp / "epoch-1.pt", "checkpoint")
     config = checkpoint["model_config"]
@@ -97,7 +103,7 @@ def test_checkpoint_describes_model_vocabulary_and_features(trained, lang_dir):
     sp = spm.SentencePieceProcessor(model_file=str(lang_dir / "bpe.model"))
     assert checkpoint["lang"]["vocab_size"] == config["vocab_size"] == sp.get_piece_size()
     assert checkpoint["lang"]["tokens"] == [sp.id_to_piece(i) for i in range(len(sp))]
-    rate = sf.info(str(YESNO_DIR / TRAIN_NAMES[0])).samplerate
+    rate = sf.info(str(yesno_dir / _names(yesno_dir)[0][0])).samplerate
     assert checkpoint["features"]["sample_rate"] == rate == 8000
     assert checkpoint["features"]["num_mel_bins"] == 23
 
@@ -107,7 +113,7 @@ def test_decode_needs_no_model_flags_and_decodes_the_trained_model(trained, lang
     # --max-duration 7: one utterance per batch, as the oracle decodes them
     summary = decode.main(_decode_defaults(lang_dir, trained),
                           ["--epoch", "1", "--avg", "1", "--max-duration", "7"])
-    assert summary["greedy_search"]["test"]["words"] == 8 * len(TEST_NAMES)
+    assert summary["greedy_search"]["test"]["words"] == 8 * NUM_TEST
     (recogs,) = (exp / "greedy_search").glob("recogs-test-*.txt")
     hyps = {}
     for line in recogs.read_text().splitlines():
@@ -140,13 +146,13 @@ def test_a_contradicting_model_flag_is_a_clear_error(trained, lang_dir):
         streaming_decode.main(defaults, ["--epoch", "1", "--avg", "1"])
 
 
-def test_pretrained_pt_from_export_transcribes_with_no_model_flags(trained, lang_dir):
+def test_pretrained_pt_from_export_transcribes_with_no_model_flags(trained, lang_dir, yesno_dir):
     _, _, exp = trained
     written = export.main({"lang_dir": str(lang_dir), "exp_dir": str(exp)},
                           ["--epoch", "1", "--avg", "1"])
     assert load_weights_only(written["pretrained"], "pretrained.pt")["features"][
         "num_mel_bins"] == 23
-    wav = YESNO_DIR / TEST_NAMES[0]
+    wav = yesno_dir / _names(yesno_dir)[1][0]
     # 80-bin features (the flag's default) would not fit the 23-bin front end
     result = pretrained.main({}, ["--checkpoint", str(written["pretrained"]), "--bpe-model",
                                   str(lang_dir / "bpe.model"), str(wav)])

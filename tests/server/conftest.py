@@ -25,7 +25,6 @@ from icefall_lite.server.server import build_parser, serve_forever
 from tests.recipe.conftest import (  # noqa: F401 - fixtures shared with the recipe tests
     TINY_ARGS,
     WAV_NAMES,
-    YESNO_DIR,
     lang_dir,
     lg_lang_dir,
     make_tiny_model,
@@ -59,9 +58,9 @@ def checkpoint(tmp_path_factory, causal_model) -> Path:
 
 
 @pytest.fixture(scope="session")
-def waves() -> dict[str, np.ndarray]:
+def waves(yesno_dir) -> dict[str, np.ndarray]:
     """The yesno wavs (8 kHz) as float32 samples."""
-    return {name: sf.read(str(YESNO_DIR / name), dtype="float32")[0] for name in WAV_NAMES}
+    return {name: sf.read(str(yesno_dir / name), dtype="float32")[0] for name in WAV_NAMES}
 
 
 def server_args(lang: Path, checkpoint: Path, *extra: str) -> argparse.Namespace:

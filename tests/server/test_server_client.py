@@ -13,7 +13,6 @@ from icefall_lite.recipe.common import BpeCodec
 from icefall_lite.server import client
 from tests.server.conftest import (
     WAV_NAMES,
-    YESNO_DIR,
     reference_tokens,
     running_server,
     server_args,
@@ -21,7 +20,7 @@ from tests.server.conftest import (
 
 
 @pytest.mark.slow
-def test_client_prints_transcripts_and_wer(causal_model, lang_dir, checkpoint, waves, tmp_path,
+def test_client_prints_transcripts_and_wer(yesno_dir, causal_model, lang_dir, checkpoint, waves, tmp_path,
                                            capsys):
     codec = BpeCodec(lang_dir)
     names = WAV_NAMES[:2]
@@ -31,7 +30,7 @@ def test_client_prints_transcripts_and_wer(causal_model, lang_dir, checkpoint, w
     refs = [expected[names[0]], expected[names[1]] + " EXTRA"]
     cuts = []
     for name, ref in zip(names, refs):
-        rec = Recording.from_file(YESNO_DIR / name)
+        rec = Recording.from_file(yesno_dir / name)
         cuts.append(dataclasses.replace(rec.to_cut(), id=name, supervisions=[
             SupervisionSegment(name, rec.id, 0.0, rec.duration, text=ref)]))
     manifest = tmp_path / "cuts.jsonl.gz"
