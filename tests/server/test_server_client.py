@@ -20,8 +20,8 @@ from tests.server.conftest import (
 
 
 @pytest.mark.slow
-def test_client_prints_transcripts_and_wer(yesno_dir, causal_model, lang_dir, checkpoint, waves, tmp_path,
-                                           capsys):
+def test_client_prints_transcripts_and_wer(yesno_dir, causal_model, lang_dir, checkpoint, waves,
+                                           tmp_path, capsys):
     codec = BpeCodec(lang_dir)
     names = WAV_NAMES[:2]
     expected = {n: codec.decode(t) for n, t in
