@@ -1,4 +1,5 @@
-"""Decoding hyperparameters: one dataclass, icefall's decode.py defaults (docs/design/algorithms.rst §4).
+"""Decoding hyperparameters: one dataclass, icefall's decode.py defaults
+(docs/design/algorithms.rst §4).
 
 Example::
 
