@@ -45,7 +45,8 @@ def test_bad_flag_values_are_rejected():
 
 
 def test_normal_parameter_count_matches_icefall_within_5_percent():
-    # RESULTS.md: 65,549,011 (normal, V=500); the causal variant 66,110,931 (docs/design/zipformer.rst 11)
+    # RESULTS.md: 65,549,011 (normal, V=500); the causal variant 66,110,931
+    # (docs/design/zipformer.rst 11)
     count = count_parameters(normal_config(500))
     assert abs(count - ICEFALL_NORMAL_PARAMS) <= 0.05 * ICEFALL_NORMAL_PARAMS
     # the only known difference: icefall's unused per-layer `bypass_scale` (sum of layer dims)
