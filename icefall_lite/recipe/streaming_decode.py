@@ -97,10 +97,11 @@ class DecodeStream:
     search_state: Any = None  # the method's state (see StreamSearch)
     ref_ids: list[int] | None = None  # reference token ids (the oracle method only)
     result: list[int] | None = None
+    end: int | None = None  # fbank frames after which the stream is done (None: all)
 
     @property
     def done(self) -> bool:
-        return self.processed >= self.features.size(0)
+        return self.processed >= (self.features.size(0) if self.end is None else self.end)
 
 
 def chunk_features(streams: list[DecodeStream], chunk_frames: int, pad_length: int
@@ -133,7 +134,7 @@ class StreamingDecoder:
     """
 
     def __init__(self, model, method: str, config: DecodingConfig,
-                 tail_pad_frames: int = 30, graph=None) -> None:
+                 tail_pad_frames: int = 30, graph=None, whole_chunks: bool = False) -> None:
         if method not in STREAMING_METHODS:
             raise ValueError(f"streaming decoding supports {STREAMING_METHODS}, not {method!r}")
         geometry = streaming_geometry(model)
@@ -141,6 +142,7 @@ class StreamingDecoder:
         self.method = method
         self.config = config
         self.tail_pad_frames = tail_pad_frames
+        self.whole_chunks = whole_chunks
         self.device = model_device(model)
         # fbank frames per chunk, and the front end's look-ahead (7 + 2 * ConvNeXt padding)
         self.chunk_frames, self.pad_length = geometry
@@ -152,8 +154,13 @@ class StreamingDecoder:
                    duration: float = 0.0, ref_ids: list[int] | None = None) -> DecodeStream:
         features = torch.nn.functional.pad(features.float(), (0, 0, 0, self.tail_pad_frames),
                                            value=LOG_EPSILON).to(self.device)
+        end = None
+        if self.whole_chunks:
+            usable = features.size(0) - self.pad_length - 1
+            end = self.chunk_frames * max(usable // self.chunk_frames, 0)
         return DecodeStream(cut_id, ref, features, self.model.get_init_states(1, self.device),
-                            duration, search_state=self.search.init_state(), ref_ids=ref_ids)
+                            duration, search_state=self.search.init_state(), ref_ids=ref_ids,
+                            end=end)
 
     @torch.no_grad()
     def decode_chunk(self, streams: list[DecodeStream]) -> None:

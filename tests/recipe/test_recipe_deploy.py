@@ -28,7 +28,7 @@ from icefall_lite.runtime import OnnxTransducer
 from tests.recipe.conftest import TINY_ARGS, WAV_NAMES
 
 RATE = 8000
-CHUNK_FRAMES, PAD = 32, 13  # chunk 16 at 50 Hz = 32 fbank frames; front-end look-ahead
+CHUNK_FRAMES = 32  # chunk 16 at 50 Hz = 32 fbank frames
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +46,15 @@ def _files(written, streaming=False, int8=False):
     return [str(written[f"{part}{tail}"]) for part in ("encoder", "decoder", "joiner")]
 
 
-def _waves(wav_dir, pad_to_chunks=False):
-    """The test wavs; with ``pad_to_chunks`` each is followed by silence (zeros) up to a whole
-    number of chunks plus the look-ahead plus one frame: sherpa-onnx decodes a chunk only when
-    more than ``T`` frames are ready, so it then sees the same chunks as the library."""
+def _waves(wav_dir, tail_silence=False):
+    """The test wavs; with ``tail_silence`` each is followed by 0.53 s of zeros (as a streaming
+    client would send, so the last words pass the look-ahead)."""
     waves = []
     for name in WAV_NAMES:
         samples, rate = sf.read(wav_dir / name, dtype="float32")
         assert rate == RATE
-        if pad_to_chunks:
-            frames = len(samples) // 80 + 50  # fbank frames (10 ms = 80 samples) + 0.5 s
-            frames += (PAD + 1 - frames) % CHUNK_FRAMES
-            samples = np.concatenate([samples, np.zeros(frames * 80 - len(samples), "float32")])
+        if tail_silence:
+            samples = np.concatenate([samples, np.zeros(int(0.53 * RATE), "float32")])
         waves.append(samples)
     return waves
 
@@ -82,24 +79,18 @@ def _sherpa_words(recognizer, waves, online: bool) -> list[list[str]]:
 
 def _library_words(model, lang_dir, waves, method, config, streaming: bool):
     """The library's decoding of the eager model on the training extractor's features:
-    ``decode`` (what decode.py runs) or StreamingDecoder (streaming_decode.py) fed exactly the
-    whole chunks of each padded wave."""
+    ``decode`` (what decode.py runs) or StreamingDecoder (streaming_decode.py) on the whole
+    chunks of each wave (sherpa-onnx's rule, ``whole_chunks``)."""
     text = pretrained.TokenText(tokens=lang_dir / "tokens.txt")
     feats, lens = pretrained.compute_features(waves, RATE)
     if not streaming:
         with torch.no_grad():
             enc, enc_lens = model.forward_encoder(feats, lens)
         return [text(h).split() for h in decode(method, model, enc, enc_lens, config)]
-    decoder = StreamingDecoder(model, method, config, tail_pad_frames=0)
-    out = []
-    for f, n in zip(feats, lens.tolist()):
-        assert (n - PAD) % CHUNK_FRAMES == 1
-        n -= 1
-        s = decoder.new_stream("u", f[:n], [])
-        for _ in range((n - PAD) // CHUNK_FRAMES):
-            decoder.decode_chunk([s])
-        out.append(text(decoder.search.finish([s.search_state], [s.frames_decoded])[0]).split())
-    return out
+    decoder = StreamingDecoder(model, method, config, tail_pad_frames=0, whole_chunks=True)
+    items = [(str(i), f[:n], [], 0.0) for i, (f, n) in enumerate(zip(feats, lens.tolist()))]
+    results = {s.cut_id: s.result for s in decoder.run(items, len(items))}
+    return [text(results[str(i)]).split() for i in range(len(items))]
 
 
 def _non_trivial(words: list[list[str]]) -> None:
@@ -132,7 +123,7 @@ def test_sherpa_online_recognizer_gives_the_streaming_words(method, deployed, la
     recognizer = sherpa_onnx.OnlineRecognizer.from_transducer(
         str(written["tokens"]), encoder, decoder, joiner, num_threads=1, sample_rate=RATE,
         feature_dim=80, decoding_method=method, max_active_paths=4)
-    waves = _waves(wav_dir, pad_to_chunks=True)
+    waves = _waves(wav_dir, tail_silence=True)
     expected = _library_words(model, lang_dir, waves, method, DecodingConfig(beam_size=4),
                               streaming=True)
     _non_trivial(expected)
