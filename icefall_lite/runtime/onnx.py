@@ -173,7 +173,8 @@ class OnnxTransducer:
             None, {"x": x.float().cpu().numpy(), "x_lens": x_lens.long().cpu().numpy()})
         return torch.from_numpy(out), torch.from_numpy(out_lens)
 
-    def _require_streaming(self) -> None:
+    def require_streaming(self) -> None:
+        """ValueError naming the encoder file unless it is a streaming encoder."""
         if not self.streaming:
             raise ValueError(f"ONNX encoder {self.paths['encoder']} is a non-streaming encoder: "
                              "chunk-wise decoding needs the streaming encoder of a causal model "
@@ -185,7 +186,7 @@ class OnnxTransducer:
         :func:`~icefall_lite.runtime.states.state_batch_axes`)."""
         from icefall_lite.runtime.states import state_batch_axes  # noqa: PLC0415
 
-        self._require_streaming()
+        self.require_streaming()
         axes = state_batch_axes(len(self._state_inputs))
         states = []
         for spec, axis in zip(self._state_inputs, axes):
@@ -200,7 +201,7 @@ class OnnxTransducer:
         """One chunk x (N, T, F) (T = ``chunk_frames + pad_length``) -> projected encoder_out
         (N, chunk / 2, J), its lengths and the new states (``x_lens`` must be all T: the file
         takes whole chunks)."""
-        self._require_streaming()
+        self.require_streaming()
         if int(x_lens.min()) != x.shape[1]:
             raise ValueError("the streaming ONNX encoder takes whole chunks only")
         feeds = {"x": x.float().cpu().numpy()}

@@ -46,9 +46,11 @@ def streaming_geometry(model) -> tuple[int, int]:
     """(fbank frames per chunk, look-ahead frames) of a streaming model: an eager causal
     ``AsrModel`` (``2 * chunk_size[0]``, ``7 + 2 * ConvNeXt padding``) or a runtime model
     (its ``chunk_frames`` / ``pad_length``). ValueError for a model that cannot stream."""
-    if hasattr(model, "chunk_frames"):
-        if not getattr(model, "streaming", True):
-            raise ValueError(f"{model} is not a streaming model (export a causal model's "
+    if hasattr(model, "require_streaming"):
+        model.require_streaming()  # a runtime model: a clear error naming a non-streaming file
+    if hasattr(model, "streaming"):
+        if not model.streaming:
+            raise ValueError(f"{model!r} is not a streaming model (export a causal model's "
                              "streaming encoder)")
         return model.chunk_frames, model.pad_length
     encoder = model.encoder
