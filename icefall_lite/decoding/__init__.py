@@ -17,7 +17,12 @@ Example::
     (2, True)
 """
 
-from icefall_lite.decoding.beam_search import beam_search, modified_beam_search
+from icefall_lite.decoding.beam_search import (
+    beam_search,
+    beam_search_step,
+    modified_beam_search,
+    modified_beam_search_step,
+)
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.fast_beam_search import (
     edit_distance,
@@ -26,8 +31,9 @@ from icefall_lite.decoding.fast_beam_search import (
     fast_beam_search_nbest_LG,
     fast_beam_search_nbest_oracle,
     fast_beam_search_one_best,
+    fast_beam_search_step,
 )
-from icefall_lite.decoding.greedy import greedy_search_batch
+from icefall_lite.decoding.greedy import greedy_search_batch, greedy_search_step
 from icefall_lite.decoding.lattice import get_texts, scale_graph
 from icefall_lite.decoding.nbest import Nbest
 from icefall_lite.decoding.registry import (
@@ -43,13 +49,16 @@ from icefall_lite.decoding.results import (
     wer_stats,
     write_results,
 )
+from icefall_lite.decoding.stream_search import StreamSearch, lattice_answer
 
 __all__ = [
     "DECODING_METHODS",
     "DecodingConfig",
     "DecodingMethod",
     "Nbest",
+    "StreamSearch",
     "beam_search",
+    "beam_search_step",
     "decode",
     "edit_distance",
     "fast_beam_search",
@@ -57,11 +66,15 @@ __all__ = [
     "fast_beam_search_nbest_LG",
     "fast_beam_search_nbest_oracle",
     "fast_beam_search_one_best",
+    "fast_beam_search_step",
     "get_texts",
     "greedy_search_batch",
+    "greedy_search_step",
     "kaldi_wer_line",
+    "lattice_answer",
     "make_decoding_graph",
     "modified_beam_search",
+    "modified_beam_search_step",
     "real_time_factor",
     "result_suffix",
     "scale_graph",

@@ -33,7 +33,10 @@ from icefall_lite.decoding.greedy import (
     run_decoder,
 )
 
-__all__ = ["Hypothesis", "HypothesisList", "beam_search", "modified_beam_search"]
+__all__ = [
+    "Hypothesis", "HypothesisList", "beam_search", "beam_search_step", "best_tokens",
+    "initial_beam", "modified_beam_search", "modified_beam_search_step",
+]
 
 
 @dataclass
@@ -86,6 +89,66 @@ class HypothesisList:
         return iter(self.data.values())
 
 
+def initial_beam(context_size: int, blank_id: int) -> HypothesisList:
+    """The beam at the start of an utterance: the initial context with score 0."""
+    return HypothesisList([Hypothesis(initial_context(context_size, blank_id), 0.0)])
+
+
+@torch.no_grad()
+def beam_search_step(
+    model, projected: torch.Tensor, beam: HypothesisList, beam_size: int = 4,
+    temperature: float = 1.0, blank_penalty: float = 0.0, max_sym_per_utt: int = 20000,
+) -> HypothesisList:
+    """Graves' beam search over the frames ``projected`` (``[T, J]``, through
+    ``joiner.encoder_proj``) of one utterance, starting from ``beam``; returns the new beam
+    (offline: all frames at once, streaming: one chunk at a time)."""
+    blank_id = model.decoder.blank_id
+    unk_id = getattr(model, "unk_id", blank_id)
+    context_size = model.decoder.context_size
+    device = projected.device
+    cache: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def decoder_out_of(ys: list[int]) -> torch.Tensor:
+        key = tuple(ys[-context_size:])
+        if key not in cache:
+            cache[key] = run_decoder(model, torch.tensor([list(key)], dtype=torch.int64,
+                                                         device=device))
+        return cache[key]
+
+    B = beam
+    num_sym = 0
+    for t in range(projected.shape[0]):
+        if num_sym >= max_sym_per_utt:
+            break
+        A, B = B, HypothesisList()
+        frame = projected[t : t + 1]
+        while len(A) > 0 and num_sym < max_sym_per_utt:
+            y_star = A.get_most_probable()
+            A.remove(y_star)
+            log_prob = joiner_log_probs(model, frame, decoder_out_of(y_star.ys), temperature,
+                                        blank_penalty)[0]
+            B.add(Hypothesis(list(y_star.ys), y_star.log_prob + float(log_prob[blank_id])))
+            values, indexes = log_prob.topk(min(beam_size + 1, log_prob.numel()))
+            for i, v in zip(indexes.tolist(), values.tolist()):
+                if i in (blank_id, unk_id):
+                    continue
+                num_sym += 1
+                A.add(Hypothesis(y_star.ys + [i], y_star.log_prob + v))
+            if len(A) == 0:
+                break
+            kept = B.filter(A.get_most_probable().log_prob)
+            if len(kept) >= beam_size:
+                B = kept.topk(beam_size)
+                break
+        B = B.topk(beam_size) if len(B) > beam_size else B
+    return B
+
+
+def best_tokens(beam: HypothesisList, context_size: int) -> list[int]:
+    """The tokens of the beam's best length-normalised hypothesis (context removed)."""
+    return beam.get_most_probable(length_norm=True).ys[context_size:]
+
+
 @torch.no_grad()
 def beam_search(
     model,
@@ -96,7 +159,7 @@ def beam_search(
     max_sym_per_utt: int = 20000,
     blank_penalty: float = 0.0,
 ) -> list[list[int]]:
-    """Graves' transducer beam search, one utterance after another.
+    """Graves' transducer beam search, one utterance after another (:func:`beam_search_step`).
 
     Args:
       model: transducer (see :mod:`icefall_lite.decoding.greedy`).
@@ -112,90 +175,38 @@ def beam_search(
     if encoder_out_lens is None:
         encoder_out_lens = torch.full((encoder_out.shape[0],), encoder_out.shape[1])
     _check_inputs(encoder_out, encoder_out_lens)
-    blank_id = model.decoder.blank_id
-    unk_id = getattr(model, "unk_id", blank_id)
     context_size = model.decoder.context_size
-    device = encoder_out.device
     projected = model.joiner.encoder_proj(encoder_out)
     results = []
     for n in range(encoder_out.shape[0]):
-        decoder_cache: dict[tuple[int, ...], torch.Tensor] = {}
-
-        def decoder_out_of(ys: list[int], cache=decoder_cache) -> torch.Tensor:
-            key = tuple(ys[-context_size:])
-            if key not in cache:
-                ctx = torch.tensor([list(key)], dtype=torch.int64, device=device)
-                cache[key] = run_decoder(model, ctx)
-            return cache[key]
-
-        B = HypothesisList([Hypothesis(initial_context(context_size, blank_id), 0.0)])
-        num_sym = 0
-        for t in range(int(encoder_out_lens[n])):
-            if num_sym >= max_sym_per_utt:
-                break
-            A, B = B, HypothesisList()
-            frame = projected[n, t : t + 1]
-            while len(A) > 0 and num_sym < max_sym_per_utt:
-                y_star = A.get_most_probable()
-                A.remove(y_star)
-                log_prob = joiner_log_probs(model, frame, decoder_out_of(y_star.ys), temperature,
-                                            blank_penalty)[0]
-                B.add(Hypothesis(list(y_star.ys), y_star.log_prob + float(log_prob[blank_id])))
-                values, indexes = log_prob.topk(min(beam_size + 1, log_prob.numel()))
-                for i, v in zip(indexes.tolist(), values.tolist()):
-                    if i in (blank_id, unk_id):
-                        continue
-                    num_sym += 1
-                    A.add(Hypothesis(y_star.ys + [i], y_star.log_prob + v))
-                if len(A) == 0:
-                    break
-                kept = B.filter(A.get_most_probable().log_prob)
-                if len(kept) >= beam_size:
-                    B = kept.topk(beam_size)
-                    break
-            B = B.topk(beam_size) if len(B) > beam_size else B
-        best = B.get_most_probable(length_norm=True)
-        results.append(best.ys[context_size:])
+        beam = beam_search_step(model, projected[n, : int(encoder_out_lens[n])],
+                                initial_beam(context_size, model.decoder.blank_id), beam_size,
+                                temperature, blank_penalty, max_sym_per_utt)
+        results.append(best_tokens(beam, context_size))
     return results
 
 
 @torch.no_grad()
-def modified_beam_search(
-    model,
-    encoder_out: torch.Tensor,
-    encoder_out_lens: torch.Tensor,
-    beam_size: int = 4,
-    temperature: float = 1.0,
+def modified_beam_search_step(
+    model, projected: torch.Tensor, beams: list[HypothesisList],
+    lens: torch.Tensor | None = None, beam_size: int = 4, temperature: float = 1.0,
     blank_penalty: float = 0.0,
-) -> list[list[int]]:
-    """Batched beam search with at most one symbol per frame.
+) -> None:
+    """Modified beam search over the frames of ``projected`` (``[N, T, J]``, through
+    ``joiner.encoder_proj``), continuing ``beams[n]`` (replaced in place); frames ``t >=
+    lens[n]`` are skipped (``lens`` None: all ``T``).
 
     All hypotheses of all active utterances are scored by one decoder + joiner call per frame;
     each utterance keeps its ``beam_size`` best (hypothesis, token) extensions, where a blank
-    keeps the token sequence and equal sequences are merged by log-add.
-
-    Args:
-      model: transducer (see :mod:`icefall_lite.decoding.greedy`).
-      encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]``.
-      beam_size: hypotheses kept per utterance.
-      temperature: joiner logits are divided by it.
-      blank_penalty: subtracted from the blank logit before the log-softmax.
-
-    Returns:
-      Token ids per utterance (best length-normalised hypothesis).
-    """
-    _check_inputs(encoder_out, encoder_out_lens)
+    keeps the token sequence and equal sequences are merged by log-add."""
     blank_id = model.decoder.blank_id
     unk_id = getattr(model, "unk_id", blank_id)
     context_size = model.decoder.context_size
-    device = encoder_out.device
-    N = encoder_out.shape[0]
-    projected = model.joiner.encoder_proj(encoder_out)
-    lens = encoder_out_lens.tolist()
-    beams = [HypothesisList([Hypothesis(initial_context(context_size, blank_id), 0.0)])
-             for _ in range(N)]
-    for t in range(max(lens, default=0)):
-        active = [n for n in range(N) if lens[n] > t]
+    device = projected.device
+    N, T, _ = projected.shape
+    lens_list = [T] * N if lens is None else lens.tolist()
+    for t in range(max(lens_list, default=0)):
+        active = [n for n in range(N) if lens_list[n] > t]
         hyps = [list(beams[n]) for n in active]
         flat = [h for hs in hyps for h in hs]
         counts = [len(hs) for hs in hyps]
@@ -220,4 +231,34 @@ def modified_beam_search(
                 ys = hyp.ys if token in (blank_id, unk_id) else hyp.ys + [token]
                 new_beam.add(Hypothesis(list(ys), s))
             beams[n] = new_beam
-    return [beams[n].get_most_probable(length_norm=True).ys[context_size:] for n in range(N)]
+
+
+@torch.no_grad()
+def modified_beam_search(
+    model,
+    encoder_out: torch.Tensor,
+    encoder_out_lens: torch.Tensor,
+    beam_size: int = 4,
+    temperature: float = 1.0,
+    blank_penalty: float = 0.0,
+) -> list[list[int]]:
+    """Batched beam search with at most one symbol per frame (:func:`modified_beam_search_step`
+    over the whole utterances).
+
+    Args:
+      model: transducer (see :mod:`icefall_lite.decoding.greedy`).
+      encoder_out: ``[N, T, C]``; encoder_out_lens: ``[N]``.
+      beam_size: hypotheses kept per utterance.
+      temperature: joiner logits are divided by it.
+      blank_penalty: subtracted from the blank logit before the log-softmax.
+
+    Returns:
+      Token ids per utterance (best length-normalised hypothesis).
+    """
+    _check_inputs(encoder_out, encoder_out_lens)
+    context_size = model.decoder.context_size
+    beams = [initial_beam(context_size, model.decoder.blank_id)
+             for _ in range(encoder_out.shape[0])]
+    modified_beam_search_step(model, model.joiner.encoder_proj(encoder_out), beams,
+                              encoder_out_lens, beam_size, temperature, blank_penalty)
+    return [best_tokens(b, context_size) for b in beams]

@@ -48,6 +48,12 @@ __all__ = [
     "fast_beam_search_nbest_LG",
     "fast_beam_search_nbest_oracle",
     "fast_beam_search_one_best",
+    "fast_beam_search_step",
+    "lattice_of",
+    "nbest_of",
+    "one_best_of",
+    "oracle_of",
+    "rnnt_decoding_config",
 ]
 
 
@@ -63,6 +69,35 @@ def advance_frames(model, streams, projected: torch.Tensor, num_frames: int,
         decoder_out = run_decoder(model, stream_contexts(contexts, model.decoder.blank_id))
         streams.advance(joiner_log_probs(model, projected[owner, t], decoder_out, temperature,
                                          blank_penalty))
+
+
+def rnnt_decoding_config(model, ns, beam: float = 20.0, max_states: int = 64,
+                         max_contexts: int = 8):
+    """``ns.RnntDecodingConfig`` (``ns``: the graph's k2 namespace) for ``model``'s decoder."""
+    return ns.RnntDecodingConfig(vocab_size=model.decoder.vocab_size,
+                                 decoder_history_len=model.decoder.context_size, beam=beam,
+                                 max_states=max_states, max_contexts=max_contexts)
+
+
+@torch.no_grad()
+def fast_beam_search_step(model, streams: list, rnnt_config, ns, projected: torch.Tensor,
+                          num_frames: int, temperature: float = 1.0,
+                          blank_penalty: float = 0.0):
+    """Advance the ``RnntDecodingStream`` s ``streams`` (one per row of ``projected``, ``[N, T,
+    J]`` through ``joiner.encoder_proj``) over frames ``0..num_frames-1``, then flush the search
+    state back into them. Returns the ``RnntDecodingStreams`` for :func:`lattice_of`. Offline
+    decoding calls it once, streaming once per chunk."""
+    decoding = ns.RnntDecodingStreams(streams, rnnt_config)
+    advance_frames(model, decoding, projected, num_frames, temperature, blank_penalty)
+    decoding.terminate_and_flush_to_streams()
+    return decoding
+
+
+def lattice_of(decoding, num_frames: list[int], allow_partial: bool = True):
+    """The lattice of the streams of :func:`fast_beam_search_step`'s result over their first
+    ``num_frames`` frames (final arcs output nothing, see
+    :func:`~icefall_lite.decoding.lattice.clear_final_outputs`)."""
+    return clear_final_outputs(decoding.format_output(num_frames, allow_partial=allow_partial))
 
 
 @torch.no_grad()
@@ -96,23 +131,48 @@ def fast_beam_search(
     if encoder_out.shape[0] == 0 or int(encoder_out_lens.min()) < 1:
         raise ValueError("fast_beam_search needs a non-empty batch with encoder_out_lens >= 1")
     ns = namespace_of(decoding_graph)
-    context_size = model.decoder.context_size
-    vocab_size = model.decoder.vocab_size
-    N, T, _ = encoder_out.shape
-    config = ns.RnntDecodingConfig(
-        vocab_size=vocab_size,
-        decoder_history_len=context_size,
-        beam=beam,
-        max_states=max_states,
-        max_contexts=max_contexts,
+    config = rnnt_decoding_config(model, ns, beam, max_states, max_contexts)
+    streams = [ns.RnntDecodingStream(decoding_graph) for _ in range(encoder_out.shape[0])]
+    decoding = fast_beam_search_step(model, streams, config, ns,
+                                     model.joiner.encoder_proj(encoder_out),
+                                     int(encoder_out_lens.max()), temperature, blank_penalty)
+    return lattice_of(decoding, encoder_out_lens.tolist(), allow_partial)
+
+
+def one_best_of(lattice, use_double_scores: bool = True) -> list[list[int]]:
+    """The best path's outputs of each lattice: token ids (trivial graph) or word ids (LG)."""
+    ns = namespace_of(lattice)
+    return get_texts(ns.shortest_path(lattice, use_double_scores=use_double_scores))
+
+
+def nbest_of(lattice, num_paths: int = 200, nbest_scale: float = 0.5,
+             use_double_scores: bool = True, log_semiring: bool = False) -> list[list[int]]:
+    """Sample ``num_paths`` paths, keep the distinct output sequences, score each by its best
+    alignment (``log_semiring`` False) or the total over its alignments, return the best."""
+    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
+    scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring, use_double_scores)
+    return nbest.best(scores)
+
+
+def edit_distance(ref: list[int], hyp: list[int]) -> int:
+    """Levenshtein distance between two sequences (insertions, deletions, substitutions = 1),
+    by kaldialign."""
+    import kaldialign  # noqa: PLC0415 - needed by the oracle only
+
+    return int(kaldialign.edit_distance(list(ref), list(hyp))["total"])
+
+
+def oracle_of(lattice, ref_texts: list[list[int]], num_paths: int = 200,
+              nbest_scale: float = 0.5, use_double_scores: bool = True) -> list[list[int]]:
+    """Among the sampled distinct sequences of each lattice, the one with the fewest edits
+    against ``ref_texts[i]`` (token ids): the best any rescoring of these paths could reach."""
+    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
+    owner = nbest.path_to_utt.tolist()
+    errors = torch.tensor(
+        [float(edit_distance(ref_texts[u], s)) for u, s in zip(owner, nbest.sequences)],
+        dtype=torch.float64,
     )
-    streams = ns.RnntDecodingStreams([ns.RnntDecodingStream(decoding_graph) for _ in range(N)],
-                                     config)
-    advance_frames(model, streams, model.joiner.encoder_proj(encoder_out),
-                   int(encoder_out_lens.max()), temperature, blank_penalty)
-    streams.terminate_and_flush_to_streams()
-    lattice = streams.format_output(encoder_out_lens.tolist(), allow_partial=allow_partial)
-    return clear_final_outputs(lattice)
+    return nbest.best(errors, largest=False)
 
 
 def fast_beam_search_one_best(
@@ -124,14 +184,7 @@ def fast_beam_search_one_best(
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
                                max_states, max_contexts, temperature, allow_partial,
                                blank_penalty)
-    ns = namespace_of(lattice)
-    return get_texts(ns.shortest_path(lattice, use_double_scores=use_double_scores))
-
-
-def _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, log_semiring):
-    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
-    scores = nbest.tot_scores(nbest.intersect(lattice), log_semiring, use_double_scores)
-    return nbest.best(scores)
+    return one_best_of(lattice, use_double_scores)
 
 
 def fast_beam_search_nbest(
@@ -145,7 +198,7 @@ def fast_beam_search_nbest(
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
                                max_states, max_contexts, temperature, allow_partial,
                                blank_penalty)
-    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, False)
+    return nbest_of(lattice, num_paths, nbest_scale, use_double_scores, False)
 
 
 def fast_beam_search_nbest_LG(
@@ -160,18 +213,7 @@ def fast_beam_search_nbest_LG(
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
                                max_states, max_contexts, temperature, allow_partial,
                                blank_penalty)
-    return _nbest_answer(lattice, num_paths, nbest_scale, use_double_scores, log_semiring)
-
-
-def edit_distance(ref: list[int], hyp: list[int]) -> int:
-    """Levenshtein distance between two sequences (insertions, deletions, substitutions = 1)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+    return nbest_of(lattice, num_paths, nbest_scale, use_double_scores, log_semiring)
 
 
 def fast_beam_search_nbest_oracle(
@@ -190,10 +232,4 @@ def fast_beam_search_nbest_oracle(
     lattice = fast_beam_search(model, decoding_graph, encoder_out, encoder_out_lens, beam,
                                max_states, max_contexts, temperature, allow_partial,
                                blank_penalty)
-    nbest = Nbest.from_lattice(lattice, num_paths, use_double_scores, nbest_scale)
-    owner = nbest.path_to_utt.tolist()
-    errors = torch.tensor(
-        [float(edit_distance(ref_texts[u], s)) for u, s in zip(owner, nbest.sequences)],
-        dtype=torch.float64,
-    )
-    return nbest.best(errors, largest=False)
+    return oracle_of(lattice, ref_texts, num_paths, nbest_scale, use_double_scores)

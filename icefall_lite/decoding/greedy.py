@@ -25,8 +25,8 @@ from __future__ import annotations
 import torch
 
 __all__ = [
-    "greedy_search_batch", "initial_context", "joiner_log_probs", "penalize_blank",
-    "run_decoder", "stream_contexts",
+    "greedy_search_batch", "greedy_search_step", "initial_context", "joiner_log_probs",
+    "penalize_blank", "run_decoder", "stream_contexts",
 ]
 
 
@@ -96,6 +96,45 @@ def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> 
 
 
 @torch.no_grad()
+def greedy_search_step(
+    model, projected: torch.Tensor, hyps: list[list[int]], lens: torch.Tensor | None = None,
+    blank_penalty: float = 0.0,
+) -> None:
+    """Greedy search over frames of ``projected`` (``[N, T, J]``, already through
+    ``joiner.encoder_proj``), continuing each of the ``N`` hypotheses ``hyps[n]`` (the decoder
+    context followed by the tokens so far; extended in place). Frames ``t >= lens[n]`` of
+    utterance ``n`` are skipped (``lens`` None: all ``T``). Offline decoding calls it once per
+    batch, streaming once per chunk, so both make the same decisions."""
+    blank_id = model.decoder.blank_id
+    unk_id = getattr(model, "unk_id", blank_id)
+    context_size = model.decoder.context_size
+    device = projected.device
+    N, T, _ = projected.shape
+    if N == 0 or T == 0:
+        return
+    lens = torch.full((N,), T, device=device) if lens is None else lens.to(device)
+    contexts = torch.tensor([h[-context_size:] for h in hyps], dtype=torch.int64, device=device)
+    decoder_out = run_decoder(model, contexts)
+    for t in range(int(lens.max())):
+        active = torch.nonzero(lens > t).squeeze(1)
+        logits = model.joiner(
+            projected[active, t].unsqueeze(1).unsqueeze(1),
+            decoder_out[active].unsqueeze(1),
+            project_input=False,
+        )
+        logits = penalize_blank(logits.reshape(active.numel(), -1), blank_id, blank_penalty)
+        y = logits.argmax(dim=-1)
+        emit = (y != blank_id) & (y != unk_id)
+        if not bool(emit.any()):
+            continue
+        who = active[emit]
+        for i, token in zip(who.tolist(), y[emit].tolist()):
+            hyps[i].append(token)
+        contexts[who] = torch.cat([contexts[who, 1:], y[emit].unsqueeze(1)], dim=1)
+        decoder_out[who] = run_decoder(model, contexts[who])
+
+
+@torch.no_grad()
 def greedy_search_batch(
     model, encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor, temperature: float = 1.0,
     blank_penalty: float = 0.0,
@@ -114,35 +153,9 @@ def greedy_search_batch(
     """
     del temperature
     _check_inputs(encoder_out, encoder_out_lens)
-    blank_id = model.decoder.blank_id
-    unk_id = getattr(model, "unk_id", blank_id)
     context_size = model.decoder.context_size
-    device = encoder_out.device
-    N, T, _ = encoder_out.shape
-    lens = encoder_out_lens.to(device)
-    contexts = torch.tensor(
-        [initial_context(context_size, blank_id)] * N, dtype=torch.int64, device=device
-    )
-    hyps: list[list[int]] = [[] for _ in range(N)]
-    if N == 0:
-        return hyps
-    encoder_out = model.joiner.encoder_proj(encoder_out)
-    decoder_out = run_decoder(model, contexts)
-    for t in range(int(lens.max())):
-        active = torch.nonzero(lens > t).squeeze(1)
-        logits = model.joiner(
-            encoder_out[active, t].unsqueeze(1).unsqueeze(1),
-            decoder_out[active].unsqueeze(1),
-            project_input=False,
-        )
-        logits = penalize_blank(logits.reshape(active.numel(), -1), blank_id, blank_penalty)
-        y = logits.argmax(dim=-1)
-        emit = (y != blank_id) & (y != unk_id)
-        if not bool(emit.any()):
-            continue
-        who = active[emit]
-        for i, token in zip(who.tolist(), y[emit].tolist()):
-            hyps[i].append(token)
-        contexts[who] = torch.cat([contexts[who, 1:], y[emit].unsqueeze(1)], dim=1)
-        decoder_out[who] = run_decoder(model, contexts[who])
-    return hyps
+    hyps = [initial_context(context_size, model.decoder.blank_id)
+            for _ in range(encoder_out.shape[0])]
+    greedy_search_step(model, model.joiner.encoder_proj(encoder_out), hyps, encoder_out_lens,
+                       blank_penalty)
+    return [h[context_size:] for h in hyps]

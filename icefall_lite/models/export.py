@@ -5,9 +5,11 @@
   with ``get_init_states``), decoder and joiner (``jit_script.pt``);
 - :func:`export_onnx` - ``encoder.onnx`` (front end + encoder + ``joiner.encoder_proj``),
   ``decoder.onnx`` (decoder + ``joiner.decoder_proj``) and ``joiner.onnx``, non-streaming or
-  streaming (fixed chunk, states as flat inputs/outputs), with metadata;
-- running them: :mod:`icefall_lite.models.onnx_runtime` (``OnnxTransducer``,
-  ``OnnxStreamingEncoder``, ``greedy_search``), re-exported here.
+  streaming (fixed chunk, states as flat inputs/outputs), with metadata: the layout, state
+  shapes and metadata sherpa-onnx's zipformer2 transducer reads (see docs/deployment.rst);
+- :func:`quantize_onnx` - dynamically quantised (int8 weights) copies of ONNX files;
+- :func:`write_sherpa_tokens` - ``tokens.txt`` as sherpa-onnx renders it;
+- running them: :mod:`icefall_lite.runtime`.
 
 Example::
 
@@ -36,27 +38,39 @@ from icefall_lite.models.asr_model import AsrModel
 from icefall_lite.models.decoder import Decoder
 from icefall_lite.models.encoder_model import EncoderModel, StreamingEncoderModel
 from icefall_lite.models.joiner import Joiner
-from icefall_lite.models.onnx_runtime import (
-    OnnxStreamingEncoder,
-    OnnxTransducer,
-    greedy_search,
-    onnx_state_names,
-)
 from icefall_lite.models.zipformer import CPU, NUM_LAYER_STATES
 
 __all__ = [
+    "SHERPA_EMBED_CHANNELS",
     "EncoderModel",
-    "OnnxStreamingEncoder",
-    "OnnxTransducer",
     "StreamingEncoderModel",
     "StreamingTransducerForExport",
     "TransducerForExport",
     "export_jit",
     "export_onnx",
     "export_pretrained",
-    "greedy_search",
     "onnx_state_names",
+    "quantize_onnx",
+    "write_sherpa_tokens",
 ]
+
+#: Channels of the front end's cached state that sherpa-onnx allocates for every zipformer2
+#: streaming encoder (icefall's ``layer3_channels``); a model with fewer channels is exported
+#: with its state zero-padded to this many (see :class:`_OnnxStreamingEncoder`).
+SHERPA_EMBED_CHANNELS = 128
+
+LAYER_STATE_NAMES = (
+    "cached_key", "cached_nonlin_attn", "cached_val1", "cached_val2", "cached_conv1",
+    "cached_conv2",
+)
+
+
+def onnx_state_names(encoder) -> list[str]:
+    """Names of the streaming states: ``cached_key_0`` ... per layer, then ``embed_states`` and
+    ``processed_lens`` (the order of ``get_init_states``, and of sherpa-onnx's inputs)."""
+    num_layers = sum(encoder.num_encoder_layers)
+    names = [f"{name}_{i}" for i in range(num_layers) for name in LAYER_STATE_NAMES]
+    return [*names, "embed_states", "processed_lens"]
 
 
 def export_pretrained(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -153,15 +167,34 @@ class _OnnxEncoder(nn.Module):
 
 
 class _OnnxStreamingEncoder(nn.Module):
+    """One chunk with flat states. The front end's cache (``embed_states``) goes in and out
+    with :data:`SHERPA_EMBED_CHANNELS` channels, since sherpa-onnx allocates that many whatever
+    the model has: the model reads the first ``layer3_channels`` and the rest stay zero."""
+
     def __init__(self, model: AsrModel):
         super().__init__()
         self.encoder = StreamingEncoderModel(model.encoder_embed, model.encoder)
         self.encoder_proj = model.joiner.encoder_proj
+        self.embed_channels = model.encoder_embed.layer3_channels
+        if self.embed_channels > SHERPA_EMBED_CHANNELS:
+            raise ValueError(f"export_onnx: the front end has {self.embed_channels} channels, "
+                             f"sherpa-onnx's streaming zipformer2 supports at most "
+                             f"{SHERPA_EMBED_CHANNELS}")
 
     def forward(self, x: Tensor, *states: Tensor):
         x_lens = torch.full((x.size(0),), x.size(1), dtype=torch.int64, device=x.device)
-        out, _, new_states = self.encoder(x, x_lens, list(states))
+        states_list = list(states)
+        states_list[-2] = states_list[-2][:, : self.embed_channels]
+        out, _, new_states = self.encoder(x, x_lens, states_list)
+        missing = SHERPA_EMBED_CHANNELS - self.embed_channels
+        new_states[-2] = torch.nn.functional.pad(new_states[-2], (0, 0, 0, 0, 0, missing))
         return (self.encoder_proj(out), *new_states)
+
+    def init_states(self, batch_size: int) -> list[Tensor]:
+        states = self.encoder.get_init_states(batch_size)
+        embed = states[-2]
+        states[-2] = embed.new_zeros(embed.size(0), SHERPA_EMBED_CHANNELS, *embed.shape[2:])
+        return states
 
 
 class _OnnxDecoder(nn.Module):
@@ -258,7 +291,7 @@ def export_onnx(
         enc = _OnnxStreamingEncoder(model)
         chunk_len = 2 * enc.encoder.chunk_size + enc.encoder.pad_length
         x = torch.randn(batch_size, chunk_len, feature_dim)
-        states = enc.encoder.get_init_states(batch_size)
+        states = enc.init_states(batch_size)
         names = onnx_state_names(model.encoder)
         batch_axes = {}
         num_layer_states = len(names) - 2
@@ -329,3 +362,44 @@ def _export_parameters() -> tuple[str, ...]:
     return tuple(inspect.signature(torch.onnx.export).parameters)
 
 
+def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """A dynamically quantised copy of ``src`` at ``dst`` (onnxruntime's ``quantize_dynamic``:
+    int8 weights of the MatMul nodes, activations quantised on the fly); metadata is kept, so
+    sherpa-onnx and :mod:`icefall_lite.runtime` load it as the float model."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
+
+    dst = Path(dst)
+    quantize_dynamic(model_input=str(src), model_output=str(dst),
+                     op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    logging.info("Saved %s", dst)
+    return dst
+
+
+#: How sherpa-onnx renders a token: a leading ``▁`` becomes a space.
+WORD_START = "\u2581"
+
+
+def write_sherpa_tokens(tokens: str | os.PathLike, dst: str | os.PathLike, vocab_size: int,
+                        pause_piece: str = "<sil>") -> Path:
+    """``tokens.txt`` (``symbol id`` lines) for sherpa-onnx from a lang dir's table: the
+    ``vocab_size`` model tokens (disambiguation symbols ``#k`` dropped), with the pause piece
+    written as ``▁`` so that sherpa-onnx renders it as a word break instead of text (a model
+    trained with ``<sil>`` between words would otherwise show ``RUBOUT<sil> G``).
+
+    ValueError naming ``tokens`` when its ids are not ``0 .. vocab_size - 1``."""
+    tokens = Path(tokens)
+    table: dict[int, str] = {}
+    for line_no, line in enumerate(tokens.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            raise ValueError(f"{tokens}:{line_no}: expected 'symbol id', got {line!r}")
+        if not fields[0].startswith("#"):
+            table[int(fields[1])] = fields[0]
+    if sorted(table) != list(range(vocab_size)):
+        raise ValueError(f"{tokens} has {len(table)} tokens (ids {min(table, default=0)}.."
+                         f"{max(table, default=-1)}), but the model's vocab_size is "
+                         f"{vocab_size}")
+    dst = Path(dst)
+    dst.write_text("".join(f"{WORD_START if table[i] == pause_piece else table[i]} {i}\n"
+                           for i in range(vocab_size)), encoding="utf-8")
+    return dst

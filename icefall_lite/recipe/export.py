@@ -8,7 +8,11 @@
   ``--left-context-frames``, the streaming variant
   ``EXP_DIR/jit_script_chunk_<C>_left_<L>.pt`` (``get_init_states`` + chunk-wise encoder);
 - ``--onnx 1``: ``encoder/decoder/joiner-<epoch-E-avg-A>.onnx`` (non-streaming) and, for such a
-  causal model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus a copy of ``tokens.txt``.
+  causal model, ``...-chunk-<C>-left-<L>.onnx`` (streaming), plus ``tokens.txt`` as sherpa-onnx
+  reads it (the pause piece ``<sil>`` written as ``▁``); sherpa-onnx's
+  ``OfflineRecognizer.from_transducer`` / ``OnlineRecognizer.from_transducer`` load them as they
+  are (docs/deployment.rst);
+- ``--onnx-int8 1``: the same and a dynamically quantised ``*.int8.onnx`` copy of each.
 
 The model is rebuilt from the checkpoints; ``--chunk-size``/``--left-context-frames`` choose
 the streaming variant of a causal model.
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,12 @@ from typing import Any
 from torch import nn
 
 from icefall_lite.lang.files import require_file
-from icefall_lite.models.export import export_jit, export_onnx
+from icefall_lite.models.export import (
+    export_jit,
+    export_onnx,
+    quantize_onnx,
+    write_sherpa_tokens,
+)
 from icefall_lite.recipe.common import BpeCodec, add_corpus_arguments, check_lang
 from icefall_lite.recipe.decode import (
     add_checkpoint_arguments,
@@ -58,7 +66,11 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     group.add_argument("--jit", type=int, default=0,
                        help="1: also write jit_script.pt (and the streaming jit model if causal)")
     group.add_argument("--onnx", type=int, default=0,
-                       help="1: also write encoder/decoder/joiner ONNX files and tokens.txt")
+                       help="1: also write encoder/decoder/joiner ONNX files (sherpa-onnx "
+                            "loads them as they are) and tokens.txt")
+    group.add_argument("--onnx-int8", type=int, default=0,
+                       help="1: also write dynamically quantised (int8) copies of the ONNX "
+                            "files (*.int8.onnx; implies --onnx 1)")
     parser.set_defaults(**defaults)
     return parser
 
@@ -98,7 +110,7 @@ def export(args: argparse.Namespace) -> dict[str, Path]:
         if streaming:
             written["jit_streaming"] = exp_dir / f"jit_script_chunk_{chunk}_left_{left}.pt"
             export_jit(model, written["jit_streaming"], streaming=True)
-    if args.onnx:
+    if args.onnx or args.onnx_int8:
         name = averaging_name(args)
         for part, path in export_onnx(model, exp_dir, suffix=f"-{name}").items():
             written[part] = path
@@ -107,9 +119,14 @@ def export(args: argparse.Namespace) -> dict[str, Path]:
                                 suffix=f"-{name}-chunk-{chunk}-left-{left}")
             for part, path in paths.items():
                 written[f"{part}_streaming"] = path
-        written["tokens"] = exp_dir / "tokens.txt"
-        if tokens.resolve() != written["tokens"].resolve():
-            shutil.copyfile(tokens, written["tokens"])
+        if args.onnx_int8:
+            for what in [w for w in written if w.split("_")[0] in ("encoder", "decoder",
+                                                                   "joiner")]:
+                path = written[what]
+                written[f"{what}_int8"] = quantize_onnx(path, path.with_suffix(".int8.onnx"))
+        # sherpa-onnx's table: the model's tokens, the pause piece rendered as a word break
+        written["tokens"] = write_sherpa_tokens(tokens, exp_dir / "tokens.txt",
+                                                model.decoder.vocab_size)
     for what, path in written.items():
         logger.info("%s: %s", what, path)
     return written

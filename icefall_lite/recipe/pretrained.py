@@ -7,14 +7,20 @@ The model comes from one of
 - ``--nn-model EXP/jit_script.pt`` (``export.py --jit 1``; no model options needed). A
   TorchScript file is a program: ``torch.jit.load`` runs its code, so load only models you
   trust (docs/safety.rst);
-- ``--encoder/--decoder/--joiner EXP/*.onnx`` (``export.py --onnx 1``; run with onnxruntime,
-  greedy search only).
+- ``--encoder/--decoder/--joiner EXP/*.onnx`` (``export.py --onnx 1`` / ``--onnx-int8 1``; run
+  with onnxruntime through :mod:`icefall_lite.runtime`). A streaming encoder
+  (``...-chunk-C-left-L.onnx``) or a streaming TorchScript model decodes every file chunk by
+  chunk.
+
+Every decoding method runs on every model kind. Files longer than ``--max-duration`` are
+decoded chunk by chunk (memory bounded) when the model is causal, else refused.
 
 Tokens are turned into text with ``--bpe-model`` (sentencepiece) or ``--tokens`` (tokens.txt,
 ``▁`` starts a word). Features are those of training: 80-bin fbank through the same extractor
 (:func:`icefall_lite.data.fbank.make_fbank_extractor`, kaldifeat) at ``--sample-rate``, the rate
 the recipe's features were computed at (the corpus's own: 8 kHz for yesno, 16 kHz for AN4 and
-LibriSpeech). A file at another rate is resampled to it, with a log line. ``*_LG`` methods
+LibriSpeech). Audio is read by lhotse; a file at another rate is resampled by lhotse, with a
+log line. ``*_LG`` methods
 read ``LG.pt`` and ``words.txt`` from ``--lang-dir``.
 
 Example (from a recipe directory)::
@@ -27,13 +33,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from lhotse.utils import LOG_EPSILON
 
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, decode
@@ -52,9 +58,6 @@ from icefall_lite.utils.config import (
 
 logger = logging.getLogger(__name__)
 
-#: Feature padding of a batch: lhotse's LOG_EPSILON, as the training batches are padded.
-LOG_EPS = math.log(1e-10)
-
 #: pretrained.py decodes without references, so the oracle method is left out.
 METHODS = tuple(name for name, m in DECODING_METHODS.items() if not m.needs_ref)
 
@@ -63,62 +66,33 @@ METHODS = tuple(name for name, m in DECODING_METHODS.items() if not m.needs_ref)
 # audio and features
 
 
-def resample(samples: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling of a 1-D signal (windowed sinc, Hann window, 6 zero crossings).
-
-    Output sample ``j`` is the sum over input samples ``i`` of ``x[i] * h(j / new - i / orig)``
-    with ``h`` a low-pass at ``min(orig, new) / 2`` (times a roll-off of 0.99), so downsampling
-    does not alias. Returns ``ceil(len * new / orig)`` float32 samples.
-    """
-    if orig_rate == new_rate:
-        return samples.astype(np.float32)
-    g = math.gcd(orig_rate, new_rate)
-    orig, new = orig_rate // g, new_rate // g
-    cutoff = 0.99 * min(orig, new)  # in units of the gcd rate: low-pass at cutoff / 2
-    zeros = 6
-    width = math.ceil(zeros * orig / cutoff)
-    x = torch.from_numpy(samples.astype(np.float32))
-    # Each output phase j (0 <= j < new) reads input samples i - width .. i + width + orig.
-    idx = torch.arange(-width, width + orig, dtype=torch.float64)
-    t = idx[None, :] / orig - torch.arange(new, dtype=torch.float64)[:, None] / new
-    t = t * cutoff
-    t = t.clamp(-zeros, zeros)
-    window = torch.cos(t / zeros * math.pi / 2) ** 2
-    kernels = torch.where(t == 0, torch.ones_like(t), torch.sin(math.pi * t) / (math.pi * t))
-    kernels = (kernels * window * cutoff / orig).float()
-    padded = torch.nn.functional.pad(x[None, None], (width, width + orig))
-    out = torch.nn.functional.conv1d(padded, kernels[:, None], stride=orig)  # (1, new, frames)
-    out = out[0].t().reshape(-1)
-    return out[: math.ceil(len(samples) * new / orig)].numpy()
-
-
 def read_sound_file(path: str | Path, sample_rate: int) -> np.ndarray:
-    """The first channel of ``path`` as float32 in [-1, 1] at ``sample_rate`` Hz.
+    """The first channel of ``path`` as float32 in [-1, 1] at ``sample_rate`` Hz, read (and,
+    at another rate, resampled, with a log line) by lhotse.
 
-    Raises FileNotFoundError for a missing file and ValueError for one that is not audio; a file
-    at another rate is resampled, with a log line."""
-    import soundfile as sf  # noqa: PLC0415
+    Raises FileNotFoundError for a missing file and ValueError for one that is not audio."""
+    from lhotse import Recording  # noqa: PLC0415 - slow import
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sound file not found: {path}")
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError variants
+        recording = Recording.from_file(path)
+        if recording.sampling_rate != sample_rate:
+            logger.warning("%s: sample rate %d Hz, the model expects %d Hz: resampling", path,
+                           recording.sampling_rate, sample_rate)
+            recording = recording.resample(sample_rate)
+        samples = recording.load_audio()[0]
+    except Exception as e:  # lhotse / soundfile / audioread raise many kinds
         raise ValueError(f"cannot read sound file {path}: {e}") from e
-    samples = samples[:, 0]
     if samples.size == 0:
         raise ValueError(f"sound file {path} has no samples")
-    if rate != sample_rate:
-        logger.warning("%s: sample rate %d Hz, the model expects %d Hz: resampling", path,
-                       rate, sample_rate)
-        samples = resample(samples, rate, sample_rate)
-    return samples
+    return samples.astype(np.float32)
 
 
 def compute_features(waves: list[np.ndarray], sample_rate: int,
                      num_mel_bins: int = 80) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fbank of each wave with the training extractor; returns (N, T, F) padded with LOG_EPS
+    """Fbank of each wave with the training extractor; returns (N, T, F) padded with
     and the (N,) lengths."""
     from icefall_lite.data.fbank import make_fbank_extractor  # noqa: PLC0415 - loads lhotse
 
@@ -126,7 +100,7 @@ def compute_features(waves: list[np.ndarray], sample_rate: int,
     feats = [torch.as_tensor(np.asarray(extractor.extract(w, sample_rate)), dtype=torch.float32)
              for w in waves]
     lens = torch.tensor([f.size(0) for f in feats], dtype=torch.int64)
-    batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=LOG_EPS)
+    batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=LOG_EPSILON)
     return batch, lens
 
 
@@ -175,20 +149,22 @@ class TokenText:
 
 
 def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
-    """(model, encode) where ``encode(x, x_lens) -> (encoder_out, lens)``; the model has the
-    decoder/joiner interface of the decoding library (an AsrModel or the TorchScript module).
+    """The model the arguments name, with the decoding library's interface (an eager
+    ``AsrModel``, a :class:`~icefall_lite.runtime.TorchScriptTransducer` or a
+    :class:`~icefall_lite.runtime.OnnxTransducer`).
 
     ``--checkpoint`` is rebuilt from its own description; its features settings replace
     ``args.sample_rate``/``args.feature_dim`` unless the command line gave them (then they must
     agree). ``--nn-model`` is loaded with ``torch.jit.load``, which runs the file's code: only
     for models from a trusted source."""
+    if args.encoder is not None:
+        from icefall_lite.runtime import OnnxTransducer  # noqa: PLC0415 - loads onnxruntime
+
+        return OnnxTransducer(args.encoder, args.decoder, args.joiner)
     if args.nn_model is not None:
-        path = require_file(args.nn_model, "TorchScript model (--nn-model)")
-        model = torch.jit.load(str(path), map_location=device)
-        model.eval()
-        if hasattr(model, "get_init_states"):
-            raise ValueError(f"--nn-model {path} is a streaming model; use jit_script.pt")
-        return model, model.encoder
+        from icefall_lite.runtime import TorchScriptTransducer  # noqa: PLC0415
+
+        return TorchScriptTransducer(args.nn_model, device)
     path = require_file(args.checkpoint, "checkpoint (--checkpoint)")
     checkpoint = load_weights_only(path, "checkpoint (--checkpoint)")
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
@@ -208,7 +184,26 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
         raise ValueError(f"--checkpoint {path}: its weights do not fit the model it "
                          f"describes: {str(e)[:500]}") from e
     model.to(device).eval()
-    return model, model.forward_encoder
+    return model
+
+
+def model_streams(model) -> bool:
+    """Whether ``model`` can decode chunk by chunk (a streaming export, or an eager causal model
+    with a positive chunk size and left context)."""
+    if hasattr(model, "streaming"):
+        return bool(model.streaming)
+    enc = model.encoder
+    return bool(enc.causal) and enc.chunk_size[0] > 0 and enc.left_context_frames[0] > 0
+
+
+def must_stream(model) -> bool:
+    """Whether ``model`` can only decode chunk by chunk (a streaming TorchScript / ONNX
+    encoder)."""
+    return bool(getattr(model, "streaming", False))
+
+
+def model_name(args: argparse.Namespace) -> str:
+    return str(args.encoder or args.nn_model or args.checkpoint)
 
 
 def _use_checkpoint_features(args: argparse.Namespace, features: dict[str, Any],
@@ -249,7 +244,10 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
                        help="lang dir with LG.pt and words.txt, for the *_LG methods")
     group = parser.add_argument_group("decoding")
     group.add_argument("--method", default="greedy_search", choices=METHODS,
-                       help="decoding method (ONNX models: greedy_search only)")
+                       help="decoding method (every model kind)")
+    group.add_argument("--max-duration", type=float, default=600.0,
+                       help="files longer than this (seconds) are decoded chunk by chunk when "
+                            "the model streams, else refused; 0: no bound")
     group.add_argument("--sample-rate", type=int, default=16000,
                        help="sample rate of the training features (a --checkpoint gives its "
                             "own); other rates are resampled")
@@ -273,46 +271,82 @@ def check_args(args: argparse.Namespace) -> str:
     if len(kinds) != 1:
         raise ValueError("give exactly one of --checkpoint, --nn-model, or "
                          f"--encoder/--decoder/--joiner (got {kinds or 'none'})")
-    if kinds[0] == "onnx":
-        if any(p is None for p in onnx):
-            raise ValueError("ONNX decoding needs all of --encoder, --decoder and --joiner")
-        if args.method != "greedy_search":
-            raise ValueError(f"ONNX models decode with greedy_search only, not {args.method}")
+    if kinds[0] == "onnx" and any(p is None for p in onnx):
+        raise ValueError("ONNX decoding needs all of --encoder, --decoder and --joiner")
     if DECODING_METHODS[args.method].graph == "LG" and args.lang_dir is None:
         raise ValueError(f"--method {args.method} needs --lang-dir (the dir with LG.pt)")
+    if args.max_duration < 0:
+        raise ValueError(f"--max-duration must be >= 0 (0: no bound), got {args.max_duration}")
     return kinds[0]
 
 
+def check_vocab(text: TokenText, model, source: str) -> None:
+    """The token table must have the model's vocabulary size."""
+    if text.vocab_size != model.decoder.vocab_size:
+        raise ValueError(f"{source} has {text.vocab_size} tokens but the model "
+                         f"has vocab_size {model.decoder.vocab_size}: a table of another model?")
+
+
+def decode_offline(model, method: str, features: torch.Tensor, feature_lens: torch.Tensor,
+                   config: DecodingConfig, graph, device: torch.device) -> list[list[int]]:
+    with torch.no_grad():
+        encoder_out, encoder_out_lens = model.forward_encoder(features.to(device),
+                                                              feature_lens.to(device))
+        return decode(method, model, encoder_out, encoder_out_lens, config, graph)
+
+
+def decode_streaming(model, method: str, features: list[torch.Tensor], config: DecodingConfig,
+                     graph) -> list[list[int]]:
+    """Each utterance chunk by chunk (memory bounded by the chunk and the left context)."""
+    from icefall_lite.recipe.streaming_decode import StreamingDecoder  # noqa: PLC0415
+
+    decoder = StreamingDecoder(model, method, config, graph=graph)
+    results = {s.cut_id: s.result for s in decoder.run(
+        ((str(i), f, [], 0.0) for i, f in enumerate(features)), num_decode_streams=len(features))}
+    return [results[str(i)] for i in range(len(features))]
+
+
 def transcribe(args: argparse.Namespace) -> dict[str, str]:
-    """{sound file: text} for ``args.sound_files``."""
+    """{sound file: text} for ``args.sound_files``: files up to ``--max-duration`` seconds are
+    decoded whole (batched), longer ones chunk by chunk when the model streams (a streaming
+    TorchScript / ONNX model streams every file)."""
     kind = check_args(args)
     text = TokenText(args.bpe_model, args.tokens if args.bpe_model is None else None)
-    if kind != "onnx":  # a checkpoint sets the features it was trained on
-        device = pick_device()
-        model, encode = load_model(args, text.vocab_size, device)
-    waves = [read_sound_file(f, args.sample_rate) for f in args.sound_files]
-    features, feature_lens = compute_features(waves, args.sample_rate, args.feature_dim)
+    text_source = args.bpe_model or args.tokens
     config = config_from_args(DecodingConfig, args, allow_missing=False)
-    if kind == "onnx":
-        from icefall_lite.models.export import OnnxTransducer  # noqa: PLC0415
-
-        for p in (args.encoder, args.decoder, args.joiner):
-            require_file(p, "ONNX model")
-        hyps = OnnxTransducer(args.encoder, args.decoder, args.joiner).greedy_search(
-            features, feature_lens, config.blank_penalty)
-        output = "tokens"
-    else:
-        graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
-                                    text.vocab_size, device)
-        with torch.no_grad():
-            encoder_out, encoder_out_lens = encode(features.to(device), feature_lens.to(device))
-            hyps = decode(args.method, model, encoder_out, encoder_out_lens, config, graph)
-        output = DECODING_METHODS[args.method].output
-    if output == "words":
+    device = pick_device() if kind == "checkpoint" else torch.device("cpu")
+    model = load_model(args, text.vocab_size, device)
+    if kind != "checkpoint":
+        check_vocab(text, model, str(text_source))
+    waves = [read_sound_file(f, args.sample_rate) for f in args.sound_files]
+    durations = [len(w) / args.sample_rate for w in waves]
+    long_ones = [i for i, d in enumerate(durations) if args.max_duration and d > args.max_duration]
+    if long_ones and not model_streams(model):
+        first = long_ones[0]
+        raise ValueError(
+            f"{args.sound_files[first]} lasts {durations[first]:.1f} s, over --max-duration "
+            f"{args.max_duration:g} s, and {model_name(args)} is not a streaming model: split the "
+            "file, raise --max-duration, or use a causal model's streaming export")
+    graph = load_decoding_graph(args.lang_dir, args.method, config.ngram_lm_scale,
+                                text.vocab_size, device)
+    streamed = list(range(len(waves))) if must_stream(model) else long_ones
+    whole = [i for i in range(len(waves)) if i not in streamed]
+    hyps: dict[int, list[int]] = {}
+    if whole:
+        features, feature_lens = compute_features([waves[i] for i in whole], args.sample_rate,
+                                                  args.feature_dim)
+        hyps.update(zip(whole, decode_offline(model, args.method, features, feature_lens,
+                                              config, graph, device)))
+    if streamed:
+        logger.info("decoding %d file(s) chunk by chunk", len(streamed))
+        features = [compute_features([waves[i]], args.sample_rate, args.feature_dim)[0][0]
+                    for i in streamed]
+        hyps.update(zip(streamed, decode_streaming(model, args.method, features, config, graph)))
+    if DECODING_METHODS[args.method].output == "words":
         words = read_word_table(args.lang_dir)
-        texts = [" ".join(words[i] for i in hyp) for hyp in hyps]
+        texts = [" ".join(words[i] for i in hyps[n]) for n in range(len(waves))]
     else:
-        texts = [text(hyp) for hyp in hyps]
+        texts = [text(hyps[n]) for n in range(len(waves))]
     return {str(f): t for f, t in zip(args.sound_files, texts)}
 
 

@@ -8,10 +8,14 @@ context ``--left-context-frames``), then advances the stream's search over the c
 frames:
 
 - ``greedy_search``: one symbol per frame, the decoder context carried over;
-- ``modified_beam_search``: the stream's hypothesis list carried over;
-- ``fast_beam_search``: a ``k2.RnntDecodingStream`` per utterance on the trivial graph; each
-  chunk is searched by a ``k2.RnntDecodingStreams`` of the active streams that is then
-  ``terminate_and_flush_to_streams``-ed; a finished stream's lattice gives its best path.
+- ``beam_search`` / ``modified_beam_search``: the stream's hypothesis list carried over;
+- ``fast_beam_search*``: a ``k2.RnntDecodingStream`` per utterance on the method's graph
+  (trivial, or LG from ``--lang-dir``); each chunk is searched by a ``k2.RnntDecodingStreams``
+  of the active streams that is then ``terminate_and_flush_to_streams``-ed; a finished
+  stream's lattice gives its answer (best path, n-best, oracle).
+
+The state and the step of each method are those of offline decoding
+(:class:`icefall_lite.decoding.stream_search.StreamSearch`).
 
 Each utterance is padded at the end with ``--tail-pad-frames`` frames of log(1e-10) (the
 padding value of training batches) so its last words get through the look-ahead, then to whole
@@ -33,34 +37,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from lhotse.utils import LOG_EPSILON
 
-from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.decoding.fast_beam_search import advance_frames
-from icefall_lite.decoding.greedy import (
-    initial_context,
-    joiner_log_probs,
-    penalize_blank,
-    run_decoder,
-)
-from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
-from icefall_lite.decoding.registry import make_decoding_graph
+from icefall_lite.decoding.registry import DECODING_METHODS, make_decoding_graph
 from icefall_lite.decoding.results import result_suffix
-from icefall_lite.models.zipformer import NUM_LAYER_STATES
+from icefall_lite.decoding.stream_search import StreamSearch
 from icefall_lite.recipe.common import (
     BpeCodec,
     add_corpus_arguments,
     add_data_arguments,
     check_lang,
     data_module,
+    load_decoding_graph,
     pick_device,
+    read_word_table,
 )
 from icefall_lite.recipe.decode import (
     add_checkpoint_arguments,
@@ -72,13 +69,19 @@ from icefall_lite.recipe.decode import (
     write_test_set_results,
 )
 from icefall_lite.recipe.model_info import add_model_arguments
+from icefall_lite.runtime.states import (
+    model_device,
+    stack_states,
+    streaming_geometry,
+    unstack_states,
+)
 from icefall_lite.utils.config import HelpFormatter, add_dataclass_arguments, config_from_args
 from icefall_lite.utils.logging import setup_logger
 
 logger = logging.getLogger(__name__)
 
-LOG_EPS = math.log(1e-10)
-STREAMING_METHODS = ("greedy_search", "modified_beam_search", "fast_beam_search")
+#: Every method streams: the searches carry their state from chunk to chunk.
+STREAMING_METHODS = tuple(DECODING_METHODS)
 #: icefall's streaming defaults for fast_beam_search (smaller than offline decoding's).
 STREAMING_DEFAULTS = {"beam": 4.0, "max_contexts": 4, "max_states": 32}
 
@@ -98,182 +101,73 @@ class DecodeStream:
     duration: float
     processed: int = 0  # fbank frames consumed
     frames_decoded: int = 0  # encoder frames searched
-    hyp: list[int] = dataclasses.field(default_factory=list)  # greedy: context + tokens
-    beam: HypothesisList | None = None  # modified_beam_search
-    rnnt_stream: Any = None  # fast_beam_search
+    search_state: Any = None  # the method's state (see StreamSearch)
+    ref_ids: list[int] | None = None  # reference token ids (the oracle method only)
     result: list[int] | None = None
+    end: int | None = None  # fbank frames after which the stream is done (None: all)
 
     @property
     def done(self) -> bool:
-        return self.processed >= self.features.size(0)
-
-
-def state_batch_axes(num_states: int) -> list[int]:
-    """Batch axis of each state of ``AsrModel.get_init_states``: key, non-linear attention and
-    value caches carry the batch on axis 1, conv caches, the embed cache and processed_lens on 0."""
-    num_layer_states = num_states - 2
-    return [1 if i < num_layer_states and i % NUM_LAYER_STATES < 4 else 0
-            for i in range(num_states)]
-
-
-def stack_states(per_stream: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-    axes = state_batch_axes(len(per_stream[0]))
-    return [torch.cat([s[i] for s in per_stream], dim=axis) for i, axis in enumerate(axes)]
-
-
-def unstack_states(states: list[torch.Tensor]) -> list[list[torch.Tensor]]:
-    axes = state_batch_axes(len(states))
-    batch_size = states[0].size(axes[0])
-    return [[s.narrow(axis, n, 1) for s, axis in zip(states, axes)] for n in range(batch_size)]
+        return self.processed >= (self.features.size(0) if self.end is None else self.end)
 
 
 def chunk_features(streams: list[DecodeStream], chunk_frames: int, pad_length: int
                    ) -> torch.Tensor:
     """(N, chunk_frames + pad_length, F): each stream's next chunk and its look-ahead, padded
-    with LOG_EPS past the end of the utterance."""
+    with LOG_EPSILON past the end of the utterance."""
     pieces = []
     for s in streams:
         piece = s.features[s.processed : s.processed + chunk_frames + pad_length]
         missing = chunk_frames + pad_length - piece.size(0)
         if missing > 0:
-            piece = torch.nn.functional.pad(piece, (0, 0, 0, missing), value=LOG_EPS)
+            piece = torch.nn.functional.pad(piece, (0, 0, 0, missing), value=LOG_EPSILON)
         pieces.append(piece)
     return torch.stack(pieces)
 
 
 # ----------------------------------------------------------------------------------------------
-# searches that continue across chunks
-
-
-@torch.no_grad()
-def greedy_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
-                blank_penalty: float = 0.0) -> None:
-    """Greedy search over one chunk's encoder frames (N, T, C), continuing each stream's
-    hypothesis (same decisions as :func:`~icefall_lite.decoding.greedy.greedy_search_batch`)."""
-    blank_id = model.decoder.blank_id
-    unk_id = getattr(model, "unk_id", blank_id)
-    context_size = model.decoder.context_size
-    device = encoder_out.device
-    contexts = torch.tensor([s.hyp[-context_size:] for s in streams], dtype=torch.int64,
-                            device=device)
-    projected = model.joiner.encoder_proj(encoder_out)
-    decoder_out = run_decoder(model, contexts)
-    for t in range(projected.size(1)):
-        logits = model.joiner(projected[:, t].unsqueeze(1).unsqueeze(1),
-                              decoder_out.unsqueeze(1), project_input=False)
-        y = penalize_blank(logits.reshape(len(streams), -1), blank_id, blank_penalty).argmax(-1)
-        emit = (y != blank_id) & (y != unk_id)
-        if not bool(emit.any()):
-            continue
-        who = torch.nonzero(emit).squeeze(1)
-        for i, token in zip(who.tolist(), y[emit].tolist()):
-            streams[i].hyp.append(token)
-        contexts[who] = torch.cat([contexts[who, 1:], y[emit].unsqueeze(1)], dim=1)
-        decoder_out[who] = run_decoder(model, contexts[who])
-
-
-@torch.no_grad()
-def modified_beam_search_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
-                              beam_size: int, temperature: float = 1.0,
-                              blank_penalty: float = 0.0) -> None:
-    """One chunk of :func:`~icefall_lite.decoding.beam_search.modified_beam_search`, each
-    stream's beam carried over."""
-    blank_id = model.decoder.blank_id
-    unk_id = getattr(model, "unk_id", blank_id)
-    context_size = model.decoder.context_size
-    device = encoder_out.device
-    projected = model.joiner.encoder_proj(encoder_out)
-    for t in range(projected.size(1)):
-        hyps = [list(s.beam) for s in streams]
-        flat = [h for hs in hyps for h in hs]
-        counts = torch.tensor([len(hs) for hs in hyps], device=device)
-        contexts = torch.tensor([h.ys[-context_size:] for h in flat], dtype=torch.int64,
-                                device=device)
-        owner = torch.repeat_interleave(torch.arange(len(streams), device=device), counts)
-        log_probs = joiner_log_probs(model, projected[owner, t], run_decoder(model, contexts),
-                                     temperature, blank_penalty)
-        V = log_probs.shape[1]
-        scores_of = torch.tensor([h.log_prob for h in flat], dtype=log_probs.dtype, device=device)
-        log_probs = log_probs + scores_of[:, None]
-        start = 0
-        for s, hs in zip(streams, hyps):
-            scores = log_probs[start : start + len(hs)].reshape(-1)
-            start += len(hs)
-            top_scores, top_index = scores.topk(min(beam_size, scores.numel()))
-            new_beam = HypothesisList()
-            for score, k in zip(top_scores.tolist(), top_index.tolist()):
-                hyp, token = hs[k // V], k % V
-                ys = hyp.ys if token in (blank_id, unk_id) else hyp.ys + [token]
-                new_beam.add(Hypothesis(list(ys), score))
-            s.beam = new_beam
-
-
-@torch.no_grad()
-def fast_beam_search_step(model, encoder_out: torch.Tensor, streams: list[DecodeStream],
-                          ns, rnnt_config, temperature: float = 1.0,
-                          blank_penalty: float = 0.0) -> Any:
-    """Advance the streams' ``RnntDecodingStream`` over one chunk, then flush the search state
-    back into them; returns the ``RnntDecodingStreams`` (for ``format_output``). ``ns`` is the
-    k2 namespace (real or built-in) of the decoding graph."""
-    decoding = ns.RnntDecodingStreams([s.rnnt_stream for s in streams], rnnt_config)
-    advance_frames(model, decoding, model.joiner.encoder_proj(encoder_out), encoder_out.size(1),
-                   temperature, blank_penalty)
-    decoding.terminate_and_flush_to_streams()
-    return decoding
-
-
-def fast_beam_search_results(decoding, streams: list[DecodeStream], ns, allow_partial: bool,
-                             use_double_scores: bool) -> list[list[int]]:
-    """Best path (token ids) of each stream's lattice over the frames decoded so far."""
-    lattice = decoding.format_output([s.frames_decoded for s in streams],
-                                     allow_partial=allow_partial)
-    lattice = clear_final_outputs(lattice)
-    return get_texts(ns.shortest_path(lattice, use_double_scores=use_double_scores))
+# chunk-wise decoding
 
 
 class StreamingDecoder:
-    """Chunk-wise decoding of many utterances with one causal model and one method."""
+    """Chunk-wise decoding of many utterances with one streaming model and one method.
+
+    ``model`` is anything with the deployed-model interface of :mod:`icefall_lite.runtime`
+    (an eager causal :class:`~icefall_lite.models.asr_model.AsrModel`, or a streaming
+    TorchScript / ONNX model loaded by the runtime); ``graph`` is the method's decoding graph
+    (built here for ``fast_beam_search``'s trivial graph when not given). The search of each
+    chunk is :class:`~icefall_lite.decoding.stream_search.StreamSearch`'s step, the same step
+    functions offline decoding runs.
+    """
 
     def __init__(self, model, method: str, config: DecodingConfig,
-                 tail_pad_frames: int = 30) -> None:
+                 tail_pad_frames: int = 30, graph=None, whole_chunks: bool = False) -> None:
         if method not in STREAMING_METHODS:
             raise ValueError(f"streaming decoding supports {STREAMING_METHODS}, not {method!r}")
-        if not model.encoder.causal:
-            raise ValueError("streaming decoding needs a causal model (train with --causal 1)")
+        geometry = streaming_geometry(model)
         self.model = model
         self.method = method
         self.config = config
         self.tail_pad_frames = tail_pad_frames
-        self.device = next(model.parameters()).device
-        self.chunk = model.encoder.chunk_size[0]
+        self.whole_chunks = whole_chunks
+        self.device = model_device(model)
         # fbank frames per chunk, and the front end's look-ahead (7 + 2 * ConvNeXt padding)
-        self.chunk_frames = 2 * self.chunk
-        self.pad_length = 7 + 2 * model.encoder_embed.convnext.time_padding
-        self.graph = None
-        self.ns = None
-        self.rnnt_config = None
-        if method == "fast_beam_search":
-            vocab_size = model.decoder.vocab_size
-            self.graph = make_decoding_graph(method, vocab_size).to(self.device)
-            self.ns = namespace_of(self.graph)
-            self.rnnt_config = self.ns.RnntDecodingConfig(
-                vocab_size=vocab_size, decoder_history_len=model.decoder.context_size,
-                beam=config.beam, max_states=config.max_states,
-                max_contexts=config.max_contexts)
+        self.chunk_frames, self.pad_length = geometry
+        if graph is None and DECODING_METHODS[method].graph == "trivial":
+            graph = make_decoding_graph(method, model.decoder.vocab_size).to(self.device)
+        self.search = StreamSearch(method, model, config, graph)
 
     def new_stream(self, cut_id: str, features: torch.Tensor, ref: list[str],
-                   duration: float = 0.0) -> DecodeStream:
+                   duration: float = 0.0, ref_ids: list[int] | None = None) -> DecodeStream:
         features = torch.nn.functional.pad(features.float(), (0, 0, 0, self.tail_pad_frames),
-                                           value=LOG_EPS).to(self.device)
-        stream = DecodeStream(cut_id, ref, features,
-                              self.model.get_init_states(1, self.device), duration)
-        context_size = self.model.decoder.context_size
-        stream.hyp = initial_context(context_size, self.model.decoder.blank_id)
-        if self.method == "modified_beam_search":
-            stream.beam = HypothesisList([Hypothesis(list(stream.hyp), 0.0)])
-        elif self.method == "fast_beam_search":
-            stream.rnnt_stream = self.ns.RnntDecodingStream(self.graph)
-        return stream
+                                           value=LOG_EPSILON).to(self.device)
+        end = None
+        if self.whole_chunks:
+            usable = features.size(0) - self.pad_length - 1
+            end = self.chunk_frames * max(usable // self.chunk_frames, 0)
+        return DecodeStream(cut_id, ref, features, self.model.get_init_states(1, self.device),
+                            duration, search_state=self.search.init_state(), ref_ids=ref_ids,
+                            end=end)
 
     @torch.no_grad()
     def decode_chunk(self, streams: list[DecodeStream]) -> None:
@@ -287,31 +181,22 @@ class StreamingDecoder:
             s.states = st
             s.processed += self.chunk_frames
             s.frames_decoded += encoder_out.size(1)
-        c = self.config
-        if self.method == "greedy_search":
-            greedy_step(self.model, encoder_out, streams, c.blank_penalty)
-        elif self.method == "modified_beam_search":
-            modified_beam_search_step(self.model, encoder_out, streams, c.beam_size,
-                                      c.temperature, c.blank_penalty)
-        else:
-            decoding = fast_beam_search_step(self.model, encoder_out, streams, self.ns,
-                                             self.rnnt_config, c.temperature, c.blank_penalty)
-            if any(s.done for s in streams):
-                hyps = fast_beam_search_results(decoding, streams, self.ns, c.allow_partial,
-                                                c.use_double_scores)
-                for s, hyp in zip(streams, hyps):
-                    if s.done:
-                        s.result = hyp
-        context_size = self.model.decoder.context_size
-        for s in streams:
-            if s.done and self.method == "greedy_search":
-                s.result = s.hyp[context_size:]
-            elif s.done and self.method == "modified_beam_search":
-                s.result = s.beam.get_most_probable(length_norm=True).ys[context_size:]
+        search_states = [s.search_state for s in streams]
+        self.search.step(search_states, self.model.joiner.encoder_proj(encoder_out))
+        for s, state in zip(streams, search_states):
+            s.search_state = state
+        done = [i for i, s in enumerate(streams) if s.done]
+        if done:
+            refs = [streams[i].ref_ids for i in done] if DECODING_METHODS[
+                self.method].needs_ref else None
+            hyps = self.search.finish(search_states, [s.frames_decoded for s in streams], done,
+                                      refs)
+            for i, hyp in zip(done, hyps):
+                streams[i].result = hyp
 
-    def run(self, utterances: Iterable[tuple[str, torch.Tensor, list[str], float]],
-            num_decode_streams: int) -> Iterator[DecodeStream]:
-        """Decode (id, features (T, F), ref words, duration) items with at most
+    def run(self, utterances: Iterable[tuple], num_decode_streams: int
+            ) -> Iterator[DecodeStream]:
+        """Decode (id, features (T, F), ref words, duration[, ref token ids]) items with at most
         ``num_decode_streams`` in flight; yields each stream when it is finished."""
         if num_decode_streams < 1:
             raise ValueError(f"--num-decode-streams must be >= 1, got {num_decode_streams}")
@@ -393,21 +278,29 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         device = pick_device()
         config = config_from_args(DecodingConfig, args, allow_missing=False)
         model = load_decoding_model(args, device, (info, model_config))
-        decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames)
+        method = DECODING_METHODS[args.decoding_method]
+        graph = load_decoding_graph(args.lang_dir, args.decoding_method, config.ngram_lm_scale,
+                                    codec.vocab_size, device)
+        words = read_word_table(args.lang_dir) if method.output == "words" else None
+        decoder = StreamingDecoder(model, args.decoding_method, config, args.tail_pad_frames,
+                                   graph)
         data = data_module(args, model_config.feature_dim)
         key = result_suffix(args.decoding_method, result_settings(args.decoding_method, config),
                             prefix=prefix)
         summary = {}
         for test_set in args.test_sets.split(","):
             cuts = data.load_cuts(args.corpus, test_set)
-            utterances = ((cut.id, torch.from_numpy(cut.load_features()),
-                           " ".join(s.text for s in cut.supervisions).split(), cut.duration)
-                          for cut in cuts)
+            utterances = ((cut.id, torch.from_numpy(cut.load_features()), text.split(),
+                           cut.duration, codec.encode([text])[0] if method.needs_ref else None)
+                          for cut in cuts
+                          for text in [" ".join(s.text for s in cut.supervisions)])
             start = time.perf_counter()
             results = []
             audio_seconds = 0.0
             for s in decoder.run(utterances, args.num_decode_streams):
-                results.append((s.cut_id, s.ref, codec.decode(s.result).split()))
+                hyp = ([words[i] for i in s.result] if words is not None
+                       else codec.decode(s.result).split())
+                results.append((s.cut_id, s.ref, hyp))
                 audio_seconds += s.duration
             elapsed = time.perf_counter() - start
             summary[test_set] = write_test_set_results(

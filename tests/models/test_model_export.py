@@ -12,14 +12,13 @@ import torch
 from icefall_lite.decoding.greedy import greedy_search_batch
 from icefall_lite.models import build_model
 from icefall_lite.models.export import (
-    OnnxStreamingEncoder,
-    OnnxTransducer,
+    SHERPA_EMBED_CHANNELS,
     export_jit,
     export_onnx,
     export_pretrained,
-    greedy_search,
     onnx_state_names,
 )
+from icefall_lite.runtime import OnnxTransducer, TorchScriptTransducer
 from tests.models.model_helpers import random_batch, small_config
 
 
@@ -41,43 +40,26 @@ def exported(tmp_path_factory):
 
 
 def _eager_greedy(model, x, x_lens):
-    """The decoding library's batched greedy search (an implementation independent of the
-    one-utterance loop in onnx_runtime)."""
+    """The decoding library's batched greedy search on the eager model."""
     encoder_out, encoder_out_lens = model.forward_encoder(x, x_lens)
     return greedy_search_batch(model, encoder_out, encoder_out_lens)
-
-
-def test_greedy_search_emits_argmax_tokens_and_skips_blanks():
-    frames = torch.tensor([0, 3, 3, 0, 5])
-    encoder_out = torch.nn.functional.one_hot(frames, 6).float()
-    hyp = greedy_search(encoder_out, lambda y: torch.zeros(1, 6), lambda e, d: e + d,
-                        blank_id=0, context_size=2)
-    assert hyp == [3, 3, 5]
 
 
 def test_scripted_model_matches_eager_encoder_and_transcripts(exported, tmp_path):
     model, _, _, _ = exported
     export_jit(model, tmp_path / "jit_script.pt")
-    scripted = torch.jit.load(str(tmp_path / "jit_script.pt"))
+    scripted = TorchScriptTransducer(tmp_path / "jit_script.pt")
     # the decoding library reads these from the scripted decoder
     assert (scripted.decoder.blank_id, scripted.decoder.context_size,
             scripted.decoder.vocab_size) == (0, 2, 10)
     x, x_lens = random_batch([137, 90])
     with torch.no_grad():
         expected, expected_lens = model.forward_encoder(x, x_lens)
-        actual, actual_lens = scripted.encoder(x, x_lens)
+        actual, actual_lens = scripted.forward_encoder(x, x_lens)
         torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
         assert torch.equal(actual_lens, expected_lens)
         eager_hyps = _eager_greedy(model, x, x_lens)
-        scripted_hyps = [
-            greedy_search(
-                scripted.joiner.encoder_proj(actual[i, : actual_lens[i]]),
-                lambda y: scripted.joiner.decoder_proj(scripted.decoder(y, False))[:, 0],
-                lambda e, d: scripted.joiner(e, d, False),
-                model.decoder.blank_id, model.decoder.context_size,
-            )
-            for i in range(2)
-        ]
+        scripted_hyps = greedy_search_batch(scripted, actual, actual_lens)
     assert scripted_hyps == eager_hyps
     assert len(set(eager_hyps[0] + eager_hyps[1])) > 1
 
@@ -107,31 +89,37 @@ def test_onnx_models_match_eager_encoder_and_transcripts(exported):
         expected, expected_lens = model.forward_encoder(x, x_lens)
         expected = model.joiner.encoder_proj(expected)
         eager_hyps = _eager_greedy(model, x, x_lens)
-    actual, actual_lens = onnx_model.run_encoder(x, x_lens)
+    actual, actual_lens = onnx_model.forward_encoder(x, x_lens)
     torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
     assert torch.equal(actual_lens, expected_lens)
-    assert onnx_model.greedy_search(x, x_lens) == eager_hyps
+    assert greedy_search_batch(onnx_model, actual, actual_lens) == eager_hyps
 
 
 def test_streaming_onnx_encoder_matches_eager_streaming(exported):
     model, _, _, paths = exported
-    encoder = OnnxStreamingEncoder(paths["encoder"])
+    encoder = OnnxTransducer(paths["encoder"], paths["decoder"], paths["joiner"],
+                             streaming=True)
     meta = encoder.metadata
     assert meta["decode_chunk_len"] == "32" and meta["T"] == "45"
     assert meta["left_context_len"] == "32,16,8,4,8,16"
-    assert encoder.state_names == onnx_state_names(model.encoder)
+    names = [i.name for i in encoder.encoder_session.get_inputs()]
+    assert names == ["x", *onnx_state_names(model.encoder)]
     batch_size = 2
     eager_states = model.get_init_states(batch_size)
     onnx_states = encoder.get_init_states(batch_size)
-    for eager, onnx in zip(eager_states, onnx_states):
-        assert tuple(eager.shape) == onnx.shape and not onnx.any()
+    # sherpa-onnx's layout: the front end's cache always has 128 channels (zero-padded here)
+    embed = eager_states[-2]
+    assert tuple(onnx_states[-2].shape) == (batch_size, SHERPA_EMBED_CHANNELS, *embed.shape[2:])
+    for eager, onnx in zip(eager_states[:-2] + eager_states[-1:],
+                           onnx_states[:-2] + onnx_states[-1:]):
+        assert eager.shape == onnx.shape and not onnx.any()
     x, _ = random_batch([32 * 4 + 13] * batch_size)
     with torch.no_grad():
         for k in range(4):  # the 32-frame left context (2 chunks) rolls over
             piece = x[:, 32 * k : 32 * k + 45]
             lens = torch.full((batch_size,), 45)
             expected, _, eager_states = model.streaming_forward_encoder(piece, lens, eager_states)
-            actual, onnx_states = encoder(piece, onnx_states)
+            actual, _, onnx_states = encoder.streaming_forward_encoder(piece, lens, onnx_states)
             torch.testing.assert_close(actual, model.joiner.encoder_proj(expected),
                                        atol=1e-4, rtol=1e-4)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 
 import numpy as np
 import pytest
@@ -171,27 +170,13 @@ def test_pretrained_lg_decoding_matches_the_library(exported, library_tokens, lg
     assert list(result.values()) == expected
 
 
-def test_resample_matches_a_sampled_sine():
-    for orig, new in [(8000, 16000), (16000, 8000), (44100, 16000)]:
-        x = np.sin(2 * np.pi * 440.0 * np.arange(orig) / orig).astype(np.float32)
-        y = pretrained.resample(x, orig, new)
-        assert len(y) == new
-        ref = np.sin(2 * np.pi * 440.0 * np.arange(new) / new)
-        assert np.abs(y - ref)[100:-100].max() < 2e-3
-
-
-def test_resample_removes_what_the_new_rate_cannot_hold():
-    x = np.sin(2 * np.pi * 6000.0 * np.arange(16000) / 16000).astype(np.float32)
-    y = pretrained.resample(x, 16000, 8000)  # 6 kHz is above the new Nyquist of 4 kHz
-    assert np.sqrt(np.mean(y[100:-100] ** 2)) < 0.02
-
-
 def test_a_wav_at_another_rate_is_resampled_with_a_log_line(exported, lang_dir, wav_dir,
                                                             tmp_path, caplog):
     samples, rate = sf.read(wav_dir / WAV_NAMES[0], dtype="float32")
     assert rate == YESNO_RATE
     path = tmp_path / "at16k.wav"
-    sf.write(path, pretrained.resample(samples, rate, 16000), 16000)
+    sf.write(path, Recording.from_file(wav_dir / WAV_NAMES[0]).resample(16000).load_audio()[0],
+             16000)
     with caplog.at_level(logging.WARNING):
         result = _run(lang_dir, tmp_path, ["--nn-model", str(exported["jit"])],
                       names=["at16k.wav"])
@@ -223,10 +208,6 @@ def test_bad_inputs_give_clear_messages(exported, lang_dir, wav_dir, tmp_path):
         _run(lang_dir, tmp_path, ["--nn-model", str(exported["jit"])], names=["absent.wav"])
     with pytest.raises(ValueError, match="exactly one of --checkpoint"):
         _run(lang_dir, wav_dir, [])
-    with pytest.raises(ValueError, match="greedy_search only"):
-        _run(lang_dir, wav_dir, ["--encoder", str(exported["encoder"]), "--decoder",
-                                 str(exported["decoder"]), "--joiner", str(exported["joiner"]),
-                                 "--method", "modified_beam_search"])
 
 
 def test_export_of_a_missing_epoch_names_the_file(offline_exp, lang_dir):
@@ -236,12 +217,8 @@ def test_export_of_a_missing_epoch_names_the_file(offline_exp, lang_dir):
                     ["--epoch", "7", "--avg", "1", "--use-averaged-model", "0", *TINY_ARGS])
 
 
-def test_log_eps_is_the_training_padding_value():
-    assert math.isclose(pretrained.LOG_EPS, LOG_EPSILON)
-
-
 def test_export_of_a_causal_model_adds_streaming_jit_and_onnx(causal_exp, lang_dir):
-    from icefall_lite.models.onnx_runtime import OnnxStreamingEncoder
+    from icefall_lite.runtime import OnnxTransducer
 
     exp, model = causal_exp
     written = export.main({"lang_dir": str(lang_dir), "exp_dir": str(exp)}, [
@@ -257,8 +234,10 @@ def test_export_of_a_causal_model_adds_streaming_jit_and_onnx(causal_exp, lang_d
     scripted = torch.jit.load(str(written["jit_streaming"]))
     out, _, _ = scripted(x, x_lens, scripted.get_init_states(1))
     torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
-    onnx_encoder = OnnxStreamingEncoder(written["encoder_streaming"])
-    onnx_out, _ = onnx_encoder(x, onnx_encoder.get_init_states(1))
+    onnx_model = OnnxTransducer(written["encoder_streaming"], written["decoder_streaming"],
+                                written["joiner_streaming"], streaming=True)
+    onnx_out, _, _ = onnx_model.streaming_forward_encoder(x, x_lens,
+                                                          onnx_model.get_init_states(1))
     with torch.no_grad():
         projected = model.joiner.encoder_proj(expected)
     torch.testing.assert_close(onnx_out, projected, atol=1e-3, rtol=1e-3)
