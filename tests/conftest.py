@@ -25,8 +25,13 @@ from corpus_setting import find_corpus
 
 
 def pytest_ignore_collect(collection_path, config):
-    """Under ``-m k2`` collect only the parity files (``*k2*.py``)."""
-    if config.getoption("markexpr") == "k2" and collection_path.suffix == ".py":
+    """Under ``-m k2`` collect only the parity files (``*k2*.py``), and no folder without one
+    (its conftest.py may need packages that only the main environment has)."""
+    if config.getoption("markexpr") != "k2":
+        return None
+    if collection_path.is_dir():
+        return not any("k2" in p.name for p in collection_path.rglob("*.py"))
+    if collection_path.suffix == ".py":
         return "k2" not in collection_path.name
     return None
 
