@@ -59,8 +59,36 @@ def test_torchscript_model_serves_the_same_transcripts(causal_model, lang_dir, c
         return await asyncio.gather(*(transcribe(uri, Utterance(name, w, 8000), realtime=False,
                                                  method=m, timeout=TIMEOUT) for m in methods))
 
-    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0", "--nn-model",
+    with running_server(server_args(lang_dir, None, "--endpoint", "0", "--nn-model",
                                     str(jit_path))) as (uri, _):
         results = asyncio.run(both(uri))
     for m, r in zip(methods, results):
         assert [f["token_ids"] for f in r.finals] == [expected[m][name]]
+
+
+@pytest.mark.slow
+def test_streaming_onnx_export_serves_the_same_transcripts(causal_model, lang_dir, waves,
+                                                           tmp_path):
+    """``--encoder/--decoder/--joiner`` with export_onnx's streaming files of the same weights
+    (chunk 16, left context 64) give the eager model's streaming_decode.py tokens, for each
+    method, two connections at once."""
+    from icefall_lite.models.export import export_onnx
+
+    model = copy.deepcopy(causal_model)
+    model.encoder.chunk_size = [CHUNK]
+    model.encoder.left_context_frames = [LEFT]
+    files = export_onnx(model, tmp_path, streaming=True)
+    methods = ["greedy_search", "modified_beam_search", "fast_beam_search"]
+    utts = [Utterance(name, w, 8000) for name, w in list(waves.items())[:2]]
+    args = server_args(lang_dir, None, "--endpoint", "0", *(
+        a for part in ("encoder", "decoder", "joiner") for a in (f"--{part}", str(files[part]))))
+    with running_server(args) as (uri, _):
+        for method in methods:
+            expected = reference_tokens(causal_model, method,
+                                        {u.name: u.samples for u in utts})
+            results = asyncio.run(transcribe_many(uri, utts, concurrency=2, realtime=False,
+                                                  method=method, timeout=TIMEOUT))
+            for utt, r in zip(utts, results):
+                assert r.error is None
+                assert [f["token_ids"] for f in r.finals] == [expected[utt.name]], method
+                assert len(r.finals[0]["timestamps"]) == len(expected[utt.name])
