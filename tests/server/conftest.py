@@ -119,16 +119,18 @@ def running_server(args: argparse.Namespace) -> Iterator[tuple[str, Batcher]]:
 
 
 def reference_tokens(model, method: str, waves: dict[str, np.ndarray], sample_rate: int = 8000,
-                     blank_penalty: float = 0.0) -> dict[str, list[int]]:
+                     blank_penalty: float = 0.0, num_streams: int = 2) -> dict[str, list[int]]:
     """streaming_decode.py's decoder on the training extractor's features of each whole wav
-    (the oracle of the served transcripts)."""
-    model = copy.deepcopy(model)
-    model.encoder.chunk_size = [CHUNK]
-    model.encoder.left_context_frames = [LEFT]
+    (the oracle of the served transcripts), ``num_streams`` at once; ``model``: the eager causal
+    model (streamed with chunk 16 and left context 64) or a streaming runtime model."""
+    if not hasattr(model, "streaming"):  # eager: the serving chunk and left context
+        model = copy.deepcopy(model)
+        model.encoder.chunk_size = [CHUNK]
+        model.encoder.left_context_frames = [LEFT]
     config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32,
                             blank_penalty=blank_penalty)
     extractor = make_fbank_extractor(80, sampling_rate=sample_rate)
     utts = [(name, torch.from_numpy(extractor.extract(w, sample_rate)), [], 0.0)
             for name, w in waves.items()]
     return {s.cut_id: s.result
-            for s in StreamingDecoder(model, method, config, 30).run(utts, 2)}
+            for s in StreamingDecoder(model, method, config, 30).run(utts, num_streams)}
