@@ -59,6 +59,7 @@ from icefall_lite.server.protocol import (
     parse_json,
     parse_start,
 )
+from icefall_lite.training.safe_load import load_weights_only
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 from icefall_lite.utils.logging import setup_logging
 
@@ -203,7 +204,9 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
     else:
         model = load_model_file(args, vocab_size, device)
     if not model_streams(model):
-        raise ValueError(f"the server needs a streaming model: {model!r} is not one (a causal "
+        named = {"onnx": args.encoder, "jit": args.nn_model, "checkpoint": args.checkpoint,
+                 "exp_dir": args.exp_dir}[source]
+        raise ValueError(f"the server needs a streaming model: {named} is not one (a causal "
                          "model with a positive --chunk-size and --left-context-frames, or a "
                          "streaming export)")
     if model.decoder.vocab_size != vocab_size:
@@ -220,7 +223,7 @@ def build_engine(args: argparse.Namespace) -> Engine:
     LG = words = None
     lg_path = Path(args.lang_dir) / "LG.pt"
     if lg_path.is_file():
-        LG = k2.Fsa.from_dict(torch.load(lg_path, map_location="cpu"))
+        LG = k2.Fsa.from_dict(load_weights_only(lg_path, "decoding graph"))  # runs no code
         words = read_word_table(args.lang_dir)
     else:
         logger.info("no %s: fast_beam_search_LG is not offered", lg_path)

@@ -54,9 +54,10 @@ def causal_model(vocab_size):  # noqa: F811 - the imported fixture
 
 
 def write_pretrained(path: Path, model: AsrModel) -> Path:
-    """A self-describing pretrained.pt of ``model`` (a tiny causal model of
-    :func:`make_tiny_model`) on 8 kHz 80-bin fbank, as export.py writes it."""
-    config = ZipformerConfig(vocab_size=model.decoder.vocab_size, causal=True, **TINY)
+    """A self-describing pretrained.pt of ``model`` (a tiny model of :func:`make_tiny_model`)
+    on 8 kHz 80-bin fbank, as export.py writes it."""
+    config = ZipformerConfig(vocab_size=model.decoder.vocab_size, causal=model.encoder.causal,
+                             **TINY)
     description = model_description(
         config, {"vocab_size": config.vocab_size, "blank_id": 0, "sil_id": None},
         {"type": "fbank", "sample_rate": 8000, "num_mel_bins": 80})
