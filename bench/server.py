@@ -94,7 +94,8 @@ def model_kinds(args: argparse.Namespace) -> list[tuple[str, list[str], list[Pat
     """(name, server model options, sherpa-onnx files) of each model kind served: the eager
     model (checkpoints averaged; no sherpa-onnx files), and with ``--sherpa-*`` the streaming
     ONNX files themselves (fp32) and their ``*.int8.onnx`` copies when export.py wrote them."""
-    kinds: list[tuple[str, list[str], list[Path]]] = [("eager fp32", [], [])]
+    eager = [] if args.checkpoint is None else ["--checkpoint", str(args.checkpoint)]
+    kinds: list[tuple[str, list[str], list[Path]]] = [("eager fp32", eager, [])]
     files = [args.sherpa_encoder, args.sherpa_decoder, args.sherpa_joiner]
     if not all(files) or args.sherpa_tokens is None:
         return kinds
@@ -203,8 +204,10 @@ def main() -> None:
     parser.add_argument("--lang-dir", type=Path, default=None,
                         help="default: RECIPE/data/lang_bpe_101")
     parser.add_argument("--server-args", default="",
-                        help="more server options, e.g. --checkpoint FILE (instead of "
-                             "--epoch/--avg averaging)")
+                        help="more server options (every model kind), e.g. --max-wait-ms 20")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the eager model's pretrained.pt (default: average the recipe's "
+                             "checkpoints as --epoch/--avg say)")
     parser.add_argument("--epoch", type=int, default=8)
     parser.add_argument("--avg", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=16)
