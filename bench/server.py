@@ -25,7 +25,11 @@ ONNX fp32, ONNX int8) and method.
 
 Example (from the repository root, after AN4's run.sh)::
 
-    .venv/bin/python bench/server.py --recipe-dir egs/an4/ASR --epoch 8 --avg 3
+    .venv/bin/python bench/server.py --recipe-dir egs/an4/ASR --epoch 8 --avg 3 \\
+        --sherpa-encoder EXP/encoder-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-decoder EXP/decoder-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-joiner EXP/joiner-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-tokens EXP/tokens.txt
 """
 
 from __future__ import annotations
