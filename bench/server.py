@@ -19,17 +19,23 @@ sherpa-onnx-compatible streaming files) the same utterances, pacing and concurre
 ``sherpa_onnx.OnlineRecognizer`` in this process: streams are fed chunk by chunk on the same
 clock and every ready stream is decoded in one ``decode_streams`` batch; latencies are measured
 from when a chunk (or the end) became available to when the result changed (or was final).
+The icefall_lite server then also serves those files (``--encoder/--decoder/--joiner``), and
+their ``*.int8.onnx`` copies when present, so there is one table per model kind (eager fp32,
+ONNX fp32, ONNX int8) and method.
 
 Example (from the repository root, after AN4's run.sh)::
 
-    .venv/bin/python bench/server.py --recipe-dir egs/an4/ASR --epoch 8 --avg 3
+    .venv/bin/python bench/server.py --recipe-dir egs/an4/ASR --epoch 8 --avg 3 \\
+        --sherpa-encoder EXP/encoder-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-decoder EXP/decoder-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-joiner EXP/joiner-epoch-8-avg-3-chunk-16-left-128.onnx \\
+        --sherpa-tokens EXP/tokens.txt
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -88,17 +94,22 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def recipe_model_args(recipe_dir: Path) -> list[str]:
-    """The recipe's model options (zipformer/model_defaults.py MODEL) as command-line flags."""
-    path = recipe_dir / "zipformer" / "model_defaults.py"
-    spec = importlib.util.spec_from_file_location("model_defaults", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    args = []
-    for key, value in module.MODEL.items():
-        flag = "--" + key.replace("_", "-")
-        args += [flag, str(int(value)) if isinstance(value, bool) else str(value)]
-    return args
+def model_kinds(args: argparse.Namespace) -> list[tuple[str, list[str], list[Path]]]:
+    """(name, server model options, sherpa-onnx files) of each model kind served: the eager
+    model (checkpoints averaged; no sherpa-onnx files), and with ``--sherpa-*`` the streaming
+    ONNX files themselves (fp32) and their ``*.int8.onnx`` copies when export.py wrote them."""
+    eager = [] if args.checkpoint is None else ["--checkpoint", str(args.checkpoint)]
+    kinds: list[tuple[str, list[str], list[Path]]] = [("eager fp32", eager, [])]
+    files = [args.sherpa_encoder, args.sherpa_decoder, args.sherpa_joiner]
+    if not all(files) or args.sherpa_tokens is None:
+        return kinds
+    int8 = [f.with_suffix(".int8.onnx") for f in files]
+    for name, group in (("onnx fp32", files), ("onnx int8", int8)):
+        if all(f.is_file() for f in group):
+            options = [a for part, f in zip(("encoder", "decoder", "joiner"), group)
+                       for a in (f"--{part}", str(f))]
+            kinds.append((name, options, group))
+    return kinds
 
 
 def start_server(argv: list[str], log_path: Path) -> tuple[subprocess.Popen, str]:
@@ -191,15 +202,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--recipe-dir", type=Path, default=Path("egs/an4/ASR"),
-                        help="model options from its zipformer/model_defaults.py, checkpoints "
-                             "from its zipformer/exp")
+                        help="checkpoints from its zipformer/exp (they describe their model)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="test cuts (default: RECIPE/data/fbank/an4_cuts_test.jsonl.gz)")
     parser.add_argument("--lang-dir", type=Path, default=None,
                         help="default: RECIPE/data/lang_bpe_101")
     parser.add_argument("--server-args", default="",
-                        help="more server options, e.g. --checkpoint FILE (instead of "
-                             "--epoch/--avg averaging)")
+                        help="more server options (every model kind), e.g. --max-wait-ms 20")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the eager model's pretrained.pt (default: average the recipe's "
+                             "checkpoints as --epoch/--avg say)")
     parser.add_argument("--epoch", type=int, default=8)
     parser.add_argument("--avg", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=16)
@@ -215,9 +227,12 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=100)
     parser.add_argument("--max-wait-ms", type=float, default=10.0)
     parser.add_argument("--num-threads", type=int, default=1)
-    for part in ("encoder", "decoder", "joiner", "tokens"):
+    for part in ("encoder", "decoder", "joiner"):
         parser.add_argument(f"--sherpa-{part}", type=Path, default=None,
-                            help=f"sherpa-onnx streaming {part} file (export.py --onnx 1)")
+                            help=f"streaming {part} file (export.py --onnx 1), served by both "
+                                 "engines; its *.int8.onnx copy too when present")
+    parser.add_argument("--sherpa-tokens", type=Path, default=None,
+                        help="export.py's tokens.txt (sherpa-onnx's token table)")
     args = parser.parse_args()
     recipe = args.recipe_dir.resolve()
     utts = load_manifest(args.manifest or recipe / "data" / "fbank" / "an4_cuts_test.jsonl.gz")
@@ -226,7 +241,7 @@ def main() -> None:
     server_argv = [
         "--exp-dir", str(recipe / "zipformer" / "exp"), "--epoch", str(args.epoch),
         "--avg", str(args.avg), "--lang-dir", str(lang_dir),
-        *recipe_model_args(recipe), "--chunk-size", str(args.chunk_size),
+        "--chunk-size", str(args.chunk_size),
         "--left-context-frames", str(args.left_context_frames),
         "--blank-penalty", str(args.blank_penalty), "--max-batch-size", str(args.max_batch_size),
         "--max-wait-ms", str(args.max_wait_ms), "--num-threads", str(args.num_threads),
@@ -235,36 +250,34 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}; {len(utts)} test utterances; "
           f"chunks of {args.chunk_ms:g} ms paced in real time")
     methods = [m for m in args.methods.split(",") if m]
-    if methods:
-        proc, uri = start_server(server_argv, Path("bench_server.log"))
+    kinds = model_kinds(args)
+    for kind, model_options, _ in kinds if methods else []:
+        proc, uri = start_server([*server_argv, *model_options], Path("bench_server.log"))
         try:
             for method in methods:
-                print(f"\n### icefall_lite server, eager fp32 model, {method}\n\n{HEADER}")
+                print(f"\n### icefall_lite server, {kind} model, {method}\n\n{HEADER}")
                 for c in levels:
                     print(run_server_level(uri, proc.pid, level_utts(utts, c, args.rounds), c,
                                            method, args.chunk_ms).row(), flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    sherpa_files = [args.sherpa_encoder, args.sherpa_decoder, args.sherpa_joiner,
-                    args.sherpa_tokens]
-    if all(sherpa_files):
+    for kind, _, (encoder, decoder, joiner) in [k for k in kinds if k[2]]:
         import sherpa_onnx
 
         for method in ("greedy_search", "modified_beam_search"):
             recognizer = sherpa_onnx.OnlineRecognizer.from_transducer(
-                tokens=str(args.sherpa_tokens), encoder=str(args.sherpa_encoder),
-                decoder=str(args.sherpa_decoder), joiner=str(args.sherpa_joiner),
-                num_threads=args.num_threads, sample_rate=16000, feature_dim=80,
-                decoding_method=method, blank_penalty=args.blank_penalty)
-            print(f"\n### sherpa-onnx OnlineRecognizer, {args.sherpa_encoder.name}, {method}\n\n"
-                  f"{HEADER}")
+                tokens=str(args.sherpa_tokens), encoder=str(encoder), decoder=str(decoder),
+                joiner=str(joiner), num_threads=args.num_threads, sample_rate=16000,
+                feature_dim=80, decoding_method=method, blank_penalty=args.blank_penalty)
+            print(f"\n### sherpa-onnx OnlineRecognizer, {kind} model ({encoder.name}), "
+                  f"{method}\n\n{HEADER}")
             for c in levels:
                 print(run_sherpa_level(recognizer, level_utts(utts, c, args.rounds), c,
                                        args.chunk_ms).row(), flush=True)
-    else:
-        print("\n(sherpa-onnx comparison not run: pass --sherpa-encoder/--sherpa-decoder/"
-              "--sherpa-joiner/--sherpa-tokens)")
+    if len(kinds) == 1:
+        print("\n(ONNX models and the sherpa-onnx comparison not run: pass --sherpa-encoder/"
+              "--sherpa-decoder/--sherpa-joiner/--sherpa-tokens)")
 
 
 if __name__ == "__main__":

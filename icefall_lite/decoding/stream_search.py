@@ -41,10 +41,14 @@ from icefall_lite.decoding.fast_beam_search import (
     rnnt_decoding_config,
 )
 from icefall_lite.decoding.greedy import greedy_search_step, initial_context
-from icefall_lite.decoding.lattice import check_decoding_graph, namespace_of
+from icefall_lite.decoding.lattice import check_decoding_graph, get_texts, namespace_of
 from icefall_lite.decoding.registry import DECODING_METHODS
 
-__all__ = ["StreamSearch", "lattice_answer"]
+__all__ = ["Alignment", "StreamSearch", "lattice_answer"]
+
+#: One utterance's best path: its tokens, the encoder frame of each token, and its output ids
+#: (the tokens, or the words of an LG graph).
+Alignment = tuple[list[int], list[int], list[int]]
 
 
 def lattice_answer(method: str, lattice, config: DecodingConfig,
@@ -147,3 +151,27 @@ class StreamSearch:
         if which != list(range(len(states))):
             lattice = self.ns.index_fsa(lattice, torch.tensor(which, dtype=torch.int32))
         return lattice_answer(self.method, lattice, self.config, ref_texts)
+
+    def best_alignments(self, states: list, num_frames: list[int]) -> list[Alignment]:
+        """``fast_beam_search`` / ``fast_beam_search_LG`` after a :meth:`step` of ``states``:
+        each utterance's best path over its first ``num_frames`` frames as (tokens, the frame
+        of each token, output ids); the output ids are :meth:`finish`'s answer. The lattice has
+        one arc per frame (a token or blank) before its final arc, so a token's frame is the
+        position of its arc on the path."""
+        if self.method not in ("fast_beam_search", "fast_beam_search_LG"):
+            raise ValueError(f"best_alignments is for the one-best lattice methods, not "
+                             f"{self.method!r}")
+        if self._decoding is None or len(num_frames) != len(states):
+            raise ValueError("best_alignments() needs a step() of the same states first")
+        lattice = lattice_of(self._decoding, list(num_frames), self.config.allow_partial)
+        best = self.ns.shortest_path(lattice, use_double_scores=self.config.use_double_scores)
+        outputs = get_texts(best)
+        shape = best.arcs.shape()
+        splits = shape.row_splits(2)[shape.row_splits(1).long()].tolist()
+        labels = best.labels.tolist()
+        alignments = []
+        for n, words in enumerate(outputs):
+            path = labels[splits[n] : splits[n + 1]]
+            frames = [t for t, y in enumerate(path) if y > 0]
+            alignments.append(([path[t] for t in frames], frames, words))
+        return alignments

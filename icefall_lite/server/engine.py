@@ -2,13 +2,19 @@
 batch of ready streams, partial / final results, endpoints.
 
 Everything model- and search-specific lives here; the rest of :mod:`icefall_lite.server` sees
-:class:`Engine` and :class:`Stream` only. Decoding is exactly that of
-:mod:`icefall_lite.recipe.streaming_decode` (its :class:`~icefall_lite.recipe.streaming_decode.
-DecodeStream`, chunking, state stacking and search steps): a stream is fed chunks of
-``2 * chunk + 13`` fbank frames, and at the end of its audio ``tail_pad_frames`` frames of
-log(1e-10) and padding to a whole chunk, so a served transcript equals streaming_decode.py's.
-The searches advance frame by frame (one step call per encoder frame) so that each emitted
-token gets its encoder frame; the decisions are those of a whole-chunk step.
+:class:`Engine` and :class:`Stream` only. The model is any streaming model of
+:mod:`icefall_lite.runtime` (an eager causal ``AsrModel``, a streaming TorchScript export or the
+streaming ONNX export, fp32 or int8), and the search of every method is
+:class:`~icefall_lite.decoding.stream_search.StreamSearch`'s step, the one implementation that
+offline decoding and :mod:`icefall_lite.recipe.streaming_decode` run. A stream is fed chunks of
+``chunk_frames + pad_length`` fbank frames as streaming_decode.py feeds them, and at the end of
+its audio ``tail_pad_frames`` frames of log(1e-10) and padding to a whole chunk, so a served
+transcript equals streaming_decode.py's.
+
+Per-token frame times: greedy_search and modified_beam_search step one encoder frame at a time
+(the same decisions as a whole-chunk step: their steps are frame-synchronous), so a token's
+frame is the step that added it; fast_beam_search reads them off the best path of the lattice
+(:meth:`~icefall_lite.decoding.stream_search.StreamSearch.best_alignments`).
 
 Endpointing (icefall / sherpa rules, :class:`EndpointConfig`) cuts a stream into segments: the
 search restarts (the encoder keeps its states) and the segment's result is final.
@@ -21,20 +27,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from lhotse.utils import LOG_EPSILON
 
 from icefall_lite.decoding.beam_search import Hypothesis, HypothesisList
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.greedy import initial_context
-from icefall_lite.decoding.lattice import clear_final_outputs, get_texts, namespace_of
 from icefall_lite.decoding.registry import make_decoding_graph
-from icefall_lite.recipe.streaming_decode import (
-    LOG_EPS,
-    DecodeStream,
-    chunk_features,
-    fast_beam_search_step,
-    greedy_step,
-    modified_beam_search_step,
+from icefall_lite.decoding.stream_search import StreamSearch
+from icefall_lite.recipe.streaming_decode import DecodeStream, chunk_features
+from icefall_lite.runtime.states import (
+    model_device,
     stack_states,
+    streaming_geometry,
     unstack_states,
 )
 from icefall_lite.server.features import StreamingFbank
@@ -45,39 +49,6 @@ SERVER_METHODS = ("greedy_search", "modified_beam_search", "fast_beam_search",
 #: DecodingConfig fields a client may set in its start message.
 CLIENT_OPTIONS = ("beam", "max_contexts", "max_states", "beam_size", "temperature",
                   "blank_penalty", "ngram_lm_scale")
-
-
-class ScriptedStreamingModel:
-    """The eager model's interface over a TorchScript streaming model (``export.py --jit 1``'s
-    ``jit_script_chunk_<C>_left_<L>.pt``: ``encoder(x, x_lens, states)``,
-    ``encoder.get_init_states``, ``decoder``, ``joiner``); chunk and left context are the ones
-    it was exported with."""
-
-    def __init__(self, scripted) -> None:
-        self.scripted = scripted
-        self.decoder = scripted.decoder
-        self.joiner = scripted.joiner
-        self.chunk = int(scripted.encoder.chunk_size)
-        self.pad_length = int(scripted.encoder.pad_length)
-
-    def get_init_states(self, batch_size: int, device: torch.device) -> list[torch.Tensor]:
-        return self.scripted.encoder.get_init_states(batch_size, device)
-
-    def streaming_forward_encoder(self, x, x_lens, states):
-        return self.scripted.encoder(x, x_lens, states)
-
-    def parameters(self):
-        return self.scripted.parameters()
-
-
-def chunk_geometry(model) -> tuple[int, int]:
-    """(chunk size in 50 Hz frames, look-ahead fbank frames) of an eager causal model (set to
-    its ``encoder.chunk_size[0]``) or a :class:`ScriptedStreamingModel`."""
-    if isinstance(model, ScriptedStreamingModel):
-        return model.chunk, model.pad_length
-    if not model.encoder.causal:
-        raise ValueError("the server needs a causal model (trained with --causal 1)")
-    return model.encoder.chunk_size[0], 7 + 2 * model.encoder_embed.convnext.time_padding
 
 
 @dataclasses.dataclass
@@ -113,18 +84,22 @@ class Result:
 
 @dataclasses.dataclass
 class Stream:
-    """One connection's recognition state (owned by the engine's worker thread)."""
+    """One connection's recognition state (owned by the engine's worker thread). The search
+    state is ``decode.search_state``; ``decode.features`` holds the fbank frames not yet
+    decoded (``decode.processed`` stays 0: decoded chunks are dropped)."""
 
     method: str
     config: DecodingConfig
+    search: StreamSearch
     decode: DecodeStream
     fbank: StreamingFbank
     finished: bool = False  # no more audio will come
     segment: int = 0
     segment_start: int = 0  # encoder frames of the stream before this segment
+    context: list[int] = dataclasses.field(default_factory=list)  # the segment's start context
     token_frames: list[int] = dataclasses.field(default_factory=list)  # greedy
     beam_frames: dict[tuple[int, ...], list[int]] = dataclasses.field(default_factory=dict)
-    lattice_result: tuple[list[int], list[int], list[int]] | None = None  # fast beam
+    alignment: tuple[list[int], list[int], list[int]] = ([], [], [])  # fast beam: best path
 
     @property
     def frames(self) -> int:
@@ -133,13 +108,14 @@ class Stream:
 
 
 class Engine:
-    """A causal transducer (``AsrModel`` interface: ``streaming_forward_encoder``,
-    ``get_init_states``, ``decoder``, ``joiner``) serving streams chunk by chunk.
+    """A streaming transducer (the runtime interface: ``get_init_states``,
+    ``streaming_forward_encoder``, ``decoder``, ``joiner``) serving streams chunk by chunk.
 
     Args:
-      model: the causal model in eval mode, ``encoder.chunk_size[0]`` and
-        ``left_context_frames[0]`` set to the serving chunk and left context; or a
-        :class:`ScriptedStreamingModel`.
+      model: an eager causal ``AsrModel`` in eval mode with ``encoder.chunk_size[0]`` and
+        ``left_context_frames[0]`` set to the serving chunk and left context, or a streaming
+        :class:`~icefall_lite.runtime.TorchScriptTransducer` /
+        :class:`~icefall_lite.runtime.OnnxTransducer` (the chunk it was exported with).
       token_text: ``ids -> text`` (the BPE codec's decode) and ``pieces``: id -> piece table.
       sample_rate: the features' sample rate.
       config: default decoding options (a client may override :data:`CLIENT_OPTIONS`).
@@ -151,7 +127,8 @@ class Engine:
                  config: DecodingConfig, endpoint: EndpointConfig | None = None, LG=None,
                  words=None, sil_id: int | None = None, num_mel_bins: int = 80,
                  tail_pad_frames: int = 30) -> None:
-        self.chunk, self.pad_length = chunk_geometry(model)
+        self.chunk_frames, self.pad_length = streaming_geometry(model)
+        self.chunk = self.chunk_frames // 2  # 50 Hz encoder-input frames per chunk
         self.model = model
         self.token_text = token_text
         self.pieces = pieces
@@ -161,11 +138,10 @@ class Engine:
         self.words = words
         self.num_mel_bins = num_mel_bins
         self.tail_pad_frames = tail_pad_frames
-        self.device = next(model.parameters()).device
+        self.device = model_device(model)
         self.blank_id = model.decoder.blank_id
         self.context_size = model.decoder.context_size
         self.silence_ids = {self.blank_id} | ({sil_id} if sil_id is not None else set())
-        self.chunk_frames = 2 * self.chunk
         self.frame_shift = 0.04  # seconds per encoder frame: 10 ms fbank, subsampled by 4
         vocab_size = model.decoder.vocab_size
         self.graphs = {"fast_beam_search": make_decoding_graph("fast_beam_search", vocab_size)}
@@ -197,27 +173,29 @@ class Engine:
 
     def new_stream(self, method: str, options: dict[str, Any] | None = None) -> Stream:
         config = self.stream_config(method, dict(options or {}))
+        search = StreamSearch(method, self.model, config, self.graphs.get(method))
         decode = DecodeStream("", [], torch.zeros(0, self.num_mel_bins, device=self.device),
                               self.model.get_init_states(1, self.device), 0.0)
-        stream = Stream(method, config, decode, StreamingFbank(self.sample_rate,
-                                                               self.num_mel_bins))
-        self._start_search(stream)
+        stream = Stream(method, config, search, decode,
+                        StreamingFbank(self.sample_rate, self.num_mel_bins))
+        self._start_search(stream, initial_context(self.context_size, self.blank_id))
         return stream
 
-    def _start_search(self, stream: Stream, context: list[int] | None = None) -> None:
-        """A fresh search; ``context``: the decoder context to start from (default: the
-        utterance start context)."""
+    def _start_search(self, stream: Stream, context: list[int]) -> None:
+        """A fresh search of the segment from the decoder context ``context`` (greedy and beam
+        search; fast_beam_search starts from its graph's start state)."""
         d = stream.decode
         d.frames_decoded = 0
-        d.hyp = list(context or initial_context(self.context_size, self.blank_id))
+        stream.context = list(context)
         stream.token_frames = []
-        if stream.method == "modified_beam_search":
-            d.beam = HypothesisList([Hypothesis(list(d.hyp), 0.0)])
-            stream.beam_frames = {tuple(d.hyp): []}
-        elif stream.method.startswith("fast_beam_search"):
-            graph = self.graphs[stream.method]
-            d.rnnt_stream = namespace_of(graph).RnntDecodingStream(graph)
-            stream.lattice_result = ([], [], [])
+        stream.beam_frames = {tuple(context): []}
+        stream.alignment = ([], [], [])
+        if stream.method == "greedy_search":
+            d.search_state = list(context)
+        elif stream.method == "modified_beam_search":
+            d.search_state = HypothesisList([Hypothesis(list(context), 0.0)])
+        else:
+            d.search_state = stream.search.init_state()
 
     def _append(self, stream: Stream, frames: np.ndarray) -> None:
         if frames.shape[0]:
@@ -231,7 +209,7 @@ class Engine:
     def input_finished(self, stream: Stream) -> None:
         """No more audio: the last frames, then the tail padding."""
         self._append(stream, stream.fbank.finish())
-        tail = np.full((self.tail_pad_frames, self.num_mel_bins), LOG_EPS, np.float32)
+        tail = np.full((self.tail_pad_frames, self.num_mel_bins), LOG_EPSILON, np.float32)
         self._append(stream, tail)
         stream.finished = True
 
@@ -240,7 +218,7 @@ class Engine:
         d = stream.decode
         if stream.finished:
             return not d.done
-        return d.features.size(0) - d.processed >= self.chunk_frames + self.pad_length
+        return d.features.size(0) >= self.chunk_frames + self.pad_length
 
     def is_done(self, stream: Stream) -> bool:
         return stream.finished and stream.decode.done
@@ -250,95 +228,72 @@ class Engine:
     @torch.no_grad()
     def decode(self, streams: list[Stream]) -> None:
         """Decode one chunk of every (ready) stream: the encoder on the whole batch, then each
-        method's search on its streams."""
+        (method, options) group's search on its streams."""
         ds = [s.decode for s in streams]
         x = chunk_features(ds, self.chunk_frames, self.pad_length)
         x_lens = torch.full((len(ds),), x.size(1), dtype=torch.int64, device=self.device)
         encoder_out, _, new_states = self.model.streaming_forward_encoder(
             x, x_lens, stack_states([d.states for d in ds]))
         for d, st in zip(ds, unstack_states(new_states)):
-            d.states = [t.clone() for t in st]
-            # drop consumed frames so a long stream's buffer stays short
-            d.features = d.features[self.chunk_frames :]
+            d.states = [t.clone() for t in st]  # not views: the batch's tensors can go
+            d.features = d.features[self.chunk_frames :]  # a long stream's buffer stays short
+        projected = self.model.joiner.encoder_proj(encoder_out)
         groups: dict[tuple, list[int]] = {}
         for i, s in enumerate(streams):
-            groups.setdefault((s.method, tuple(dataclasses.astuple(s.config))), []).append(i)
+            groups.setdefault((s.method, dataclasses.astuple(s.config)), []).append(i)
         for indices in groups.values():
-            self._search([streams[i] for i in indices], encoder_out[indices])
+            self._search([streams[i] for i in indices], projected[indices])
 
-    def _search(self, streams: list[Stream], encoder_out: torch.Tensor) -> None:
-        method, c = streams[0].method, streams[0].config
-        ds = [s.decode for s in streams]
-        if method.startswith("fast_beam_search"):
-            graph = self.graphs[method]
-            ns = namespace_of(graph)
-            rnnt_config = ns.RnntDecodingConfig(
-                vocab_size=self.model.decoder.vocab_size, decoder_history_len=self.context_size,
-                beam=c.beam, max_states=c.max_states, max_contexts=c.max_contexts)
-            decoding = fast_beam_search_step(self.model, encoder_out, ds, ns, rnnt_config,
-                                             c.temperature, c.blank_penalty)
-            for d in ds:
-                d.frames_decoded += encoder_out.size(1)
-            self._lattice_results(streams, decoding, ns)
+    def _search(self, streams: list[Stream], projected: torch.Tensor) -> None:
+        """Advance the searches of ``streams`` (one method and config) over ``projected``
+        (``[N, T, J]``) with the first stream's :class:`StreamSearch` (they are alike)."""
+        search = streams[0].search
+        states = [s.decode.search_state for s in streams]
+        if search.is_lattice_method:
+            search.step(states, projected)
+            for s in streams:
+                s.decode.frames_decoded += projected.size(1)
+            alignments = search.best_alignments(states, [s.frames for s in streams])
+            for s, state, alignment in zip(streams, states, alignments):
+                s.decode.search_state, s.alignment = state, alignment
             return
-        for t in range(encoder_out.size(1)):
-            frame = encoder_out[:, t : t + 1]
-            if method == "greedy_search":
-                before = [len(d.hyp) for d in ds]
-                greedy_step(self.model, frame, ds, c.blank_penalty)
-                for s, n in zip(streams, before):
-                    s.token_frames.extend([s.frames] * (len(s.decode.hyp) - n))
-            else:
-                modified_beam_search_step(self.model, frame, ds, c.beam_size, c.temperature,
-                                          c.blank_penalty)
-                for s in streams:
+        for t in range(projected.size(1)):
+            before = [len(h) for h in states]
+            search.step(states, projected[:, t : t + 1])
+            for s, state, n in zip(streams, states, before):
+                s.decode.search_state = state
+                if s.method == "greedy_search":
+                    s.token_frames.extend([s.frames] * (len(state) - n))
+                else:
                     s.beam_frames = self._beam_frames(s)
-            for d in ds:
-                d.frames_decoded += 1
+                s.decode.frames_decoded += 1
 
     @staticmethod
     def _beam_frames(stream: Stream) -> dict[tuple[int, ...], list[int]]:
         """Token frames of each hypothesis of the new beam: a hypothesis that was in the old
         beam (extended by blank, possibly merged) keeps its frames; else it is its parent plus
-        one token on this frame."""
+        one token on this frame (modified beam search adds at most one token per frame)."""
         old = stream.beam_frames
-        new = {}
-        for h in stream.decode.beam:
-            key = h.key
-            new[key] = old[key] if key in old else old[key[:-1]] + [stream.frames]
-        return new
-
-    def _lattice_results(self, streams: list[Stream], decoding, ns) -> None:
-        lattice = decoding.format_output([s.frames for s in streams],
-                                         allow_partial=streams[0].config.allow_partial)
-        best = ns.shortest_path(clear_final_outputs(lattice),
-                                use_double_scores=streams[0].config.use_double_scores)
-        outputs = get_texts(best)
-        splits = best.arcs.shape().row_splits(2)[best.arcs.shape().row_splits(1).long()].tolist()
-        labels = best.labels.tolist()
-        for n, s in enumerate(streams):
-            path = labels[splits[n] : splits[n + 1]]
-            # one arc per encoder frame: a token's frame is its arc's position
-            frames = [t for t, y in enumerate(path) if y > 0]
-            s.lattice_result = ([path[t] for t in frames], frames, outputs[n])
+        return {h.key: old[h.key] if h.key in old else old[h.key[:-1]] + [stream.frames]
+                for h in stream.decode.search_state}
 
     # -- results -------------------------------------------------------------------------------
 
     def _tokens(self, stream: Stream) -> tuple[list[int], list[int]]:
-        d = stream.decode
+        """The segment's best tokens (the search's own answer) and the frame of each."""
+        if stream.search.is_lattice_method:
+            tokens, frames, _ = stream.alignment
+            return tokens, frames
+        (tokens,) = stream.search.finish([stream.decode.search_state], [stream.frames])
         if stream.method == "greedy_search":
-            return d.hyp[self.context_size :], stream.token_frames
-        if stream.method == "modified_beam_search":
-            best = d.beam.get_most_probable(length_norm=True)
-            return best.ys[self.context_size :], stream.beam_frames[best.key]
-        tokens, frames, _ = stream.lattice_result
-        return tokens, frames
+            return tokens, stream.token_frames
+        return tokens, stream.beam_frames[tuple(stream.context + tokens)]
 
     def result(self, stream: Stream) -> Result:
         """The current segment's best hypothesis (partial, or final once the segment ends)."""
         tokens, frames = self._tokens(stream)
         if stream.method == "fast_beam_search_LG":
-            text = " ".join(self.words[w] for w in stream.lattice_result[2])
+            text = " ".join(self.words[w] for w in stream.alignment[2])
         else:
             text = self.token_text(tokens)
         offset = stream.segment_start
@@ -363,11 +318,8 @@ class Engine:
         """Start a new segment: the search restarts from the last tokens' decoder context (as
         sherpa does: a restart from the utterance-start context makes the decoder emit at
         once), the encoder states carry on. fast_beam_search restarts from its graph's start."""
-        d = stream.decode
-        if stream.method == "modified_beam_search":
-            context = d.beam.get_most_probable(length_norm=True).ys[-self.context_size :]
-        else:
-            context = d.hyp[-self.context_size :]  # greedy; unused by fast_beam_search
+        tokens, _ = self._tokens(stream)
+        context = (stream.context + tokens)[-self.context_size :]
         stream.segment_start += stream.frames
         stream.segment += 1
         self._start_search(stream, context)

@@ -7,11 +7,17 @@ loop only moves messages. Faults stay with their connection: a malformed message
 that cannot be served, an idle client or a connection over ``--max-connections`` is closed with
 a reason, a client that goes away has its stream freed, and the other connections carry on.
 
+The model is one of: the average of ``--exp-dir``'s checkpoints (``--epoch/--avg``, as
+streaming_decode.py), ``--checkpoint`` (export.py's pretrained.pt), both rebuilt from the
+checkpoint's own description (a causal model; ``--chunk-size``/``--left-context-frames`` choose
+its attention), ``--nn-model`` (export.py --jit 1's streaming TorchScript model) or
+``--encoder/--decoder/--joiner`` (export.py --onnx 1's streaming files, fp32 or int8).
+
 Example (from egs/an4/ASR, the causal model of the recipe)::
 
     python -m icefall_lite.server --exp-dir zipformer/exp --epoch 8 --avg 3 \\
-        --lang-dir data/lang_bpe_101 --causal 1 --chunk-size 16 --left-context-frames 128 \\
-        --blank-penalty 1.0 --port 6006 <AN4's model options>
+        --lang-dir data/lang_bpe_101 --chunk-size 16 --left-context-frames 128 \\
+        --blank-penalty 1.0 --port 6006
 """
 
 from __future__ import annotations
@@ -30,19 +36,20 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from icefall_lite import k2
 from icefall_lite.decoding.config import DecodingConfig
-from icefall_lite.lang.files import require_file
-from icefall_lite.models.asr_model import build_model
-from icefall_lite.models.config import ZipformerConfig
-from icefall_lite.recipe.common import BpeCodec, model_config, read_word_table
-from icefall_lite.recipe.decode import add_checkpoint_arguments, load_decoding_model
-from icefall_lite.recipe.streaming_decode import STREAMING_DEFAULTS
-from icefall_lite.server.batcher import Batcher
-from icefall_lite.server.engine import (
-    SERVER_METHODS,
-    EndpointConfig,
-    Engine,
-    ScriptedStreamingModel,
+from icefall_lite.recipe.common import BpeCodec, read_word_table
+from icefall_lite.recipe.decode import (
+    add_checkpoint_arguments,
+    decoding_model_info,
+    load_decoding_model,
+    parse_args,
 )
+from icefall_lite.recipe.model_info import add_model_arguments
+from icefall_lite.recipe.pretrained import _use_checkpoint_features, model_streams
+from icefall_lite.recipe.pretrained import load_model as load_model_file
+from icefall_lite.recipe.streaming_decode import STREAMING_DEFAULTS
+from icefall_lite.runtime import OnnxTransducer
+from icefall_lite.server.batcher import Batcher
+from icefall_lite.server.engine import SERVER_METHODS, EndpointConfig, Engine
 from icefall_lite.server.protocol import (
     CLOSE_BUSY,
     CLOSE_UNSUPPORTED,
@@ -52,6 +59,7 @@ from icefall_lite.server.protocol import (
     parse_json,
     parse_start,
 )
+from icefall_lite.training.safe_load import load_weights_only
 from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
 from icefall_lite.utils.logging import setup_logging
 
@@ -163,43 +171,59 @@ class RecognitionServer:
 # model and command line
 
 
-def load_model(args: argparse.Namespace, device: torch.device):
-    """The causal model: ``--nn-model`` (a streaming TorchScript model), ``--checkpoint`` (a
-    state dict, e.g. export.py's pretrained.pt) or the average of ``--exp-dir``'s checkpoints as
-    ``--epoch/--avg`` say (as streaming_decode.py)."""
-    if args.nn_model is not None:
-        path = require_file(args.nn_model, "TorchScript model (--nn-model)")
-        scripted = torch.jit.load(str(path), map_location=device).eval()
-        if not hasattr(scripted.encoder, "get_init_states"):
-            raise ValueError(f"--nn-model {path} is not a streaming model: use export.py "
-                             "--jit 1's jit_script_chunk_<C>_left_<L>.pt")
-        return ScriptedStreamingModel(scripted)
-    if not args.causal:
-        raise ValueError("the server needs a causal model: pass --causal 1")
-    if tuple(args.chunk_size)[0] <= 0 or tuple(args.left_context_frames)[0] <= 0:
-        raise ValueError("pass a positive --chunk-size and --left-context-frames")
-    if args.checkpoint is None:
-        return load_decoding_model(args, device)
-    path = require_file(args.checkpoint, "checkpoint (--checkpoint)")
-    model = build_model(model_config(args))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"] if "model" in state else state)
-    except (RuntimeError, KeyError, TypeError, EOFError, OSError) as e:
-        raise ValueError(f"cannot load --checkpoint {path} into the model (do the model options "
-                         f"match the training run's?): {e}") from e
-    return model.to(device).eval()
+def model_source(args: argparse.Namespace) -> str:
+    """Which model the arguments name: ``onnx``, ``jit``, ``checkpoint`` or ``exp_dir`` (the
+    default); ValueError if several, or an incomplete ONNX triple."""
+    onnx = [args.encoder, args.decoder, args.joiner]
+    kinds = [k for k, given in (("checkpoint", args.checkpoint is not None),
+                                ("jit", args.nn_model is not None),
+                                ("onnx", any(p is not None for p in onnx))) if given]
+    if len(kinds) > 1:
+        raise ValueError(f"give at most one of --checkpoint, --nn-model and "
+                         f"--encoder/--decoder/--joiner, not {' and '.join(kinds)}")
+    if kinds == ["onnx"] and any(p is None for p in onnx):
+        raise ValueError("the ONNX model needs all of --encoder, --decoder and --joiner")
+    return kinds[0] if kinds else "exp_dir"
+
+
+def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
+    """The streaming model the arguments name (:func:`model_source`), with the runtime
+    interface. An eager model is rebuilt from its checkpoint's description, whose features
+    settings replace ``--sample-rate``/``--feature-dim`` unless given (then they must agree);
+    ``--nn-model`` is loaded with ``torch.jit.load``, which runs the file's code: only for
+    models from a trusted source."""
+    source = model_source(args)
+    if source == "onnx":
+        model = OnnxTransducer(args.encoder, args.decoder, args.joiner, streaming=True,
+                               num_threads=args.num_threads)
+    elif source == "exp_dir":
+        info, config = decoding_model_info(args)
+        _use_checkpoint_features(args, info.features, config.feature_dim,
+                                 set(args.given_options), info.path)
+        model = load_decoding_model(args, device, (info, config))
+    else:
+        model = load_model_file(args, vocab_size, device)
+    if not model_streams(model):
+        named = {"onnx": args.encoder, "jit": args.nn_model, "checkpoint": args.checkpoint,
+                 "exp_dir": args.exp_dir}[source]
+        raise ValueError(f"the server needs a streaming model: {named} is not one (a causal "
+                         "model with a positive --chunk-size and --left-context-frames, or a "
+                         "streaming export)")
+    if model.decoder.vocab_size != vocab_size:
+        raise ValueError(f"the model has {model.decoder.vocab_size} tokens, the lang dir's "
+                         f"bpe.model {vocab_size}: files of different models?")
+    return model
 
 
 def build_engine(args: argparse.Namespace) -> Engine:
     device = torch.device("cpu")
     codec = BpeCodec(args.lang_dir)
-    model = load_model(args, device)
+    model = load_model(args, codec.vocab_size, device)
     config = config_from_args(DecodingConfig, args, allow_missing=False)
     LG = words = None
     lg_path = Path(args.lang_dir) / "LG.pt"
     if lg_path.is_file():
-        LG = k2.Fsa.from_dict(torch.load(lg_path, map_location="cpu"))
+        LG = k2.Fsa.from_dict(load_weights_only(lg_path, "decoding graph"))  # runs no code
         words = read_word_table(args.lang_dir)
     else:
         logger.info("no %s: fast_beam_search_LG is not offered", lg_path)
@@ -230,13 +254,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a streaming TorchScript model (export.py --jit 1's "
                             "jit_script_chunk_<C>_left_<L>.pt; its chunk and left context)")
     group.add_argument("--checkpoint", type=Path, default=None,
-                       help="a state dict (export.py's pretrained.pt); default: average "
-                            "--exp-dir's checkpoints")
-    group.add_argument("--sample-rate", type=int, default=16000, help="the features' rate")
+                       help="a self-describing checkpoint (export.py's pretrained.pt); default: "
+                            "average --exp-dir's checkpoints")
+    group.add_argument("--encoder", type=Path, default=None,
+                       help="streaming ONNX encoder (export.py --onnx 1, fp32 or int8)")
+    group.add_argument("--decoder", type=Path, default=None, help="ONNX decoder")
+    group.add_argument("--joiner", type=Path, default=None, help="ONNX joiner")
+    group.add_argument("--sample-rate", type=int, default=16000,
+                       help="the features' rate (a checkpoint gives its own)")
+    group.add_argument("--feature-dim", type=int, default=80,
+                       help="fbank bins of the model (a checkpoint gives its own)")
     group.add_argument("--tail-pad-frames", type=int, default=30,
                        help="log(1e-10) frames appended at the end of each stream")
     add_checkpoint_arguments(parser)
-    ZipformerConfig.add_arguments(parser)
+    add_model_arguments(parser, exclude=("feature_dim",))
     group = parser.add_argument_group("decoding (defaults of every stream)")
     add_dataclass_arguments(group, DecodingConfig)
     group.add_argument("--endpoint", type=int, default=1, help="1: cut streams at endpoints")
@@ -273,8 +304,14 @@ async def serve_forever(args: argparse.Namespace, stop: asyncio.Event | None = N
         batcher.stop()
 
 
+def parse_server_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``given_options`` (model flags given are checked against the
+    checkpoint)."""
+    return parse_args(build_parser(), argv)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_server_args(argv)
     setup_logging()
     if args.default_method not in SERVER_METHODS:
         raise SystemExit(f"--default-method must be one of {SERVER_METHODS}")

@@ -19,11 +19,14 @@ import torch
 
 from icefall_lite.data.fbank import make_fbank_extractor
 from icefall_lite.decoding.config import DecodingConfig
+from icefall_lite.models.asr_model import AsrModel
+from icefall_lite.models.config import ZipformerConfig
+from icefall_lite.recipe.model_info import model_description
 from icefall_lite.recipe.streaming_decode import StreamingDecoder
 from icefall_lite.server.batcher import Batcher
-from icefall_lite.server.server import build_parser, serve_forever
+from icefall_lite.server.server import parse_server_args, serve_forever
 from tests.recipe.conftest import (  # noqa: F401 - fixtures shared with the recipe tests
-    TINY_ARGS,
+    TINY,
     WAV_NAMES,
     lang_dir,
     lg_lang_dir,
@@ -50,11 +53,22 @@ def causal_model(vocab_size):  # noqa: F811 - the imported fixture
     return make_tiny_model(vocab_size, causal=True, seed=3)
 
 
+def write_pretrained(path: Path, model: AsrModel) -> Path:
+    """A self-describing pretrained.pt of ``model`` (a tiny model of :func:`make_tiny_model`)
+    on 8 kHz 80-bin fbank, as export.py writes it."""
+    config = ZipformerConfig(vocab_size=model.decoder.vocab_size, causal=model.encoder.causal,
+                             **TINY)
+    description = model_description(
+        config, {"vocab_size": config.vocab_size, "blank_id": 0, "sil_id": None},
+        {"type": "fbank", "sample_rate": 8000, "num_mel_bins": 80})
+    torch.save({"model": model.state_dict(), **description}, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory, causal_model) -> Path:
-    path = tmp_path_factory.mktemp("server_model") / "pretrained.pt"
-    torch.save({"model": causal_model.state_dict()}, path)
-    return path
+    return write_pretrained(tmp_path_factory.mktemp("server_model") / "pretrained.pt",
+                            causal_model)
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +77,14 @@ def waves(yesno_dir) -> dict[str, np.ndarray]:
     return {name: sf.read(str(yesno_dir / name), dtype="float32")[0] for name in WAV_NAMES}
 
 
-def server_args(lang: Path, checkpoint: Path, *extra: str) -> argparse.Namespace:
-    return build_parser().parse_args([
-        "--lang-dir", str(lang), "--checkpoint", str(checkpoint), "--causal", "1",
-        "--chunk-size", str(CHUNK), "--left-context-frames", str(LEFT), "--sample-rate", "8000",
-        "--port", "0", "--max-wait-ms", "5", *TINY_ARGS, *extra])
+def server_args(lang: Path, checkpoint: Path | None, *extra: str) -> argparse.Namespace:
+    """The server's command line: the model of ``checkpoint`` (rebuilt from its description,
+    chunk 16 and left context 64), or with ``checkpoint`` None the model files in ``extra``."""
+    model = ([] if checkpoint is None else
+             ["--checkpoint", str(checkpoint), "--chunk-size", str(CHUNK),
+              "--left-context-frames", str(LEFT)])
+    return parse_server_args(["--lang-dir", str(lang), *model, "--sample-rate", "8000",
+                              "--port", "0", "--max-wait-ms", "5", *extra])
 
 
 @contextlib.contextmanager
@@ -103,16 +120,18 @@ def running_server(args: argparse.Namespace) -> Iterator[tuple[str, Batcher]]:
 
 
 def reference_tokens(model, method: str, waves: dict[str, np.ndarray], sample_rate: int = 8000,
-                     blank_penalty: float = 0.0) -> dict[str, list[int]]:
+                     blank_penalty: float = 0.0, num_streams: int = 2) -> dict[str, list[int]]:
     """streaming_decode.py's decoder on the training extractor's features of each whole wav
-    (the oracle of the served transcripts)."""
-    model = copy.deepcopy(model)
-    model.encoder.chunk_size = [CHUNK]
-    model.encoder.left_context_frames = [LEFT]
+    (the oracle of the served transcripts), ``num_streams`` at once; ``model``: the eager causal
+    model (streamed with chunk 16 and left context 64) or a streaming runtime model."""
+    if not hasattr(model, "streaming"):  # eager: the serving chunk and left context
+        model = copy.deepcopy(model)
+        model.encoder.chunk_size = [CHUNK]
+        model.encoder.left_context_frames = [LEFT]
     config = DecodingConfig(beam=4.0, max_contexts=4, max_states=32,
                             blank_penalty=blank_penalty)
     extractor = make_fbank_extractor(80, sampling_rate=sample_rate)
     utts = [(name, torch.from_numpy(extractor.extract(w, sample_rate)), [], 0.0)
             for name, w in waves.items()]
     return {s.cut_id: s.result
-            for s in StreamingDecoder(model, method, config, 30).run(utts, 2)}
+            for s in StreamingDecoder(model, method, config, 30).run(utts, num_streams)}

@@ -12,10 +12,15 @@ import asyncio
 
 import numpy as np
 import pytest
-import torch
 
 from icefall_lite.server.client import Utterance, transcribe
-from tests.server.conftest import make_tiny_model, reference_tokens, running_server, server_args
+from tests.server.conftest import (
+    make_tiny_model,
+    reference_tokens,
+    running_server,
+    server_args,
+    write_pretrained,
+)
 
 SILENCE = 3.0
 OPTIONS = {"blank_penalty": -3.0}
@@ -35,8 +40,7 @@ def quiet_model(vocab_size):
 @pytest.mark.slow
 def test_two_utterances_with_silence_between_give_two_finals(quiet_model, lang_dir, tmp_path,
                                                              waves):
-    checkpoint = tmp_path / "quiet.pt"
-    torch.save({"model": quiet_model.state_dict()}, checkpoint)
+    checkpoint = write_pretrained(tmp_path / "quiet.pt", quiet_model)
     first, second = list(waves.values())[:2]
     gap_start = len(first) / 8000
     gap_end = gap_start + SILENCE

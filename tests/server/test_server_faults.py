@@ -14,7 +14,14 @@ import websockets
 from websockets.asyncio.client import connect
 
 from icefall_lite.server.client import Utterance, transcribe
-from tests.server.conftest import reference_tokens, running_server, server_args
+from icefall_lite.server.server import build_engine, parse_server_args
+from tests.server.conftest import (
+    make_tiny_model,
+    reference_tokens,
+    running_server,
+    server_args,
+    write_pretrained,
+)
 
 TIMEOUT = 60.0
 
@@ -132,3 +139,24 @@ def test_other_sample_rates_are_resampled(causal_model, lang_dir, checkpoint, wa
                                    chunk_ms=70, realtime=False, method="modified_beam_search",
                                    sample_format="int16", timeout=TIMEOUT))
     assert r.error is None and [f["token_ids"] for f in r.finals] == [expected]
+
+
+def test_models_that_cannot_stream_or_files_that_disagree_are_refused(vocab_size, lang_dir,
+                                                                      checkpoint, tmp_path):
+    """A non-causal checkpoint, a causal one without a chunk size, a model flag contradicting
+    the checkpoint and an incomplete ONNX triple are refused before serving, naming the
+    problem."""
+    offline = write_pretrained(tmp_path / "offline.pt",
+                               make_tiny_model(vocab_size, causal=False, seed=1))
+    with pytest.raises(ValueError, match="applies to causal models; .*offline.pt"):
+        build_engine(server_args(lang_dir, offline))
+    with pytest.raises(ValueError, match="streaming model: .*offline.pt"):
+        build_engine(parse_server_args(["--lang-dir", str(lang_dir), "--checkpoint",
+                                        str(offline)]))
+    with pytest.raises(ValueError, match="streaming model: .*pretrained.pt"):
+        build_engine(parse_server_args(["--lang-dir", str(lang_dir), "--checkpoint",
+                                        str(checkpoint), "--chunk-size", "-1"]))
+    with pytest.raises(ValueError, match="--decoder-dim 32 contradicts"):
+        build_engine(server_args(lang_dir, checkpoint, "--decoder-dim", "32"))
+    with pytest.raises(ValueError, match="all of --encoder, --decoder and --joiner"):
+        build_engine(server_args(lang_dir, None, "--encoder", str(checkpoint)))
