@@ -11,9 +11,13 @@ from that read agrees with itself and a 16,000-sample utterance cut to 988 sampl
 
 Example::
 
-    >>> from icefall_lite.data.audio_header import declared_length
-    >>> declared_length(Path("an4/wav/an4test_clstk/fcaw/an406-fcaw-b.sph"))  # doctest: +SKIP
-    DeclaredLength(num_samples=..., stored_samples=...)
+    >>> import pathlib, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> wav = pathlib.Path(tempfile.mkdtemp()) / "a.wav"
+    >>> sf.write(wav, np.zeros(16000, dtype=np.int16), 16000, subtype="PCM_16")
+    >>> length = declared_length(wav)  # from the header's data-chunk size, not from decoding
+    >>> length.num_samples, length.stored_samples
+    (16000, 16000)
 """
 
 from __future__ import annotations

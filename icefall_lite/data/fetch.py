@@ -3,10 +3,16 @@ download directory, renamed into place only once complete, removed on any failur
 
 Example::
 
-    >>> from icefall_lite.data.fetch import download_into_place
-    >>> download_into_place(Path("download"), "waves_yesno",
-    ...                     lambda tmp: download_yesno(target_dir=tmp))  # doctest: +SKIP
-    PosixPath('download/waves_yesno')
+    >>> import pathlib, tempfile
+    >>> def produce(tmp):  # stands in for a download: makes the corpus inside ``tmp``
+    ...     (tmp / "waves_yesno").mkdir()
+    ...     _ = (tmp / "waves_yesno" / "0_0_1.wav").write_bytes(b"")
+    ...     return tmp / "waves_yesno"
+    >>> dl_dir = pathlib.Path(tempfile.mkdtemp())
+    >>> download_into_place(dl_dir, "waves_yesno", produce).relative_to(dl_dir)
+    PosixPath('waves_yesno')
+    >>> sorted(p.name for p in dl_dir.iterdir())  # nothing partial left beside it
+    ['waves_yesno']
 """
 
 from __future__ import annotations

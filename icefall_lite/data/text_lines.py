@@ -1,4 +1,4 @@
-"""Corpus text files read line by line, each line decoded on its own as UTF-8.
+r"""Corpus text files read line by line, each line decoded on its own as UTF-8.
 
 A line that is not UTF-8 is a data problem of that line: it goes to the issue collector as
 ``file:line`` (an error, or a counted skip under ``--on-error skip``) instead of a
@@ -6,11 +6,12 @@ A line that is not UTF-8 is a data problem of that line: it goes to the issue co
 
 Example::
 
-    >>> from icefall_lite.data.text_lines import read_lines
+    >>> import pathlib, tempfile
     >>> from icefall_lite.data.validation import DataIssues
-    >>> lines = read_lines(Path("an4/etc/an4_test.fileids"), DataIssues())  # doctest: +SKIP
-    >>> lines[0]  # doctest: +SKIP
-    (1, 'an4test_clstk/fcaw/an406-fcaw-b')
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "an4_test.fileids"
+    >>> _ = path.write_bytes(b"an4test_clstk/fcaw/an406-fcaw-b\n\nbad \xff line\n")
+    >>> read_lines(path, DataIssues(on_error="skip"))  # the bad line reported, kept as None
+    [(1, 'an4test_clstk/fcaw/an406-fcaw-b'), (3, None)]
 """
 
 from __future__ import annotations

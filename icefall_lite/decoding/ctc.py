@@ -11,7 +11,15 @@ have yet; :func:`ctc_decode` names them and raises.
 
 Example::
 
-    >>> hyps = ctc_decode("ctc-decoding", ctc_output, lens, graph=k2.ctc_topo(499))
+    >>> import torch
+    >>> log_probs = torch.full((1, 5, 4), -10.0)  # [N, T, C]: frames peaked on 1 1 0 2 2
+    >>> for t, c in enumerate([1, 1, 0, 2, 2]):
+    ...     log_probs[0, t, c] = 0.0
+    >>> lens = torch.tensor([5])
+    >>> ctc_decode("ctc-greedy-search", log_probs, lens)  # repeats merged, blank dropped
+    [[1, 2]]
+    >>> ctc_decode("ctc-decoding", log_probs, lens, graph=k2.ctc_topo(3))
+    [[1, 2]]
 """
 
 from __future__ import annotations

@@ -12,11 +12,21 @@ fast_beam_search* (5 methods)  ``RnntDecodingStream`` on the method's graph
 
 Example::
 
-    >>> search = StreamSearch("modified_beam_search", model, DecodingConfig())  # doctest: +SKIP
-    >>> states = [search.init_state() for _ in range(2)]                         # doctest: +SKIP
-    >>> for projected in chunks:               # [2, T_chunk, J] each           # doctest: +SKIP
-    ...     search.step(states, projected)                                       # doctest: +SKIP
-    >>> hyps = search.finish(states, num_frames=[40, 40])                        # doctest: +SKIP
+    >>> import torch
+    >>> from torch import nn
+    >>> from icefall_lite.decoding.beam_search import modified_beam_search
+    >>> from icefall_lite.models import Decoder, Joiner
+    >>> model = nn.Module()  # what a search needs of a transducer: decoder and joiner
+    >>> model.decoder = Decoder(vocab_size=10, decoder_dim=16, blank_id=0, context_size=2)
+    >>> model.joiner = Joiner(encoder_dim=8, decoder_dim=16, joiner_dim=16, vocab_size=10)
+    >>> search = StreamSearch("modified_beam_search", model, DecodingConfig())
+    >>> states = [search.init_state() for _ in range(2)]
+    >>> encoder_out = torch.randn(2, 8, 8)  # [N, T, C]
+    >>> for chunk in encoder_out.split(4, dim=1):  # two chunks of 4 frames
+    ...     search.step(states, model.joiner.encoder_proj(chunk))
+    >>> hyps = search.finish(states, num_frames=[8, 8])
+    >>> hyps == modified_beam_search(model, encoder_out, torch.tensor([8, 8]), beam_size=4)
+    True
 """
 
 from __future__ import annotations

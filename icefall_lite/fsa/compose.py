@@ -12,7 +12,17 @@ It is connected.
 
 Example::
 
-    >>> HLG = compose(ctc_topo(max_token), arc_sort(LG), inner_labels="tokens")
+    >>> import torch
+    >>> from icefall_lite.fsa import DenseFsaVec, ctc_topo, intersect_dense, linear_fst
+    >>> L = arc_sort(linear_fst([1, 2], [10, 20]))  # tokens 1 2 -> words 10 20
+    >>> HL = compose(ctc_topo(2), L, inner_labels="tokens")
+    >>> log_probs = torch.randn(1, 4, 3).log_softmax(-1)  # [N, T, C]
+    >>> dense = DenseFsaVec(log_probs, torch.tensor([[0, 0, 4]], dtype=torch.int32))
+    >>> total = intersect_dense(HL, dense, 10.0).get_tot_scores(True, True)
+    >>> ctc = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), torch.tensor([[1, 2]]),
+    ...                                    [4], [2], reduction="none")  # every alignment of 1 2
+    >>> torch.allclose(-total.float(), ctc)
+    True
 """
 
 from __future__ import annotations

@@ -6,8 +6,15 @@ is minus the frame-level label posteriors (through the lattice's arc maps).
 
 Example::
 
-    >>> graph = ctc_graph([[1, 2]])
-    >>> loss = ctc_loss(graph, DenseFsaVec(log_probs, segs), reduction="none")
+    >>> import torch
+    >>> from icefall_lite.fsa import ctc_graph
+    >>> log_probs = torch.randn(1, 4, 3).log_softmax(-1)  # [N, T, C]
+    >>> segs = torch.tensor([[0, 0, 4]], dtype=torch.int32)  # (sequence, start frame, frames)
+    >>> loss = ctc_loss(ctc_graph([[1, 2]]), DenseFsaVec(log_probs, segs), reduction="none")
+    >>> ref = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), torch.tensor([[1, 2]]),
+    ...                                    [4], [2], reduction="none")
+    >>> torch.allclose(loss, ref)
+    True
 """
 
 from __future__ import annotations

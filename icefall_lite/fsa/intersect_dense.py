@@ -14,7 +14,13 @@ built with torch ops, so gradients reach the graph scores and the log-probs.
 
 Example::
 
-    >>> lat = intersect_dense(graphs, DenseFsaVec(log_probs, segs), output_beam=10.0)
+    >>> import torch
+    >>> from icefall_lite.fsa import ctc_graph
+    >>> log_probs = torch.randn(1, 4, 3).log_softmax(-1)  # [N, T, C]
+    >>> segs = torch.tensor([[0, 0, 4]], dtype=torch.int32)  # (sequence, start frame, frames)
+    >>> lat = intersect_dense(ctc_graph([[1, 2]]), DenseFsaVec(log_probs, segs), output_beam=10.0)
+    >>> int(lat.shape[0]), bool(lat.get_tot_scores(True, True) < 0)  # one lattice, log-prob < 0
+    (1, True)
 """
 
 from __future__ import annotations

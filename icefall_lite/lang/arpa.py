@@ -1,23 +1,26 @@
-"""Structural checks of an ARPA n-gram file before kaldilm reads it.
+r"""Structural checks of an ARPA n-gram file before kaldilm reads it.
 
 kaldilm stops the whole interpreter (``abort()``, exit status 134) on a file it cannot parse,
 after one log line. :func:`check_arpa` reads the file first and raises ``ValueError`` naming the
 file, the line and the problem:
 
-- a ``\\data\\`` header whose ``ngram N=COUNT`` lines number the orders 1, 2, ... in turn;
-- one ``\\N-grams:`` section per order, in order, with exactly COUNT entries;
+- a ``\data\`` header whose ``ngram N=COUNT`` lines number the orders 1, 2, ... in turn;
+- one ``\N-grams:`` section per order, in order, with exactly COUNT entries;
 - entries ``LOG10PROB W1 .. WN [BACKOFF]``: finite numbers, the probability at most 1, a back-off
   weight only below the highest order;
-- ``<s>`` and ``</s>`` among the unigrams; ``\\end\\`` after the last section;
+- ``<s>`` and ``</s>`` among the unigrams; ``\end\`` after the last section;
 - every line valid UTF-8.
 
-Lines before ``\\data\\`` are skipped, as the ARPA format allows (and kaldilm does).
+Lines before ``\data\`` are skipped, as the ARPA format allows (and kaldilm does).
 
 Example::
 
-    >>> info = check_arpa("data/lm/G_3_gram.arpa")  # doctest: +SKIP
-    >>> info.counts  # doctest: +SKIP
-    [103, 1067, 2004]
+    >>> import pathlib, tempfile
+    >>> arpa = pathlib.Path(tempfile.mkdtemp()) / "G.arpa"
+    >>> text = "\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0 <s>\n-0.5 </s>\n-0.3 A\n\n\\end\\\n"
+    >>> _ = arpa.write_text(text)
+    >>> check_arpa(arpa).counts
+    [3]
 """
 
 from __future__ import annotations

@@ -2,4 +2,4 @@
 
 from icefall_lite.server.server import main
 
-main()
+main(prog="python -m icefall_lite.server")

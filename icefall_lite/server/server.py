@@ -60,7 +60,7 @@ from icefall_lite.server.protocol import (
     parse_start,
 )
 from icefall_lite.training.safe_load import load_weights_only
-from icefall_lite.utils.config import add_dataclass_arguments, config_from_args
+from icefall_lite.utils.config import HelpFormatter, add_dataclass_arguments, config_from_args
 from icefall_lite.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -233,10 +233,11 @@ def build_engine(args: argparse.Namespace) -> Engine:
                   codec.sil, args.feature_dim, args.tail_pad_frames)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The server's options; ``prog`` names the command in ``--help`` (default: the console
+    script's name)."""
     parser = argparse.ArgumentParser(
-        prog="python -m icefall_lite.server", description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, conflict_handler="resolve")
+        prog=prog, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     group = parser.add_argument_group("network")
     group.add_argument("--host", default="127.0.0.1")
     group.add_argument("--port", type=int, default=6006, help="0: any free port (logged)")
@@ -304,14 +305,15 @@ async def serve_forever(args: argparse.Namespace, stop: asyncio.Event | None = N
         batcher.stop()
 
 
-def parse_server_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_server_args(argv: Sequence[str] | None = None,
+                      prog: str | None = None) -> argparse.Namespace:
     """The command line, with ``given_options`` (model flags given are checked against the
     checkpoint)."""
-    return parse_args(build_parser(), argv)
+    return parse_args(build_parser(prog), argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_server_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    args = parse_server_args(argv, prog)
     setup_logging()
     if args.default_method not in SERVER_METHODS:
         raise SystemExit(f"--default-method must be one of {SERVER_METHODS}")

@@ -191,7 +191,8 @@ def test_a_wav_at_another_rate_is_resampled_with_a_log_line(exported, lang_dir, 
 def test_bad_inputs_give_clear_messages(exported, lang_dir, wav_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint.*not found.*missing.pt"):
         _run(lang_dir, wav_dir, ["--checkpoint", str(tmp_path / "missing.pt"), *TINY_ARGS])
-    with pytest.raises(ValueError, match="cannot load --checkpoint .*model options"):
+    with pytest.raises(ValueError, match="--decoder-dim 32 contradicts .*pretrained.pt, whose "
+                                         "model has --decoder-dim 64"):
         _run(lang_dir, wav_dir, ["--checkpoint", str(exported["pretrained"]), *TINY_ARGS,
                                  "--decoder-dim", "32"])
     no_lg = tmp_path / "lang_without_lg"
