@@ -245,9 +245,11 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     group = parser.add_argument_group("decoding")
     group.add_argument("--method", default="greedy_search", choices=METHODS,
                        help="decoding method (every model kind)")
-    group.add_argument("--max-duration", type=float, default=600.0,
+    group.add_argument("--max-duration", type=float, default=60.0,
                        help="files longer than this (seconds) are decoded chunk by chunk when "
-                            "the model streams, else refused; 0: no bound")
+                            "the model streams, else refused; 0: no bound. Full-context "
+                            "attention needs memory growing with the square of a file's length "
+                            "(a 10-minute file asked for one 14 GB allocation)")
     group.add_argument("--sample-rate", type=int, default=16000,
                        help="sample rate of the training features (a --checkpoint gives its "
                             "own); other rates are resampled")
