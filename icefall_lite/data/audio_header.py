@@ -6,7 +6,7 @@ from that read agrees with itself and a 16,000-sample utterance cut to 988 sampl
 
 - NIST SPHERE (``.sph``): the ``sample_count`` field (samples per channel) of the text header,
   and for PCM the bytes after the header (``channel_count * sample_n_bytes`` per sample).
-- WAV (RIFF): the size of the ``data`` chunk over the ``fmt `` chunk's block size.
+- WAV (RIFF): the size of the ``data`` chunk over the block size of the ``"fmt "`` chunk.
 - FLAC: the total sample count of STREAMINFO as soundfile reports it (0 there means "unknown").
 
 Example::
