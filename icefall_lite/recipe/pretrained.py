@@ -175,7 +175,7 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
     if config.vocab_size != vocab_size:
         raise ValueError(f"--checkpoint {path} was trained with {config.vocab_size} tokens, the "
                          f"token table (--bpe-model/--tokens) has {vocab_size}")
-    _use_checkpoint_features(args, info.features, config.feature_dim, given, path)
+    use_checkpoint_features(args, info.features, config.feature_dim, given, path)
     model = build_model(config)
     model.ctc_skip_token = info.lang.get("sil_id")
     try:
@@ -206,7 +206,7 @@ def model_name(args: argparse.Namespace) -> str:
     return str(args.encoder or args.nn_model or args.checkpoint)
 
 
-def _use_checkpoint_features(args: argparse.Namespace, features: dict[str, Any],
+def use_checkpoint_features(args: argparse.Namespace, features: dict[str, Any],
                              feature_dim: int, given: set[str], path: Path) -> None:
     """Take the checkpoint's sample rate and fbank bins, unless given (then they must agree)."""
     for dest, value in (("sample_rate", features.get("sample_rate")),

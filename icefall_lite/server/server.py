@@ -44,8 +44,8 @@ from icefall_lite.recipe.decode import (
     parse_args,
 )
 from icefall_lite.recipe.model_info import add_model_arguments
-from icefall_lite.recipe.pretrained import _use_checkpoint_features, model_streams
 from icefall_lite.recipe.pretrained import load_model as load_model_file
+from icefall_lite.recipe.pretrained import model_streams, use_checkpoint_features
 from icefall_lite.recipe.streaming_decode import STREAMING_DEFAULTS
 from icefall_lite.runtime import OnnxTransducer
 from icefall_lite.server.batcher import Batcher
@@ -198,7 +198,7 @@ def load_model(args: argparse.Namespace, vocab_size: int, device: torch.device):
                                num_threads=args.num_threads)
     elif source == "exp_dir":
         info, config = decoding_model_info(args)
-        _use_checkpoint_features(args, info.features, config.feature_dim,
+        use_checkpoint_features(args, info.features, config.feature_dim,
                                  set(args.given_options), info.path)
         model = load_decoding_model(args, device, (info, config))
     else:
