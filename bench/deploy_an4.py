@@ -49,12 +49,14 @@ def recipe_defaults(recipe_dir: Path) -> dict:
     return module
 
 
-def export_models(recipe: Path, work: Path, epoch: int, avg: int, chunk: int | None) -> dict:
-    """export.py --onnx-int8 1 into ``work/<full|chunk-C>`` (checkpoints linked there)."""
+def export_models(recipe: Path, work: Path, epoch: int, avg: int, chunk: int | None,
+                  exp_dir: str = "zipformer/exp") -> dict:
+    """export.py --onnx-int8 1 into ``work/<full|chunk-C>`` (the checkpoints of
+    ``recipe/exp_dir`` linked there)."""
     d = recipe_defaults(recipe)
     exp = work / ("full" if chunk is None else f"chunk-{chunk}")
     exp.mkdir(parents=True, exist_ok=True)
-    for ckpt in (recipe / "zipformer/exp").glob("epoch-*.pt"):
+    for ckpt in (recipe / exp_dir).glob("epoch-*.pt"):
         link = exp / ckpt.name
         if not link.exists():
             link.symlink_to(ckpt.resolve())
@@ -175,6 +177,8 @@ def main() -> None:
     parser.add_argument("--recipe-dir", type=Path, default=Path("egs/an4/ASR"))
     parser.add_argument("--epoch", type=int, default=8)
     parser.add_argument("--avg", type=int, default=3)
+    parser.add_argument("--exp-dir", default="zipformer/exp",
+                        help="the run's exp dir, relative to --recipe-dir")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/deploy_an4"))
     parser.add_argument("--chunks", default="16,32")
     parser.add_argument("--methods", default=",".join(DECODING_METHODS))
@@ -199,7 +203,7 @@ def main() -> None:
                     "offline": {}, "streaming": {}, "sizes": {}, "diffs": {}}
     print(f"{len(utts)} utterances, {audio_s:.1f} s of audio", flush=True)
 
-    full = export_models(recipe, work, args.epoch, args.avg, None)
+    full = export_models(recipe, work, args.epoch, args.avg, None, args.exp_dir)
     w = full["written"]
     words = Words(w["tokens"], lang_dir)
     report["sizes"].update({Path(p).name: Path(p).stat().st_size for k, p in w.items()
@@ -233,7 +237,8 @@ def main() -> None:
         print(method, json.dumps(row), flush=True)
 
     for chunk in [int(c) for c in args.chunks.split(",")]:
-        exported = export_models(recipe, work, args.epoch, args.avg, chunk)["written"]
+        exported = export_models(recipe, work, args.epoch, args.avg, chunk,
+                                 args.exp_dir)["written"]
         report["sizes"].update({Path(p).name: Path(p).stat().st_size
                                 for k, p in exported.items()
                                 if "streaming" in k and str(p).endswith(".onnx")})

@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="the eager model's pretrained.pt (default: average the recipe's "
                              "checkpoints as --epoch/--avg say)")
+    parser.add_argument("--exp-dir", default="zipformer/exp",
+                        help="the run's exp dir, relative to --recipe-dir")
     parser.add_argument("--epoch", type=int, default=8)
     parser.add_argument("--avg", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=16)
@@ -239,7 +241,7 @@ def main() -> None:
     lang_dir = args.lang_dir or recipe / "data" / "lang_bpe_101"
     levels = [int(c) for c in args.concurrency.split(",")]
     server_argv = [
-        "--exp-dir", str(recipe / "zipformer" / "exp"), "--epoch", str(args.epoch),
+        "--exp-dir", str(recipe / args.exp_dir), "--epoch", str(args.epoch),
         "--avg", str(args.avg), "--lang-dir", str(lang_dir),
         "--chunk-size", str(args.chunk_size),
         "--left-context-frames", str(args.left_context_frames),

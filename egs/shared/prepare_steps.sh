@@ -9,8 +9,10 @@
 step_manifests() {
   local corpus=$1 dl_dir=$2 out_dir=$3 on_error=$4
   local marker=$out_dir/.$corpus.done record
+  # corpus_splits (set by a recipe whose splits are not the corpus's own, e.g. AN4's dev):
+  # manifests of another split layout are rebuilt
   record=$(step_record step=manifests corpus="$corpus" dl_dir="$(realpath -m -- "$dl_dir")" \
-    on_error="$on_error")
+    on_error="$on_error" splits="${corpus_splits:-}")
   is_done "$marker" "$record" && return 0
   # Splits of a corpus prepared from another download directory must not survive.
   rm -f "$out_dir/${corpus}"_{recordings,supervisions}_*.jsonl.gz

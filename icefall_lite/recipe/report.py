@@ -5,6 +5,14 @@ Example::
     python -m icefall_lite.recipe.report --exp-dir zipformer/exp [--max-wer 1.0]
 
 ``--max-wer`` makes the command fail when any method's WER is above it (CI uses this).
+
+Several runs of one recipe (e.g. training seeds, each in its own exp dir)::
+
+    python -m icefall_lite.recipe.report --exp-dir zipformer/exp-seed42 zipformer/exp-seed52 ...
+
+print each run's table, then one row per test set, method and decoding with every run's WER,
+their mean, the range (max - min) and the sample standard deviation. A row that some run lacks
+is named and left out of the summary (its mean would be of other runs).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -67,17 +76,65 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _row_key(row: dict) -> tuple[str, str, str]:
+    return row["test_set"], row["method"], decoding_mode(row)[0]
+
+
+def summarize_runs(runs: list[list[dict]]) -> tuple[list[dict], list[tuple]]:
+    """Rows of several runs (each :func:`collect` of one exp dir) → one entry per (test set,
+    method, decoding) that every run has: ``{"test_set", "method", "decoding", "wers", "mean",
+    "range", "std"}`` (``std``: sample standard deviation, 0 for one run), in the first run's
+    order; and the keys some run lacks."""
+    by_run = [{_row_key(r): r for r in rows} for rows in runs]
+    keys = list(dict.fromkeys(k for table in by_run for k in table))
+    missing = [k for k in keys if any(k not in table for table in by_run)]
+    out = []
+    for key in keys:
+        if key in missing:
+            continue
+        wers = [table[key]["wer"] for table in by_run]
+        out.append({"test_set": key[0], "method": key[1], "decoding": key[2], "wers": wers,
+                    "mean": statistics.fmean(wers), "range": max(wers) - min(wers),
+                    "std": statistics.stdev(wers) if len(wers) > 1 else 0.0})
+    return out, missing
+
+
+def format_runs_table(summary: list[dict]) -> str:
+    """A Markdown table of :func:`summarize_runs`: every run's WER, mean, range, std."""
+    lines = ["| test set | method | decoding | WER per run (%) | mean | range | std |",
+             "|---|---|---|---|---|---|---|"]
+    for r in summary:
+        per_run = ", ".join(f"{w:.2f}" for w in r["wers"])
+        lines.append(f"| {r['test_set']} | {r['method']} | {r['decoding']} | {per_run} | "
+                     f"{r['mean']:.2f} | {r['range']:.2f} | {r['std']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--exp-dir", type=Path, default=Path("zipformer/exp"))
+    parser.add_argument("--exp-dir", type=Path, nargs="+", default=[Path("zipformer/exp")],
+                        help="one run's exp dir, or several (their mean and spread follow)")
     parser.add_argument("--max-wer", type=float, default=None,
                         help="exit with status 1 when a WER is above this (percent)")
     args = parser.parse_args(argv)
-    rows = collect(args.exp_dir)
-    if not rows:
-        print(f"no decoding summaries under {args.exp_dir}/*/summary-*.json", file=sys.stderr)
-        return 1
-    print(format_table(rows))
+    runs = []
+    for exp_dir in args.exp_dir:
+        rows = collect(exp_dir)
+        if not rows:
+            print(f"no decoding summaries under {exp_dir}/*/summary-*.json", file=sys.stderr)
+            return 1
+        if len(args.exp_dir) > 1:
+            print(f"\n{exp_dir}:\n")
+        print(format_table(rows))
+        runs.append(rows)
+    rows = [r for run in runs for r in run]
+    if len(runs) > 1:
+        summary, missing = summarize_runs(runs)
+        print(f"\n{len(runs)} runs:\n")
+        print(format_runs_table(summary))
+        for key in missing:
+            print(f"not in every run (left out of the summary): {' / '.join(key)}",
+                  file=sys.stderr)
     if args.max_wer is not None:
         bad = [r for r in rows if r["wer"] > args.max_wer]
         for r in bad:

@@ -15,7 +15,9 @@ import soundfile as sf
 class FakeUtterance:
     """One utterance of a synthetic AN4-layout corpus.
 
-    ``audio``: ``"ok"``, ``"missing"`` (no file) or ``"corrupt"`` (random bytes).
+    ``audio``: ``"ok"``, ``"missing"`` (no file) or ``"corrupt"`` (random bytes). ``split``
+    ``"dev"`` goes into AN4's training files (the dev split is speakers held out of them), so its
+    speaker must be one of ``an4.DEV_SPEAKERS``.
     """
 
     utterance_id: str
@@ -42,7 +44,8 @@ def make_an4_corpus(dl_dir: Path, utterances: list[FakeUtterance]) -> Path:
     (root / "etc").mkdir(parents=True)
     for split, wav_dir in (("train", "an4_clstk"), ("test", "an4test_clstk")):
         trans, ids = [], []
-        for i, utt in enumerate(u for u in utterances if u.split == split):
+        in_files = {"train": ("train", "dev"), "test": ("test",)}[split]
+        for i, utt in enumerate(u for u in utterances if u.split in in_files):
             fileid = f"{wav_dir}/{utt.speaker}/{utt.utterance_id}"
             ids.append(fileid)
             words = f"<s> {utt.text} </s>" if split == "train" else utt.text
@@ -66,8 +69,8 @@ GOOD_UTTERANCES = [
     FakeUtterance("an2-spka-b", "spka", "train", "NO", 1.3),
     FakeUtterance("an3-spkb-b", "spkb", "train", "A B C", 1.7),
     FakeUtterance("an4-spkb-b", "spkb", "train", "ONE TWO", 2.2),
-    FakeUtterance("an5-spkc-b", "spkc", "train", "GO", 1.1),
-    FakeUtterance("an6-spkc-b", "spkc", "train", "ERASE X", 1.9),
+    FakeUtterance("an5-mtje-b", "mtje", "dev", "GO", 1.1),
+    FakeUtterance("an6-mtje-b", "mtje", "dev", "ERASE X", 1.9),
     FakeUtterance("an7-spkd-b", "spkd", "test", "STOP", 1.0),
     FakeUtterance("an8-spkd-b", "spkd", "test", "RUBOUT Z", 1.6),
 ]

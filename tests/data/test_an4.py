@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from data_helpers import FakeUtterance, make_an4_corpus, snapshot
 
-from icefall_lite.data.corpora.an4 import prepare_split, read_transcripts
+from icefall_lite.data.corpora.an4 import DEV_SPEAKERS, prepare_split, read_transcripts
 from icefall_lite.data.download import download
 from icefall_lite.data.validation import DataIssues, ManifestError
 
@@ -19,8 +19,19 @@ def real_an4(corpus_dir) -> Path:
 
 
 def test_real_transcripts_have_the_documented_utterance_counts(real_an4):
-    assert len(read_transcripts(real_an4, "train")) == 948
+    # AN4's training set is 948 utterances of 74 speakers; dev holds out 10 of them
+    train, dev = read_transcripts(real_an4, "train"), read_transcripts(real_an4, "dev")
+    assert (len(train), len(dev)) == (819, 129)
     assert len(read_transcripts(real_an4, "test")) == 130
+    train_ids = (real_an4 / "etc" / "an4_train.fileids").read_text().split()
+    assert len(train_ids) == 948
+    assert sorted(u.fileid for u in train + dev) == sorted(train_ids)
+    speakers = {p.split("/")[1] for p in train_ids}
+    assert len(speakers) == 74
+    dev_speakers = {u.speaker for u in dev}
+    assert dev_speakers == set(DEV_SPEAKERS) and not dev_speakers & {u.speaker for u in train}
+    # the same genders as the test set: 3 female, 7 male
+    assert sorted(s[0] for s in dev_speakers) == ["f"] * 3 + ["m"] * 7
 
 
 def test_real_transcripts_match_hand_checked_lines(real_an4):
@@ -36,7 +47,8 @@ def test_real_transcripts_match_hand_checked_lines(real_an4):
 
 
 def test_real_transcripts_drop_sentence_markers_and_cover_101_words(real_an4):
-    utterances = read_transcripts(real_an4, "train") + read_transcripts(real_an4, "test")
+    utterances = [u for split in ("train", "dev", "test")
+                  for u in read_transcripts(real_an4, split)]
     words = {w for u in utterances for w in u.text.split()}
     assert not any(w.startswith("<") for w in words)
     assert len(words) == 101  # the corpus README's vocabulary size

@@ -19,7 +19,7 @@ def _cuts(fbank_dir, split):
 
 def test_every_cut_has_80_bins_and_one_frame_per_10ms(synthetic_fbank):
     _, fbank_dir = synthetic_fbank
-    cuts = _cuts(fbank_dir, "test") | _cuts(fbank_dir, "train")
+    cuts = _cuts(fbank_dir, "test") | _cuts(fbank_dir, "train") | _cuts(fbank_dir, "dev")
     for utt in GOOD_UTTERANCES:
         feats = cuts[utt.utterance_id].load_features()
         num_samples = round(utt.seconds * 16000)

@@ -35,7 +35,7 @@ def test_each_bad_input_stops_the_run_with_an_error_naming_the_file(tmp_path, pr
 def test_skip_mode_drops_each_bad_utterance_and_logs_the_counts(tmp_path, caplog):
     dl_dir = tmp_path / "download"
     good = GOOD_UTTERANCES[:3]
-    make_an4_corpus(dl_dir, good + list(BAD.values()) + GOOD_UTTERANCES[-1:])
+    make_an4_corpus(dl_dir, good + list(BAD.values()) + GOOD_UTTERANCES[4:5] + GOOD_UTTERANCES[-1:])
     with caplog.at_level(logging.WARNING):
         paths = prepare_manifests("an4", dl_dir, tmp_path / "manifests", on_error="skip")
     kept = {s.id for s in load_manifest(paths["train"][1])}
@@ -43,7 +43,7 @@ def test_skip_mode_drops_each_bad_utterance_and_logs_the_counts(tmp_path, caplog
     assert {r.id for r in load_manifest(paths["train"][0])} == kept
     summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
     assert summary == [
-        "skipped 4 of 8 utterances (empty transcript: 1, missing audio: 1, "
+        "skipped 4 of 9 utterances (empty transcript: 1, missing audio: 1, "
         "unreadable audio: 1, wrong sample rate: 1)"
     ]
     for problem, utt in BAD.items():

@@ -60,3 +60,26 @@ def test_table_and_max_wer_exit_status(tmp_path, capsys):
     assert err.count("streaming greedy_search") == 2 and "13.25% of greedy_search" in err
     assert "modified_beam_search" not in err
     assert main(["--exp-dir", str(tmp_path / "empty")]) == 1
+
+
+def test_several_runs_give_each_rows_mean_range_and_sample_std(tmp_path, capsys):
+    runs = []
+    for i, (greedy, beam) in enumerate([(8.0, 7.0), (6.0, 7.5), (7.0, 9.5)]):
+        exp = tmp_path / f"exp-seed{i}"
+        _summary(exp / "greedy_search" / "summary-test-a.json", "greedy_search", greedy)
+        _summary(exp / "modified_beam_search" / "summary-test-a.json", "modified_beam_search",
+                 beam)
+        runs.append(exp)
+    # one run has a row the others lack: named, not averaged
+    _summary(runs[0] / "fast_beam_search" / "summary-test-a.json", "fast_beam_search", 1.0)
+    assert main(["--exp-dir", *map(str, runs)]) == 0
+    captured = capsys.readouterr()
+    # greedy 8, 6, 7: mean 7, range 2, sample std 1; beam 7, 7.5, 9.5: mean 8, range 2.5,
+    # std sqrt(((-1)^2 + (-0.5)^2 + 1.5^2) / 2) = sqrt(1.75) = 1.32
+    assert "| test | greedy_search | full context | 8.00, 6.00, 7.00 | 7.00 | 2.00 | 1.00 |" in (
+        captured.out)
+    assert ("| test | modified_beam_search | full context | 7.00, 7.50, 9.50 | 8.00 | 2.50 | "
+            "1.32 |") in captured.out
+    summary_part = captured.out.split("3 runs:")[1]
+    assert "fast_beam_search" not in summary_part
+    assert "not in every run (left out of the summary): test / fast_beam_search" in captured.err

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # AN4 (CMU census database, 948 train / 130 test utterances, 101 words): data preparation.
+# Splits: train (819 utterances, 64 speakers), dev (129 utterances of 10 speakers held out of
+# AN4's training set: icefall_lite.data.corpora.an4.DEV_SPEAKERS), test (AN4's 130).
 #
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--vocab-size N] ...
 #
@@ -43,6 +45,7 @@ parse_options "$@"
 require_dl_dir 0 1 5
 
 corpus=an4
+corpus_splits="train dev test: dev = 10 speakers held out of train"
 manifests=data/manifests
 transcript=data/local/transcript_words.txt
 lang_bpe=data/lang_bpe_$vocab_size

@@ -9,6 +9,11 @@ Layout under the download directory (as ``an4_sphere.tar.gz`` extracts)::
     an4/etc/an4.dic                   WORD  PHONES (alternatives as WORD(2))
     an4/wav/<fileid>.sph              16 kHz 16-bit NIST SPHERE, read by libsndfile
 
+AN4 has no official development set. Like ESPnet's ``train_dev`` we hold out speakers of the
+training set: the 10 speakers of :data:`DEV_SPEAKERS` (3 female, 7 male, 129 utterances) form the
+``dev`` split, the other 64 speakers (819 utterances) the ``train`` split; ``test`` is AN4's test
+set (10 other speakers). Every preset of the AN4 recipe is chosen on ``dev``.
+
 From Python (with AN4 extracted under ``/data/an4``)::
 
     from pathlib import Path
@@ -35,7 +40,13 @@ from icefall_lite.data.validation import DataIssues, ManifestError, at_line, rec
 logger = logging.getLogger(__name__)
 
 URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_sphere.tar.gz"
-SPLITS = ("train", "test")
+SPLITS = ("train", "dev", "test")
+#: Training-set speakers held out as the ``dev`` split (``f``/``m``: female/male speaker ids):
+#: of each gender's sorted speaker ids the 2nd, 10th, 18th, ... (every eighth), as the test set has
+#: 3 female and 7 male speakers.
+DEV_SPEAKERS = ("fbbh", "fkdo", "fsrb", "mblw", "mdcs2", "mfaa", "mjjs2", "mmsh", "mscg2", "mtje")
+#: split -> the AN4 file set it is read from.
+_SOURCE = {"train": "train", "dev": "train", "test": "test"}
 #: Sentence markers and fillers of ``an4.filler``: not words of the transcript.
 FILLERS = frozenset({"<s>", "</s>", "<sil>"})
 _LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<utt>[^()\s]+)\)\s*$")
@@ -54,7 +65,10 @@ class An4Utterance:
 def read_transcripts(
     corpus_dir: Path, split: str, issues: DataIssues | None = None
 ) -> list[An4Utterance]:
-    """Parse ``etc/an4_<split>.transcription`` against ``etc/an4_<split>.fileids``.
+    """Parse ``etc/an4_<set>.transcription`` against ``etc/an4_<set>.fileids``.
+
+    ``split`` ``test`` reads AN4's test set; ``train`` and ``dev`` read its training set, ``dev``
+    keeping the utterances of :data:`DEV_SPEAKERS` and ``train`` the others.
 
     The two files list the same utterances in the same order, so files with different numbers
     of lines raise :class:`~icefall_lite.data.validation.ManifestError`. A line that is not
@@ -64,9 +78,22 @@ def read_transcripts(
     """
     if split not in SPLITS:
         raise ValueError(f"AN4 split must be one of {SPLITS}, got {split!r}")
+    return split_of(_read_file_set(corpus_dir, _SOURCE[split], issues), split)
+
+
+def split_of(utterances: list[An4Utterance], split: str) -> list[An4Utterance]:
+    """The utterances of ``split`` among those read from its file set."""
+    if _SOURCE[split] != "train":
+        return list(utterances)
+    return [u for u in utterances if (u.speaker in DEV_SPEAKERS) == (split == "dev")]
+
+
+def _read_file_set(
+    corpus_dir: Path, source: str, issues: DataIssues | None = None
+) -> list[An4Utterance]:
     issues = issues if issues is not None else DataIssues("raise")
-    trans_path = corpus_dir / "etc" / f"an4_{split}.transcription"
-    ids_path = corpus_dir / "etc" / f"an4_{split}.fileids"
+    trans_path = corpus_dir / "etc" / f"an4_{source}.transcription"
+    ids_path = corpus_dir / "etc" / f"an4_{source}.fileids"
     for path in (trans_path, ids_path):
         if not path.is_file():
             raise FileNotFoundError(f"AN4: missing {path}")
@@ -91,25 +118,32 @@ def read_transcripts(
             issues.flag("transcript/fileid mismatch", utt_id, at_line(trans_path, line_no),
                         f"but {at_line(ids_path, ids_line_no)} is {fileid}")
             continue
+        speaker = Path(fileid).parent.name
         words = [w for w in match["text"].split() if w not in FILLERS]
         utterances.append(
             An4Utterance(
                 utterance_id=utt_id,
                 fileid=fileid,
-                speaker=Path(fileid).parent.name,
+                speaker=speaker,
                 text=" ".join(words),
             )
         )
     return utterances
 
 
-def prepare_split(corpus_dir: Path, split: str, issues: DataIssues) -> tuple[
-    RecordingSet, SupervisionSet
-]:
-    """Recordings and supervisions of one split; unreadable audio goes to ``issues``."""
+def prepare_split(
+    corpus_dir: Path, split: str, issues: DataIssues,
+    utterances: list[An4Utterance] | None = None,
+) -> tuple[RecordingSet, SupervisionSet]:
+    """Recordings and supervisions of one split; unreadable audio goes to ``issues``.
+
+    ``utterances``: the split's transcripts when already read (default: read them).
+    """
     use_libsndfile_for_sphere()
     recordings, supervisions = [], []
-    for utt in read_transcripts(corpus_dir, split, issues):
+    if utterances is None:
+        utterances = read_transcripts(corpus_dir, split, issues)
+    for utt in utterances:
         recording = recording_from_file(
             corpus_dir / "wav" / f"{utt.fileid}.sph", utt.utterance_id, issues
         )
@@ -152,7 +186,12 @@ def _prepare(dl_dir: Path, issues: DataIssues) -> SplitManifests:
     corpus_dir = dl_dir / "an4"
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"AN4: no directory {corpus_dir}; run the download stage first")
-    return {split: prepare_split(corpus_dir, split, issues) for split in SPLITS}
+    # each file set is read once (train and dev share one), so a bad line is reported once
+    file_sets = {source: _read_file_set(corpus_dir, source, issues)
+                 for source in dict.fromkeys(_SOURCE.values())}
+    return {split: prepare_split(corpus_dir, split, issues,
+                                 split_of(file_sets[_SOURCE[split]], split))
+            for split in SPLITS}
 
 
 AN4 = Corpus(name="an4", sampling_rate=16000, download=_download, is_present=_is_present,
