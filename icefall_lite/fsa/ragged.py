@@ -229,6 +229,23 @@ def _index_axis0(shape: RaggedShape, indexes: torch.Tensor) -> tuple[RaggedShape
     return RaggedShape(splits), cur
 
 
+def _index_axis1(shape: RaggedShape, indexes: torch.Tensor) -> tuple[RaggedShape, torch.Tensor]:
+    """Elements ``indexes`` (int64 idx01, their rows non-decreasing) of axis 1 of ``shape``:
+    each stays in its row of axis 0 (k2's ``Index(src, 1, indexes)``); returns the new shape
+    and value indexes."""
+    n1 = shape.tot_size(1)
+    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= n1):
+        raise ValueError(f"index along axis 1: indexes must be in [0, {n1})")
+    rows = shape.row_ids_long(1)[indexes]
+    if rows.numel() > 1 and bool((rows[1:] < rows[:-1]).any()):
+        raise ValueError("index along axis 1: the rows of the indexes must be non-decreasing")
+    first = splits_from_row_ids(rows, shape.dim0)
+    if shape.num_axes == 2:
+        return RaggedShape([first]), indexes
+    sub, vidx = _index_axis0(RaggedShape(shape._splits[1:]), indexes)
+    return RaggedShape([first] + sub._splits), vidx
+
+
 def _to_str(shape: RaggedShape, values: torch.Tensor | None) -> str:
     """k2-like nested text; ``x`` for each element when ``values`` is None."""
     flat = ["x"] * shape.numel() if values is None else [_fmt(v) for v in values.tolist()]
@@ -433,9 +450,12 @@ class RaggedTensor:
         if isinstance(indexes, RaggedTensor):
             sub, vidx = _index_axis0(self.shape, _long(indexes.values))
             return RaggedTensor(indexes.shape.compose(sub), self.values[vidx])
-        if axis != 0:
-            raise NotImplementedError("RaggedTensor.index supports axis=0 only")
-        shape, vidx = _index_axis0(self.shape, _long(indexes))
+        if axis == 0:
+            shape, vidx = _index_axis0(self.shape, _long(indexes))
+        elif axis == 1:
+            shape, vidx = _index_axis1(self.shape, _long(indexes))
+        else:
+            raise NotImplementedError("RaggedTensor.index supports axis 0 and 1")
         out = RaggedTensor(shape, self.values[vidx])
         return out, (vidx.to(torch.int32) if need_value_indexes else None)
 
@@ -522,7 +542,8 @@ class RaggedTensor:
     def unique(
         self, need_num_repeats: bool = False, need_new2old_indexes: bool = False
     ) -> tuple[RaggedTensor, RaggedTensor | None, torch.Tensor | None]:
-        """Unique sublists (last axis) within each row of axis 0, sorted lexicographically.
+        """Unique sublists (last axis) within each row of axis 0, sorted as k2 sorts them:
+        by length, then lexicographically.
 
         Returns ``(unique, num_repeats [row][count] or None, new2old (int32) or None)``;
         ``new2old[i]`` is the first sublist (index on axis ``num_axes - 2``) equal to unique
@@ -540,12 +561,14 @@ class RaggedTensor:
         lens = self.shape.row_splits_long(2).diff()
         width = int(lens.max()) if n_sub > 0 else 0
         vals = _long(self.values)
-        pad = (int(vals.min()) - 1) if vals.numel() > 0 else -1
-        mat = torch.full((n_sub, width + 1), pad, dtype=torch.int64, device=self.device)
+        # k2's order within a row: shorter sublists first, then lexicographic; columns
+        # (row, length, values...) sort that way (equal lengths make the padding irrelevant)
+        mat = torch.zeros((n_sub, width + 2), dtype=torch.int64, device=self.device)
         mat[:, 0] = sub_row
+        mat[:, 1] = lens
         ids = self.shape.row_ids_long(2)
         pos = torch.arange(vals.numel(), device=self.device) - self.shape.row_splits_long(2)[ids]
-        mat[ids, pos + 1] = vals
+        mat[ids, pos + 2] = vals
         if n_sub == 0:
             uniq = mat
             inverse = torch.zeros(0, dtype=torch.int64, device=self.device)
