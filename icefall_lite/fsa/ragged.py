@@ -467,13 +467,13 @@ class RaggedTensor:
         ids = self.shape.row_ids_long(1)
         pos = torch.arange(self.numel(), device=self.device) - self.shape.row_splits_long(1)[ids]
         out = torch.full((n, m), padding_value, dtype=self.dtype, device=self.device)
-        if mode == "replicate":
+        if mode == "replicate" and self.numel():
             lens = self.shape.row_splits_long(1).diff()
             last = self.shape.row_splits_long(1)[1:] - 1
             fill = torch.where(lens > 0, self.values[last.clamp(min=0)],
                                torch.full_like(last, padding_value, dtype=self.dtype))
             out[:] = fill.unsqueeze(1)
-        elif mode != "constant":
+        if mode not in ("constant", "replicate"):
             raise ValueError(f"pad: unknown mode {mode!r}")
         out[ids, pos] = self.values
         return out
@@ -542,10 +542,11 @@ class RaggedTensor:
     def unique(
         self, need_num_repeats: bool = False, need_new2old_indexes: bool = False
     ) -> tuple[RaggedTensor, RaggedTensor | None, torch.Tensor | None]:
-        """Unique sublists (last axis) within each row of axis 0, sorted as k2 sorts them:
-        by length, then lexicographically.
+        """Unique sublists (last axis) within each row of axis 0, in k2's order: by k2's
+        int64 hash of each sublist (see :func:`_sequence_hash`), first occurrences first.
 
-        Returns ``(unique, num_repeats [row][count] or None, new2old (int32) or None)``;
+        Returns ``(unique, num_repeats [row][count] (one row for 2 axes) or None, new2old
+        (int32) or None)``;
         ``new2old[i]`` is the first sublist (index on axis ``num_axes - 2``) equal to unique
         sublist ``i``. Works on 2 axes (one implicit row) or 3 axes.
         """
@@ -555,20 +556,22 @@ class RaggedTensor:
             outer = torch.tensor([0, self.dim0], device=self.device)
             r3 = RaggedTensor(RaggedShape([outer] + self.shape._splits), self.values)
             u, reps, new2old = r3.unique(need_num_repeats, need_new2old_indexes)
-            return u.remove_axis(0), (reps.remove_axis(0) if reps is not None else None), new2old
+            # k2 keeps num_repeats as one row [1][count]
+            return u.remove_axis(0), reps, new2old
         n_sub = self.shape.tot_size(1)
         sub_row = self.shape.row_ids_long(1)
         lens = self.shape.row_splits_long(2).diff()
         width = int(lens.max()) if n_sub > 0 else 0
         vals = _long(self.values)
-        # k2's order within a row: shorter sublists first, then lexicographic; columns
-        # (row, length, values...) sort that way (equal lengths make the padding irrelevant)
-        mat = torch.zeros((n_sub, width + 2), dtype=torch.int64, device=self.device)
+        # rows (row, k2's hash, length, values...): sorting them orders the sublists of a row
+        # as k2 does (by hash), the rest of the columns makes equal rows equal sequences
+        mat = torch.zeros((n_sub, width + 3), dtype=torch.int64, device=self.device)
         mat[:, 0] = sub_row
-        mat[:, 1] = lens
+        mat[:, 2] = lens
         ids = self.shape.row_ids_long(2)
         pos = torch.arange(vals.numel(), device=self.device) - self.shape.row_splits_long(2)[ids]
-        mat[ids, pos + 2] = vals
+        mat[ids, pos + 3] = vals
+        mat[:, 1] = _sequence_hash(mat[:, 3:], lens)
         if n_sub == 0:
             uniq = mat
             inverse = torch.zeros(0, dtype=torch.int64, device=self.device)
@@ -597,6 +600,20 @@ class RaggedTensor:
         order = order[torch.sort(ids[order], stable=True)[1]]
         self.values = self.values[order]
         return order.to(torch.int32) if need_new2old_indexes else None
+
+
+def _sequence_hash(padded: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """k2's (CPU) hash of each sequence (int64, wrapping): ``h1 = 31 h1 + x`` from 13,
+    ``h2 = 167 h2 + x`` from 787, hash ``h1 + 104729 h2``. ``padded`` ``[n, width]`` holds
+    the sequences left-aligned, ``lens`` ``[n]`` their lengths. k2 sorts sublists by it, so
+    the same order needs the same hash."""
+    h1 = torch.full_like(lens, 13)
+    h2 = torch.full_like(lens, 787)
+    for k in range(padded.shape[1]):
+        live = lens > k
+        h1 = torch.where(live, h1 * 31 + padded[:, k], h1)
+        h2 = torch.where(live, h2 * 167 + padded[:, k], h2)
+    return h1 + h2 * 104729
 
 
 def create_ragged_shape2(
