@@ -77,9 +77,10 @@ def get_lattice(nnet_output: torch.Tensor, decoding_graph, supervision_segments:
     log-probs cut into ``supervision_segments`` (``allow_truncate = subsampling_factor - 1``).
     """
     check_graph_vocabulary(decoding_graph, nnet_output.shape[-1])
-    dense = k2.DenseFsaVec(nnet_output, supervision_segments,
+    ns = namespace_of(decoding_graph)  # the graph's backend decodes it
+    dense = ns.DenseFsaVec(nnet_output, supervision_segments,
                            allow_truncate=subsampling_factor - 1)
-    return k2.intersect_dense_pruned(decoding_graph, dense, search_beam=search_beam,
+    return ns.intersect_dense_pruned(decoding_graph, dense, search_beam=search_beam,
                                      output_beam=output_beam,
                                      min_active_states=min_active_states,
                                      max_active_states=max_active_states)
@@ -98,7 +99,7 @@ def check_graph_vocabulary(graph, num_classes: int) -> None:
 
 def one_best_decoding(lattice, use_double_scores: bool = True):
     """The best path of each lattice (tropical semiring)."""
-    return k2.shortest_path(lattice, use_double_scores=use_double_scores)
+    return namespace_of(lattice).shortest_path(lattice, use_double_scores=use_double_scores)
 
 
 def prepare_G(G, method: str):
