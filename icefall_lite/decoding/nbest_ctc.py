@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from icefall_lite.decoding.lattice import namespace_of
-from icefall_lite.fsa.nbest import texts_as_ragged
+from icefall_lite.fsa.nbest import check_nbest_parts, texts_as_ragged
 
 __all__ = ["Nbest"]
 
@@ -38,13 +38,7 @@ class Nbest:
     ``[utt][path]`` (``shape.tot_size(1) == fsa.shape[0]``)."""
 
     def __init__(self, fsa, shape) -> None:
-        if len(fsa.shape) != 3:
-            raise ValueError(f"Nbest: fsa must be an FsaVec, got shape {fsa.shape}")
-        if shape.num_axes != 2:
-            raise ValueError(f"Nbest: shape must have 2 axes, got {shape.num_axes}")
-        if fsa.shape[0] != shape.tot_size(1):
-            raise ValueError(f"{fsa.shape[0]} vs {shape.tot_size(1)}\n"
-                             "Number of FSAs in `fsa` does not match the given shape")
+        check_nbest_parts(fsa, shape)
         self.fsa = fsa
         self.shape = shape
 

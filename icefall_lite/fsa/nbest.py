@@ -30,7 +30,7 @@ import torch
 from icefall_lite.fsa.fsa import Fsa
 from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor
 
-__all__ = ["Nbest", "texts_as_ragged"]
+__all__ = ["Nbest", "check_nbest_parts", "texts_as_ragged"]
 
 
 def _ns(fsa):
@@ -54,6 +54,17 @@ def texts_as_ragged(best_paths: Fsa) -> RaggedTensor:
     return ns.RaggedTensor(shape, aux.values)
 
 
+def check_nbest_parts(fsa: Fsa, shape: RaggedShape) -> None:
+    """An n-best list is an FsaVec with one FSA per path of a 2-axis ``[utt][path]`` shape."""
+    if len(fsa.shape) != 3:
+        raise ValueError(f"Nbest: fsa must be an FsaVec, got shape {fsa.shape}")
+    if shape.num_axes != 2:
+        raise ValueError(f"Nbest: shape must have 2 axes, got {shape.num_axes}")
+    if fsa.shape[0] != shape.tot_size(1):
+        raise ValueError(f"Nbest: {fsa.shape[0]} FSAs but the shape has {shape.tot_size(1)} "
+                         "paths: the number of FSAs does not match the shape")
+
+
 class Nbest:
     """``fsa`` (linear FSAs ``[path][state][arc]``) plus ``shape`` (``[utt][path]``);
     ``kept_path`` (``[path][arc_pos]``, arc indexes into the lattice) when made by
@@ -61,13 +72,7 @@ class Nbest:
 
     def __init__(self, fsa: Fsa, shape: RaggedShape, kept_path: RaggedTensor | None = None
                  ) -> None:
-        if len(fsa.shape) != 3:
-            raise ValueError(f"Nbest: fsa must be an FsaVec, got shape {fsa.shape}")
-        if shape.num_axes != 2:
-            raise ValueError(f"Nbest: shape must have 2 axes, got {shape.num_axes}")
-        if fsa.shape[0] != shape.tot_size(1):
-            raise ValueError(f"Nbest: {fsa.shape[0]} FSAs but the shape has "
-                             f"{shape.tot_size(1)} paths")
+        check_nbest_parts(fsa, shape)
         self.fsa = fsa
         self.shape = shape
         self.kept_path = kept_path

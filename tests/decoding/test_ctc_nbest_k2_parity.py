@@ -12,6 +12,7 @@ import pytest
 import torch
 from ctc_graphs import random_hlg_text, random_word_lm_text
 
+from icefall_lite.decoding import rescore
 from icefall_lite.decoding.ctc import ctc_decode_keyed
 from icefall_lite.decoding.lattice import get_texts
 
@@ -107,3 +108,31 @@ def test_lattice_methods_equal_real_k2_and_icefall_reference(real_k2, builtin_k2
     assert ours["whole-lattice-rescoring"] == reference_whole_lattice(real_k2, lattice, G)
     assert set(ours["nbest-rescoring"]) == {f"lm_scale_{s}" for s in SCALES}
     assert any(h for hyps in ours["nbest"].values() for h in hyps), "all hypotheses empty"
+
+
+@pytest.mark.parametrize("empty_first", [False, True])
+def test_utterances_without_a_path_match_k2(on_both, empty_first):
+    """A lattice of an utterance without a successful path gives an empty hypothesis in every
+    method, wherever it is in the batch."""
+
+    def check(k2):
+        f = k2.Fsa.from_str("0 1 1 -0.5\n0 1 2 -1.5\n1 2 -1 0\n2")
+        f.aux_labels = torch.tensor([5, 6, -1], dtype=torch.int32)
+        e = k2.Fsa.from_str("0 1 1 -0.5\n2 3 -1 0\n3")  # nothing reaches the final state
+        e.aux_labels = torch.tensor([5, -1], dtype=torch.int32)
+        lat = k2.create_fsa_vec([e, f] if empty_first else [f, e])
+        lat.lm_scores = lat.scores.clone() * 0.5
+        lm = "0 0 5 -0.1\n0 0 6 -0.2\n0 1 -1 0\n1"
+        G = k2.arc_sort(k2.create_fsa_vec([k2.Fsa.from_str(lm)]))
+        table = k2.SymbolTable.from_str("<eps> 0\nx 5\ny 6\n<UNK> 7")
+        G2 = k2.arc_sort(k2.add_epsilon_self_loops(G))
+        G2.lm_scores = G2.scores.clone()
+        return [get_texts(rescore.nbest_decoding(lat, 5)),
+                {k: get_texts(v) for k, v in
+                 rescore.rescore_with_n_best_list(lat, G, 5, [1.0]).items()},
+                get_texts(rescore.nbest_oracle(lat, 5, ["y", "y"], table)),
+                {k: get_texts(v) for k, v in
+                 rescore.rescore_with_whole_lattice(lat, G2, [1.0]).items()}]
+
+    expected, _ = on_both(check)
+    assert [] in expected[0] and [] in expected[2]
