@@ -19,10 +19,12 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from icefall_lite.lang.files import read_text_lines, require_file
 
 Symbol = TypeVar("Symbol", bound=Hashable)
 
@@ -66,10 +68,21 @@ class SymbolTable(Generic[Symbol]):
     @staticmethod
     def from_str(s: str, source: str = "<string>") -> SymbolTable:
         """Parse ``SYMBOL ID`` lines; ``source`` names the text in errors (``source:LINE``)."""
+        return SymbolTable._from_lines(enumerate(s.split("\n"), start=1), source)
+
+    @staticmethod
+    def from_file(filename: str | Path) -> SymbolTable:
+        """Read a ``SYMBOL ID`` text file (UTF-8; a missing file or a line that is not UTF-8
+        is an error naming it)."""
+        path = require_file(filename, "symbol table")
+        return SymbolTable._from_lines(read_text_lines(path), str(filename))
+
+    @staticmethod
+    def _from_lines(lines: Iterable[tuple[int, str]], source: str) -> SymbolTable:
         id2sym: dict[int, str] = {}
         sym2id: dict[str, int] = {}
         line_of_id: dict[int, int] = {}
-        for lineno, line in enumerate(s.split("\n"), start=1):
+        for lineno, line in lines:
             fields = line.split()
             if not fields:
                 continue
@@ -98,12 +111,6 @@ class SymbolTable(Generic[Symbol]):
             raise ValueError(f"{source}:{line_of_id[sym2id[eps]]}: {eps!r} is the epsilon "
                              "symbol and must have id 0")
         return SymbolTable(_id2sym=id2sym, _sym2id=sym2id, eps=eps)
-
-    @staticmethod
-    def from_file(filename: str | Path) -> SymbolTable:
-        """Read a ``SYMBOL ID`` text file (UTF-8)."""
-        text = Path(filename).read_text(encoding="utf-8")
-        return SymbolTable.from_str(text, source=str(filename))
 
     def to_str(self) -> str:
         """``SYMBOL ID`` lines by increasing id (``from_str`` reads them back)."""

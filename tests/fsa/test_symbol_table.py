@@ -61,6 +61,15 @@ def test_malformed_files_name_file_and_line(tmp_path: Path, text, line, problem)
         k2.builtin.SymbolTable.from_str(text)
 
 
+def test_missing_and_non_utf8_files_are_named(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="symbol table not found: .*nope.txt"):
+        k2.builtin.SymbolTable.from_file(tmp_path / "nope.txt")
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"<eps> 0\nab\xff 1\n")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}:2: not valid UTF-8"):
+        k2.builtin.SymbolTable.from_file(path)
+
+
 def test_a_file_is_only_read_as_text(tmp_path: Path):
     marker = tmp_path / "ran"
     path = tmp_path / "words.txt"
