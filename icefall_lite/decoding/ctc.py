@@ -132,8 +132,9 @@ def ctc_decode_keyed(method: str, ctc_output: torch.Tensor, encoder_out_lens: to
 
     ``graph``: H for ``ctc-decoding`` (default ``ctc_topo(C - 1)``), HLG for the others
     (labels tokens, aux_labels words; its scores count as LM scores, as icefall's
-    ``HLG.lm_scores = HLG.scores``). ``G``: the rescoring LM (see :func:`prepare_G`, applied
-    here). ``lm_scale_list``: the sweep (default icefall's :data:`rescore.DEFAULT_LM_SCALE`).
+    ``HLG.lm_scores = HLG.scores``). ``G``: the rescoring LM; one without ``lm_scores`` is
+    prepared here by :func:`prepare_G` (a loop over batches passes ``prepare_G(G, method)``).
+    ``lm_scale_list``: the sweep (default icefall's :data:`rescore.DEFAULT_LM_SCALE`).
     ``nbest-oracle`` needs ``ref_texts`` and ``word_table`` (a ``SymbolTable`` with ``oov``).
     """
     if method not in CTC_METHODS + LATTICE_METHODS:
@@ -167,7 +168,8 @@ def ctc_decode_keyed(method: str, ctc_output: torch.Tensor, encoder_out_lens: to
                                     use_double_scores, nbest_scale, oov)
         return {f"oracle_{num_paths}_nbest_scale_{nbest_scale}": get_texts(best)}
     scales = list(rescore.DEFAULT_LM_SCALE if lm_scale_list is None else lm_scale_list)
-    G = prepare_G(G, method)
+    if not hasattr(G, "lm_scores"):  # not prepared yet (a decoding loop prepares it once)
+        G = prepare_G(G, method)
     if method == "nbest-rescoring":
         paths = rescore.rescore_with_n_best_list(lattice, G, num_paths, scales, nbest_scale,
                                                  use_double_scores)

@@ -21,7 +21,7 @@ from ctc_graphs import random_word_lm_text
 
 from icefall_lite import k2
 from icefall_lite.decoding import rescore
-from icefall_lite.decoding.ctc import ctc_decode, ctc_decode_keyed
+from icefall_lite.decoding.ctc import ctc_decode, ctc_decode_keyed, prepare_G
 from icefall_lite.decoding.lattice import get_texts
 from tests.fsa.helpers import arcs_to_text, random_acyclic_arcs, random_aux
 
@@ -178,3 +178,21 @@ def test_ctc_methods_name_what_they_miss():
     assert list(keyed) == [f"lm_scale_{s}" for s in rescore.DEFAULT_LM_SCALE]
     one = ctc_decode("whole-lattice-rescoring", out, lens, graph=graph, G=G, lm_scale_list=[1.0])
     assert one == keyed["lm_scale_1.0"]
+
+
+def test_prepare_g_as_icefall_and_a_prepared_g_is_used_as_given():
+    G = k2.Fsa.from_str("0 1 2 -0.5\n0 0 1 -0.7\n1 2 -1 -0.1\n2", acceptor=True)
+    whole = prepare_G(G, "whole-lattice-rescoring")
+    arcs = whole.arcs.values()[:, :3].tolist()
+    assert whole.shape[0] == 1 and [0, 0, 0] in arcs and [1, 1, 0] in arcs
+    assert torch.equal(whole.lm_scores, whole.scores)
+    nbest = prepare_G(G, "nbest-rescoring")
+    assert all(lab != 0 for _, _, lab in nbest.arcs.values()[:, :3].tolist())
+    with pytest.raises(ValueError, match="acceptor"):
+        prepare_G(k2.ctc_topo(2), "nbest-rescoring")
+    torch.manual_seed(1)
+    out, lens = torch.randn(2, 5, 3).mul(2).log_softmax(-1), torch.tensor([5, 3])
+    for method in ("nbest-rescoring", "whole-lattice-rescoring"):
+        args = dict(graph=k2.ctc_topo(2), lm_scale_list=[0.5, 2.0])
+        raw = ctc_decode_keyed(method, out, lens, G=G, **args)
+        assert raw == ctc_decode_keyed(method, out, lens, G=prepare_G(G, method), **args)
