@@ -42,6 +42,7 @@ import torch
 from icefall_lite import k2
 from icefall_lite.decoding import rescore
 from icefall_lite.decoding.lattice import get_texts, namespace_of
+from icefall_lite.decoding.rescore import one_best_decoding
 
 CTC_METHODS = ("ctc-greedy-search", "ctc-decoding", "1best")
 LATTICE_METHODS = ("nbest", "nbest-rescoring", "whole-lattice-rescoring", "nbest-oracle")
@@ -95,11 +96,6 @@ def check_graph_vocabulary(graph, num_classes: int) -> None:
             f"the decoding graph has token ids up to {int(labels.max())}, but the model "
             f"outputs {num_classes} classes (ids 0..{num_classes - 1}): the graph was built "
             "from a lang dir whose tokens disagree with the model's")
-
-
-def one_best_decoding(lattice, use_double_scores: bool = True):
-    """The best path of each lattice (tropical semiring)."""
-    return namespace_of(lattice).shortest_path(lattice, use_double_scores=use_double_scores)
 
 
 def prepare_G(G, method: str):
