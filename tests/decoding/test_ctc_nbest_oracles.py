@@ -7,7 +7,8 @@ path, so the n-best methods must pick the brute-force optimum:
 - nbest: the words of the best path;
 - nbest-rescoring: argmax over word sequences w of am(best path of w) / s + G(w);
 - whole-lattice-rescoring: argmax over paths p of am(p) / s + G(words(p));
-- nbest-oracle: a word sequence of the lattice at the smallest edit distance (kaldialign).
+- nbest-oracle: a word sequence of the lattice at the smallest edit distance (kaldialign);
+- Nbest.intersect: every word sequence once, with the total, AM and LM scores of its best path.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from icefall_lite import k2
 from icefall_lite.decoding import rescore
 from icefall_lite.decoding.ctc import ctc_decode, ctc_decode_keyed, prepare_G
 from icefall_lite.decoding.lattice import get_texts
+from icefall_lite.decoding.nbest_ctc import Nbest
 from tests.fsa.helpers import arcs_to_text, random_acyclic_arcs, random_aux
 
 SCALES = [0.2, 1.0, 3.0]
@@ -196,3 +198,26 @@ def test_prepare_g_as_icefall_and_a_prepared_g_is_used_as_given():
         args = dict(graph=k2.ctc_topo(2), lm_scale_list=[0.5, 2.0])
         raw = ctc_decode_keyed(method, out, lens, G=G, **args)
         assert raw == ctc_decode_keyed(method, out, lens, G=prepare_G(G, method), **args)
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5])
+def test_intersected_nbest_scores_are_those_of_each_sequences_best_path(seed):
+    case = Case(seed)
+    nbest = Nbest.from_lattice(case.lattice(), FULL["num_paths"],
+                               nbest_scale=FULL["nbest_scale"])
+    assert nbest.tot_scores().values.abs().max() == 0  # no scores before the intersection
+    nbest = nbest.intersect(case.lattice())
+    best_path_of: dict[tuple, list[int]] = {}
+    for p in case.paths:
+        w = case.words(p)
+        if w not in best_path_of or case.tot(p) > case.tot(best_path_of[w]):
+            best_path_of[w] = p
+    words = [tuple(w) for w in get_texts(nbest.fsa)]
+    assert sorted(words[:len(words) // 2]) == sorted(best_path_of)  # every sequence, once
+    tot, am, lm = (r.values.tolist() for r in (nbest.tot_scores(), nbest.compute_am_scores(),
+                                                nbest.compute_lm_scores()))
+    for i, w in enumerate(words):
+        p = best_path_of[w]
+        assert tot[i] == pytest.approx(case.tot(p), abs=1e-4)
+        assert am[i] == pytest.approx(case.am(p), abs=1e-4)
+        assert lm[i] == pytest.approx(sum(case.lm[j] for j in p), abs=1e-4)
