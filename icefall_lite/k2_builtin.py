@@ -33,6 +33,9 @@ for _name in _LOSS_NAMES:
     SOURCES[_name] = "icefall_lite.transducer.rnnt_loss"
 for _name in _CTC_NAMES:
     SOURCES[_name] = "icefall_lite.fsa"
+# added with issue #20 (k2 coverage II): symbol tables and n-best lists
+for _name in ("Nbest", "SymbolTable"):
+    SOURCES[_name] = "icefall_lite.fsa"
 for _name in _STREAM_NAMES:
     SOURCES[_name] = "icefall_lite.transducer.decode_stream"
 

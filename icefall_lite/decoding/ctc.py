@@ -5,9 +5,20 @@
   ``ctc_topo(C - 1)`` (token ids);
 - ``1best``: the best path through HLG (word ids).
 
-The n-best and rescoring methods (``nbest``, ``nbest-rescoring``, ``whole-lattice-rescoring``,
-``nbest-oracle``) need ``compose`` and ``k2.Nbest``, which the built-in backend does not
-have yet; :func:`ctc_decode` names them and raises.
+The lattice methods (:data:`LATTICE_METHODS`, word ids, on the HLG lattice; see
+:mod:`icefall_lite.decoding.rescore`):
+
+- ``nbest``: ``num_paths`` sampled paths, one per word sequence, the best-scoring one;
+- ``nbest-rescoring``: those sequences rescored with a larger n-gram ``G``, one result per
+  LM scale (``am / lm_scale + lm``);
+- ``whole-lattice-rescoring``: the lattice's LM scores replaced by ``G``'s (intersection with
+  ``G`` carrying epsilon self-loops), one best path per LM scale;
+- ``nbest-oracle``: the sampled sequence closest to the reference (needs ``ref_texts`` and
+  ``word_table``).
+
+:func:`ctc_decode_keyed` returns every result under icefall's key (``no_rescore``,
+``no_rescore-nbest-scale-0.5-100``, ``lm_scale_0.5``, ``oracle_100_nbest_scale_0.5``, ...);
+:func:`ctc_decode` returns the only one (a sweep over several LM scales needs the keyed form).
 
 Example::
 
@@ -24,13 +35,18 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from icefall_lite import k2
-from icefall_lite.decoding.lattice import get_texts
+from icefall_lite.decoding import rescore
+from icefall_lite.decoding.lattice import get_texts, namespace_of
+from icefall_lite.decoding.rescore import one_best_decoding
 
 CTC_METHODS = ("ctc-greedy-search", "ctc-decoding", "1best")
-PENDING_METHODS = ("nbest", "nbest-rescoring", "whole-lattice-rescoring", "nbest-oracle")
+LATTICE_METHODS = ("nbest", "nbest-rescoring", "whole-lattice-rescoring", "nbest-oracle")
+_NEEDS_G = ("nbest-rescoring", "whole-lattice-rescoring")
 
 
 def ctc_greedy_search(ctc_output: torch.Tensor, encoder_out_lens: torch.Tensor,
@@ -62,9 +78,10 @@ def get_lattice(nnet_output: torch.Tensor, decoding_graph, supervision_segments:
     log-probs cut into ``supervision_segments`` (``allow_truncate = subsampling_factor - 1``).
     """
     check_graph_vocabulary(decoding_graph, nnet_output.shape[-1])
-    dense = k2.DenseFsaVec(nnet_output, supervision_segments,
+    ns = namespace_of(decoding_graph)  # the graph's backend decodes it
+    dense = ns.DenseFsaVec(nnet_output, supervision_segments,
                            allow_truncate=subsampling_factor - 1)
-    return k2.intersect_dense_pruned(decoding_graph, dense, search_beam=search_beam,
+    return ns.intersect_dense_pruned(decoding_graph, dense, search_beam=search_beam,
                                      output_beam=output_beam,
                                      min_active_states=min_active_states,
                                      max_active_states=max_active_states)
@@ -81,38 +98,94 @@ def check_graph_vocabulary(graph, num_classes: int) -> None:
             "from a lang dir whose tokens disagree with the model's")
 
 
-def one_best_decoding(lattice, use_double_scores: bool = True):
-    """The best path of each lattice (tropical semiring)."""
-    return k2.shortest_path(lattice, use_double_scores=use_double_scores)
+def prepare_G(G, method: str):
+    """icefall's preparation of the rescoring LM ``G`` (an acceptor on word ids, its
+    disambiguation symbols already 0): an FsaVec of one FSA, arc-sorted, for
+    ``whole-lattice-rescoring`` with epsilon self-loops, and ``lm_scores = scores``."""
+    ns = namespace_of(G)
+    if hasattr(G, "aux_labels"):
+        raise ValueError("G must be an acceptor (no aux_labels): the rescoring LM on word ids")
+    if len(G.shape) == 2:
+        G = ns.create_fsa_vec([G])
+    if method == "whole-lattice-rescoring":
+        G = ns.add_epsilon_self_loops(G)
+    G = ns.arc_sort(G)
+    G.lm_scores = G.scores.clone()
+    return G
 
 
-def ctc_decode(method: str, ctc_output: torch.Tensor, encoder_out_lens: torch.Tensor,
-               graph=None, search_beam: float = 20.0, output_beam: float = 8.0,
-               min_active_states: int = 30, max_active_states: int = 10000,
-               subsampling_factor: int = 1, use_double_scores: bool = True,
-               blank_id: int = 0) -> list[list[int]]:
-    """Decode a batch with one of :data:`CTC_METHODS` (icefall's defaults for the beams);
-    returns token ids (``ctc-greedy-search``, ``ctc-decoding``) or word ids (``1best``).
-    ``graph``: H for ``ctc-decoding`` (default ``ctc_topo(C - 1)``), HLG for ``1best``."""
-    if method in PENDING_METHODS:
-        raise NotImplementedError(
-            f"CTC method {method!r} needs k2.compose and k2.Nbest, which the built-in backend "
-            f"does not implement yet; available: {', '.join(CTC_METHODS)}")
-    if method not in CTC_METHODS:
+def ctc_decode_keyed(method: str, ctc_output: torch.Tensor, encoder_out_lens: torch.Tensor,
+                     graph=None, G=None, search_beam: float = 20.0, output_beam: float = 8.0,
+                     min_active_states: int = 30, max_active_states: int = 10000,
+                     subsampling_factor: int = 1, use_double_scores: bool = True,
+                     blank_id: int = 0, num_paths: int = 100, nbest_scale: float = 0.5,
+                     lm_scale_list: Sequence[float] | None = None,
+                     ref_texts: Sequence[str] | None = None, word_table=None,
+                     oov: str = "<UNK>") -> dict[str, list[list[int]]]:
+    """Decode a batch with one of :data:`CTC_METHODS` or :data:`LATTICE_METHODS`; returns
+    icefall's result key(s) -> hypotheses (token ids for ``ctc-greedy-search`` and
+    ``ctc-decoding``, word ids otherwise).
+
+    ``graph``: H for ``ctc-decoding`` (default ``ctc_topo(C - 1)``), HLG for the others
+    (labels tokens, aux_labels words; its scores count as LM scores, as icefall's
+    ``HLG.lm_scores = HLG.scores``). ``G``: the rescoring LM; one without ``lm_scores`` is
+    prepared here by :func:`prepare_G` (a loop over batches passes ``prepare_G(G, method)``).
+    ``lm_scale_list``: the sweep (default icefall's :data:`rescore.DEFAULT_LM_SCALE`).
+    ``nbest-oracle`` needs ``ref_texts`` and ``word_table`` (a ``SymbolTable`` with ``oov``).
+    """
+    if method not in CTC_METHODS + LATTICE_METHODS:
         raise ValueError(f"unknown CTC method {method!r}; expected one of "
-                         f"{', '.join(CTC_METHODS + PENDING_METHODS)}")
+                         f"{', '.join(CTC_METHODS + LATTICE_METHODS)}")
     if method == "ctc-greedy-search":
-        return ctc_greedy_search(ctc_output, encoder_out_lens, blank_id)
+        return {method: ctc_greedy_search(ctc_output, encoder_out_lens, blank_id)}
     if graph is None:
-        if method == "1best":
-            raise ValueError("1best needs the HLG graph")
+        if method != "ctc-decoding":
+            raise ValueError(f"{method} needs the HLG graph")
         graph = k2.ctc_topo(ctc_output.shape[-1] - 1, modified=False,
                             device=ctc_output.device)
+    if method in _NEEDS_G and G is None:
+        raise ValueError(f"{method} needs the rescoring LM G")
+    if method == "nbest-oracle" and (ref_texts is None or word_table is None):
+        raise ValueError("nbest-oracle needs ref_texts and word_table")
+    if method in _NEEDS_G and not hasattr(graph, "lm_scores"):
+        graph = graph.clone()
+        graph.lm_scores = graph.scores.clone()
     lattice = get_lattice(ctc_output, graph, supervision_segments(encoder_out_lens),
                           search_beam, output_beam, min_active_states, max_active_states,
                           subsampling_factor)
-    return get_texts(one_best_decoding(lattice, use_double_scores))
+    if method in ("ctc-decoding", "1best"):
+        key = method if method == "ctc-decoding" else "no_rescore"
+        return {key: get_texts(one_best_decoding(lattice, use_double_scores))}
+    if method == "nbest":
+        best = rescore.nbest_decoding(lattice, num_paths, use_double_scores, nbest_scale)
+        return {f"no_rescore-nbest-scale-{nbest_scale}-{num_paths}": get_texts(best)}
+    if method == "nbest-oracle":
+        best = rescore.nbest_oracle(lattice, num_paths, ref_texts, word_table,
+                                    use_double_scores, nbest_scale, oov)
+        return {f"oracle_{num_paths}_nbest_scale_{nbest_scale}": get_texts(best)}
+    scales = list(rescore.DEFAULT_LM_SCALE if lm_scale_list is None else lm_scale_list)
+    if not hasattr(G, "lm_scores"):  # not prepared yet (a decoding loop prepares it once)
+        G = prepare_G(G, method)
+    if method == "nbest-rescoring":
+        paths = rescore.rescore_with_n_best_list(lattice, G, num_paths, scales, nbest_scale,
+                                                 use_double_scores)
+    else:
+        paths = rescore.rescore_with_whole_lattice(lattice, G, scales, use_double_scores)
+    return {key: get_texts(best) for key, best in paths.items()}
 
 
-__all__ = ["CTC_METHODS", "PENDING_METHODS", "check_graph_vocabulary", "ctc_decode",
-           "ctc_greedy_search", "get_lattice", "one_best_decoding", "supervision_segments"]
+def ctc_decode(method: str, ctc_output: torch.Tensor, encoder_out_lens: torch.Tensor,
+               graph=None, **kwargs) -> list[list[int]]:
+    """The hypotheses of :func:`ctc_decode_keyed` (same arguments) for a method with one
+    result: token ids (``ctc-greedy-search``, ``ctc-decoding``) or word ids (the others); a
+    rescoring method needs a one-scale ``lm_scale_list``."""
+    results = ctc_decode_keyed(method, ctc_output, encoder_out_lens, graph=graph, **kwargs)
+    if len(results) != 1:
+        raise ValueError(f"{method} gives {len(results)} results ({', '.join(results)}); "
+                         "use ctc_decode_keyed, or pass lm_scale_list=[one scale]")
+    return next(iter(results.values()))
+
+
+__all__ = ["CTC_METHODS", "LATTICE_METHODS", "check_graph_vocabulary", "ctc_decode",
+           "ctc_decode_keyed", "ctc_greedy_search", "get_lattice", "one_best_decoding",
+           "prepare_G", "supervision_segments"]

@@ -39,6 +39,7 @@ from icefall_lite.fsa.fsa import Fsa, RaggedArc, create_fsa_vec, load_fsa
 from icefall_lite.fsa.intersect_dense import intersect_dense, intersect_dense_pruned
 from icefall_lite.fsa.intersection import intersect, intersect_device
 from icefall_lite.fsa.levenshtein import levenshtein_alignment, levenshtein_graph
+from icefall_lite.fsa.nbest import Nbest
 from icefall_lite.fsa.ops import (
     add_epsilon_self_loops,
     arc_sort,
@@ -55,6 +56,7 @@ from icefall_lite.fsa.ops import (
 )
 from icefall_lite.fsa.paths import random_paths, shortest_path
 from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor
+from icefall_lite.fsa.symbol_table import SymbolTable
 from icefall_lite.fsa.text import from_kaldifst, from_openfst, to_str_simple
 
 __all__ = [
@@ -67,4 +69,5 @@ __all__ = [
     "load_fsa",
     "random_paths", "ragged", "remove_epsilon_self_loops", "shortest_path", "to_dot",
     "to_str_simple", "top_sort", "trivial_graph",
+    "Nbest", "SymbolTable",
 ]

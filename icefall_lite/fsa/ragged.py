@@ -229,6 +229,23 @@ def _index_axis0(shape: RaggedShape, indexes: torch.Tensor) -> tuple[RaggedShape
     return RaggedShape(splits), cur
 
 
+def _index_axis1(shape: RaggedShape, indexes: torch.Tensor) -> tuple[RaggedShape, torch.Tensor]:
+    """Elements ``indexes`` (int64 idx01, their rows non-decreasing) of axis 1 of ``shape``:
+    each stays in its row of axis 0 (k2's ``Index(src, 1, indexes)``); returns the new shape
+    and value indexes."""
+    n1 = shape.tot_size(1)
+    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= n1):
+        raise ValueError(f"index along axis 1: indexes must be in [0, {n1})")
+    rows = shape.row_ids_long(1)[indexes]
+    if rows.numel() > 1 and bool((rows[1:] < rows[:-1]).any()):
+        raise ValueError("index along axis 1: the rows of the indexes must be non-decreasing")
+    first = splits_from_row_ids(rows, shape.dim0)
+    if shape.num_axes == 2:
+        return RaggedShape([first]), indexes
+    sub, vidx = _index_axis0(RaggedShape(shape._splits[1:]), indexes)
+    return RaggedShape([first] + sub._splits), vidx
+
+
 def _to_str(shape: RaggedShape, values: torch.Tensor | None) -> str:
     """k2-like nested text; ``x`` for each element when ``values`` is None."""
     flat = ["x"] * shape.numel() if values is None else [_fmt(v) for v in values.tolist()]
@@ -433,9 +450,12 @@ class RaggedTensor:
         if isinstance(indexes, RaggedTensor):
             sub, vidx = _index_axis0(self.shape, _long(indexes.values))
             return RaggedTensor(indexes.shape.compose(sub), self.values[vidx])
-        if axis != 0:
-            raise NotImplementedError("RaggedTensor.index supports axis=0 only")
-        shape, vidx = _index_axis0(self.shape, _long(indexes))
+        if axis == 0:
+            shape, vidx = _index_axis0(self.shape, _long(indexes))
+        elif axis == 1:
+            shape, vidx = _index_axis1(self.shape, _long(indexes))
+        else:
+            raise NotImplementedError("RaggedTensor.index supports axis 0 and 1")
         out = RaggedTensor(shape, self.values[vidx])
         return out, (vidx.to(torch.int32) if need_value_indexes else None)
 
@@ -447,13 +467,13 @@ class RaggedTensor:
         ids = self.shape.row_ids_long(1)
         pos = torch.arange(self.numel(), device=self.device) - self.shape.row_splits_long(1)[ids]
         out = torch.full((n, m), padding_value, dtype=self.dtype, device=self.device)
-        if mode == "replicate":
+        if mode == "replicate" and self.numel():
             lens = self.shape.row_splits_long(1).diff()
             last = self.shape.row_splits_long(1)[1:] - 1
             fill = torch.where(lens > 0, self.values[last.clamp(min=0)],
                                torch.full_like(last, padding_value, dtype=self.dtype))
             out[:] = fill.unsqueeze(1)
-        elif mode != "constant":
+        if mode not in ("constant", "replicate"):
             raise ValueError(f"pad: unknown mode {mode!r}")
         out[ids, pos] = self.values
         return out
@@ -522,9 +542,11 @@ class RaggedTensor:
     def unique(
         self, need_num_repeats: bool = False, need_new2old_indexes: bool = False
     ) -> tuple[RaggedTensor, RaggedTensor | None, torch.Tensor | None]:
-        """Unique sublists (last axis) within each row of axis 0, sorted lexicographically.
+        """Unique sublists (last axis) within each row of axis 0, in k2's order: by k2's
+        int64 hash of each sublist (see :func:`_sequence_hash`), first occurrences first.
 
-        Returns ``(unique, num_repeats [row][count] or None, new2old (int32) or None)``;
+        Returns ``(unique, num_repeats [row][count] (one row for 2 axes) or None, new2old
+        (int32) or None)``;
         ``new2old[i]`` is the first sublist (index on axis ``num_axes - 2``) equal to unique
         sublist ``i``. Works on 2 axes (one implicit row) or 3 axes.
         """
@@ -534,18 +556,22 @@ class RaggedTensor:
             outer = torch.tensor([0, self.dim0], device=self.device)
             r3 = RaggedTensor(RaggedShape([outer] + self.shape._splits), self.values)
             u, reps, new2old = r3.unique(need_num_repeats, need_new2old_indexes)
-            return u.remove_axis(0), (reps.remove_axis(0) if reps is not None else None), new2old
+            # k2 keeps num_repeats as one row [1][count]
+            return u.remove_axis(0), reps, new2old
         n_sub = self.shape.tot_size(1)
         sub_row = self.shape.row_ids_long(1)
         lens = self.shape.row_splits_long(2).diff()
         width = int(lens.max()) if n_sub > 0 else 0
         vals = _long(self.values)
-        pad = (int(vals.min()) - 1) if vals.numel() > 0 else -1
-        mat = torch.full((n_sub, width + 1), pad, dtype=torch.int64, device=self.device)
+        # rows (row, k2's hash, length, values...): sorting them orders the sublists of a row
+        # as k2 does (by hash), the rest of the columns makes equal rows equal sequences
+        mat = torch.zeros((n_sub, width + 3), dtype=torch.int64, device=self.device)
         mat[:, 0] = sub_row
+        mat[:, 2] = lens
         ids = self.shape.row_ids_long(2)
         pos = torch.arange(vals.numel(), device=self.device) - self.shape.row_splits_long(2)[ids]
-        mat[ids, pos + 1] = vals
+        mat[ids, pos + 3] = vals
+        mat[:, 1] = _sequence_hash(mat[:, 3:], lens)
         if n_sub == 0:
             uniq = mat
             inverse = torch.zeros(0, dtype=torch.int64, device=self.device)
@@ -574,6 +600,20 @@ class RaggedTensor:
         order = order[torch.sort(ids[order], stable=True)[1]]
         self.values = self.values[order]
         return order.to(torch.int32) if need_new2old_indexes else None
+
+
+def _sequence_hash(padded: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """k2's (CPU) hash of each sequence (int64, wrapping): ``h1 = 31 h1 + x`` from 13,
+    ``h2 = 167 h2 + x`` from 787, hash ``h1 + 104729 h2``. ``padded`` ``[n, width]`` holds
+    the sequences left-aligned, ``lens`` ``[n]`` their lengths. k2 sorts sublists by it, so
+    the same order needs the same hash."""
+    h1 = torch.full_like(lens, 13)
+    h2 = torch.full_like(lens, 787)
+    for k in range(padded.shape[1]):
+        live = lens > k
+        h1 = torch.where(live, h1 * 31 + padded[:, k], h1)
+        h2 = torch.where(live, h2 * 167 + padded[:, k], h2)
+    return h1 + h2 * 104729
 
 
 def create_ragged_shape2(

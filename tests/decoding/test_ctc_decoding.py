@@ -1,8 +1,8 @@
 """CTC decoding methods against independent oracles: greedy search = a per-utterance loop
 over frames (merge repeats, drop blanks); ctc-decoding = the CTC collapse of the single best
 alignment found by enumerating every label sequence; 1best through a graph whose outputs are
-relabelled tokens; clear errors for a graph that does not fit the model, unknown methods and
-the n-best methods that are not built yet."""
+relabelled tokens; clear errors for a graph that does not fit the model and unknown
+methods (the lattice methods: tests/decoding/test_ctc_nbest_oracles.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import torch
 
 from icefall_lite import k2
 from icefall_lite.decoding.ctc import (
-    PENDING_METHODS,
     ctc_decode,
     ctc_greedy_search,
     get_lattice,
@@ -86,6 +85,3 @@ def test_bad_graphs_and_methods_give_clear_errors():
         ctc_decode("ctc-beam", out, lens)
     with pytest.raises(ValueError, match="HLG"):
         ctc_decode("1best", out, lens)
-    for name in PENDING_METHODS:
-        with pytest.raises(NotImplementedError, match="compose"):
-            ctc_decode(name, out, lens)
