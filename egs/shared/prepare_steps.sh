@@ -27,14 +27,18 @@ step_fbank() {
   local corpus=$1 manifest_dir=$2 fbank_dir=$3 num_workers=$4
   shift 4
   local marker=$fbank_dir/.$corpus.done record
+  # fbank_augment_noise_dir (set by a recipe's --augment 1): the speed copies are degraded
+  local augment=()
+  [[ -n ${fbank_augment_noise_dir:-} ]] && augment=(--augment-noise-dir "$fbank_augment_noise_dir")
   record=$(step_record step=fbank corpus="$corpus" num_mel_bins="${num_mel_bins:-80}" \
-    perturb_speed_splits="$*" -- "$manifest_dir/.$corpus.done")
+    perturb_speed_splits="$*" augment="${fbank_augment_noise_dir:-}" -- \
+    "$manifest_dir/.$corpus.done")
   is_done "$marker" "$record" && return 0
   # An interrupted run's finished splits are kept; features of other inputs are not.
   [[ $inputs_changed == 1 ]] && rm -rf "$fbank_dir/${corpus}"_{cuts,feats}_*
   run_python -m icefall_lite.data.fbank --manifest-dir "$manifest_dir" --output-dir "$fbank_dir" \
     --prefix "$corpus" --num-workers "$num_workers" --num-mel-bins "${num_mel_bins:-80}" \
-    --perturb-speed-splits "$@"
+    "${augment[@]}" --perturb-speed-splits "$@"
   mark_done "$marker" "$record"
 }
 

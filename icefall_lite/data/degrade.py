@@ -10,7 +10,11 @@ clean split, so that ``decode.py --test-sets test,test-telephone,test-noise10db`
   synthesised (no download): 60 s of Gaussian noise, white or pink (power falling as 1/f), written
   once with a fixed seed under ``--noise-dir``; each utterance gets a random stretch of it.
 
-Command line (the AN4 recipe's ``local/robustness.sh`` runs it)::
+For training, :func:`augment_copies` degrades the speed-perturbed copies of the training cuts
+(``prepare.sh --augment 1``, :mod:`icefall_lite.data.fbank`): each copy, by a draw seeded with its
+id, stays clean, is band-limited, or gets the noise at an SNR drawn from 5-20 dB, one third each.
+
+Command line (the AN4 recipe's ``run.sh`` stage 5 runs it)::
 
     python -m icefall_lite.data.degrade --manifest-dir data/manifests --fbank-dir data/fbank \\
         --prefix an4 --split test --condition noise --snr 10 --noise-dir data/noise
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +104,29 @@ def degrade(cuts: CutSet, condition: str, *, snr: float = 10.0, noise: CutSet | 
         return cuts.mix(noise, snr=snr, mix_prob=1.0, seed=seed, preserve_id="left",
                         random_mix_offset=True)
     raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+
+
+def augment_copies(cuts: CutSet, noise: CutSet, seed: int = 0,
+                   snr_range: tuple[float, float] = (5.0, 20.0)) -> CutSet:
+    """Each cut (with a recording) clean, band-limited or noisy, one third each, by a draw seeded
+    with ``seed`` and the cut's id (the same cut gets the same treatment in every run); a noisy
+    cut gets a random stretch of ``noise`` at an SNR uniform in ``snr_range``. Ids are kept."""
+    (noise_cut,) = list(noise)
+    out = []
+    for cut in cuts:
+        rng = random.Random(f"{seed}/{cut.id}")
+        kind = rng.choice(("clean", "telephone", "noise"))
+        if kind == "telephone":
+            cut = cut.resample(8000).resample(cut.sampling_rate)
+        elif kind == "noise":
+            if noise_cut.duration < cut.duration:
+                raise ValueError(f"the noise ({noise_cut.duration:.1f} s) is shorter than cut "
+                                 f"{cut.id} ({cut.duration:.1f} s)")
+            offset = rng.uniform(0, noise_cut.duration - cut.duration)
+            stretch = noise_cut.truncate(offset=offset, duration=cut.duration)
+            cut = cut.mix(stretch, snr=rng.uniform(*snr_range), preserve_id="left")
+        out.append(cut)
+    return CutSet.from_cuts(out)
 
 
 def make_degraded_split(manifest_dir: Path, fbank_dir: Path, prefix: str, split: str,

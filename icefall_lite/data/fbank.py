@@ -74,11 +74,12 @@ def make_fbank_extractor(
     )
 
 
-def speed_perturb(cuts: CutSet, factors: Sequence[float] = SPEED_FACTORS) -> CutSet:
-    """``cuts`` plus one speed-perturbed copy per factor (ids get an ``_sp<factor>`` suffix)."""
-    result = cuts
-    for factor in factors:
-        result = result + cuts.perturb_speed(factor)
+def speed_copies(cuts: CutSet, factors: Sequence[float] = SPEED_FACTORS) -> CutSet:
+    """One speed-perturbed copy of ``cuts`` per factor (ids get an ``_sp<factor>`` suffix)."""
+    copies = [cuts.perturb_speed(factor) for factor in factors]
+    result = copies[0]
+    for more in copies[1:]:
+        result = result + more
     return result
 
 
@@ -90,11 +91,15 @@ def compute_fbank_split(
     perturb_speed: bool = False,
     num_mel_bins: int = 80,
     num_workers: int = 1,
+    augment_noise_dir: Path | None = None,
 ) -> Path:
     """Compute features for one split; return the path of its cut manifest.
 
     Cuts come from the split's recordings and supervisions (one cut per supervision, with its
     id). An existing cut manifest is left alone, so an interrupted stage can be rerun.
+    ``augment_noise_dir`` (with ``perturb_speed``): the speed-perturbed copies are degraded by
+    :func:`icefall_lite.data.degrade.augment_copies` (clean / telephone band / noise at 5-20 dB,
+    one third each; the synthesised noise is kept in that directory).
     """
     cuts_path = manifest_path(output_dir, prefix, "cuts", split)
     if cuts_path.is_file():
@@ -106,18 +111,28 @@ def compute_fbank_split(
     # One cut per utterance, named after it (an utterance-long segment needs no trimming).
     cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
     cuts = cuts.trim_to_supervisions(keep_overlapping=False).to_eager()
-    if perturb_speed:
-        logger.info("%s %s: adding speed perturbation %s", prefix, split, SPEED_FACTORS)
-        cuts = speed_perturb(cuts)
     rates = {r.sampling_rate for r in recordings}
     if len(rates) != 1:
         raise ValueError(f"{prefix} {split}: recordings have several sampling rates {rates}")
+    if perturb_speed:
+        logger.info("%s %s: adding speed perturbation %s", prefix, split, SPEED_FACTORS)
+        copies = speed_copies(cuts)
+        if augment_noise_dir is not None:
+            from icefall_lite.data.degrade import augment_copies, noise_cuts  # noqa: PLC0415
+
+            logger.info("%s %s: degrading the speed copies (clean / telephone / noise)",
+                        prefix, split)
+            copies = augment_copies(copies, noise_cuts(augment_noise_dir, next(iter(rates))))
+        cuts = (cuts + copies).to_eager()
+    elif augment_noise_dir is not None:
+        raise ValueError("augment_noise_dir degrades the speed-perturbed copies: it needs "
+                         "perturb_speed")
     extractor = make_fbank_extractor(num_mel_bins, sampling_rate=rates.pop())
     storage_path = output_dir / f"{prefix}_feats_{split}"
     output_dir.mkdir(parents=True, exist_ok=True)
     logger.info("%s %s: computing %d-bin fbank with %s", prefix, split, num_mel_bins,
                 type(extractor).__name__)
-    if kaldifeat_available():
+    if kaldifeat_available() and augment_noise_dir is None:
         cuts = cuts.compute_and_store_features_batch(
             extractor, storage_path=storage_path, num_workers=num_workers,
             storage_type=LilcomChunkyWriter, overwrite=True,
@@ -142,8 +157,10 @@ def compute_fbank(
     perturb_speed_splits: Sequence[str] = (),
     num_mel_bins: int = 80,
     num_workers: int = 1,
+    augment_noise_dir: Path | None = None,
 ) -> dict[str, Path]:
-    """:func:`compute_fbank_split` for ``splits`` (default: every split in ``manifest_dir``)."""
+    """:func:`compute_fbank_split` for ``splits`` (default: every split in ``manifest_dir``);
+    ``augment_noise_dir`` applies to the speed-perturbed splits."""
     manifest_dir, output_dir = Path(manifest_dir), Path(output_dir)
     splits = list(splits) if splits else list_splits(manifest_dir, prefix, "supervisions")
     if not splits:
@@ -153,6 +170,7 @@ def compute_fbank(
             manifest_dir, output_dir, prefix, split,
             perturb_speed=split in perturb_speed_splits,
             num_mel_bins=num_mel_bins, num_workers=num_workers,
+            augment_noise_dir=augment_noise_dir if split in perturb_speed_splits else None,
         )
         for split in splits
     }
@@ -167,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="splits to process (default: all found in --manifest-dir)")
     parser.add_argument("--perturb-speed-splits", nargs="*", default=[],
                         help=f"splits that get speed perturbation {SPEED_FACTORS} as well")
+    parser.add_argument("--augment-noise-dir", type=Path, default=None,
+                        help="degrade the speed-perturbed copies (clean / telephone band / "
+                             "synthesised noise at 5-20 dB SNR, one third each); the noise file "
+                             "is kept here")
     parser.add_argument("--num-mel-bins", type=int, default=80)
     parser.add_argument("--num-workers", type=int, default=1,
                         help="audio-reading workers (kaldifeat) or extraction jobs (lhotse Fbank)")
@@ -175,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     # Feature extraction is one matrix product per frame block: more threads only contend.
     torch.set_num_threads(1)
     compute_fbank(args.manifest_dir, args.output_dir, args.prefix, args.splits,
-                  args.perturb_speed_splits, args.num_mel_bins, args.num_workers)
+                  args.perturb_speed_splits, args.num_mel_bins, args.num_workers,
+                  args.augment_noise_dir)
 
 
 if __name__ == "__main__":

@@ -101,3 +101,43 @@ def test_degraded_split_gets_features_for_every_cut(synthetic_fbank, tmp_path):
     assert degraded_split_name("test", "noise", 10) == "test-noise10db"
     with pytest.raises(ValueError, match="condition"):
         degraded_split_name("test", "reverb")
+
+
+def test_augmented_copies_are_clean_band_limited_or_noisy_by_their_id(tmp_path):
+    from icefall_lite.data.degrade import augment_copies
+
+    cuts = _broadband_cuts(tmp_path, n=12, seconds=1.0)
+    noise = noise_cuts(tmp_path / "noise", RATE)
+    first, again = augment_copies(cuts, noise, seed=3), augment_copies(cuts, noise, seed=3)
+    kinds = []
+    for clean, aug, aug2 in zip(cuts, first, again):
+        a, b = clean.load_audio()[0], aug.load_audio()[0]
+        assert aug.id == clean.id and b.shape == a.shape
+        assert np.array_equal(b, aug2.load_audio()[0])  # the same draw for the same id
+        if np.array_equal(a, b):
+            kinds.append("clean")
+        elif _band_fraction(b, 4100) < 1e-3:
+            kinds.append("telephone")
+        else:
+            snr = 10 * np.log10((a ** 2).sum() / ((b - a) ** 2).sum())
+            assert 5 - 0.3 <= snr <= 20 + 0.3
+            kinds.append("noise")
+    assert set(kinds) == {"clean", "telephone", "noise"}, kinds
+
+
+def test_fbank_with_augmentation_degrades_only_the_speed_copies(synthetic_fbank, tmp_path):
+    from icefall_lite.data.fbank import compute_fbank_split
+
+    manifest_dir, fbank_dir = synthetic_fbank
+    path = compute_fbank_split(manifest_dir, tmp_path / "fbank", "an4", "train",
+                               perturb_speed=True, augment_noise_dir=tmp_path / "noise")
+    augmented = {c.id: c for c in load_manifest(path)}
+    plain = {c.id: c for c in load_manifest(manifest_path(fbank_dir, "an4", "cuts", "train"))}
+    assert sorted(augmented) == sorted(plain)  # originals and both speed copies, same ids
+    changed = set()
+    for cut_id, cut in augmented.items():
+        feats, ref = cut.load_features(), plain[cut_id].load_features()
+        assert feats.shape == ref.shape
+        if not np.allclose(feats, ref, atol=1e-2):
+            changed.add(cut_id)
+    assert changed and all("_sp" in cut_id for cut_id in changed)

@@ -13,6 +13,9 @@
 #                    digits and words plus <sil> (sentencepiece allows at most about 114 pieces)
 #   --lm-order       order of the n-gram LM estimated from the training transcripts
 #   --perturb-speed  1: the training features include 0.9x and 1.1x speed-perturbed copies
+#   --augment        1: those copies are degraded, one third each clean, band-limited to 8 kHz,
+#                    and mixed with synthesised noise at 5-20 dB SNR (icefall_lite.data.degrade;
+#                    not the default: not yet measured)
 #   --on-error       raise | skip: bad audio or transcripts stop the run, or are skipped, counted
 #   --sil-piece      1 (default): the BPE model gets a <sil> pause piece that the scripts put
 #                    between words (RESULTS.md, Run 7); 0: plain words (use --vocab-size 100)
@@ -33,11 +36,12 @@ stop_stage=100
 vocab_size=101
 lm_order=3
 perturb_speed=1
+augment=0
 on_error=raise
 download=0
 num_workers=2
 sil_piece=1
-option_names=(dl_dir download stage stop_stage vocab_size lm_order perturb_speed on_error
+option_names=(dl_dir download stage stop_stage vocab_size lm_order perturb_speed augment on_error
   num_workers sil_piece)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
@@ -69,6 +73,8 @@ if stage_enabled 2; then
   log "Stage 2: fbank features"
   perturb=()
   [[ $perturb_speed == 1 ]] && perturb=(train)
+  fbank_augment_noise_dir=
+  [[ $augment == 1 ]] && fbank_augment_noise_dir=data/noise
   step_fbank $corpus $manifests data/fbank "$num_workers" "${perturb[@]}"
 fi
 
