@@ -25,12 +25,16 @@ import sys
 from pathlib import Path
 
 AVGS = (1, 2, 3, 4, 5)
-BLANK_PENALTIES = (0.0, 0.5, 1.0, 1.5, 2.0)
-LM_SCALES = (0.01, 0.05, 0.1, 0.2, 0.3)
-NBEST_SCALES = (0.3, 0.5, 1.0)
+BLANK_PENALTIES = (0.5, 1.0, 1.5)
+LM_SCALES = (0.01, 0.1, 0.3)
+NBEST_SCALES = (0.5, 1.0)
 
 
-def decode(sweep_dir: Path, epoch: int, avg: int, methods: list[str], *extra: str) -> None:
+def decode(sweep_dir: Path, epoch: int, avg: int, methods: list[str], *extra: str,
+           done: dict | None = None) -> None:
+    """decode.py on dev, unless every method has a summary with the settings ``done``."""
+    if done is not None and all(_summaries(sweep_dir, m, epoch, avg, done) for m in methods):
+        return
     subprocess.run(
         [sys.executable, "zipformer/decode.py", "--exp-dir", str(sweep_dir), "--epoch",
          str(epoch), "--avg", str(avg), "--test-sets", "dev", "--decoding-method",
@@ -40,6 +44,14 @@ def decode(sweep_dir: Path, epoch: int, avg: int, methods: list[str], *extra: st
 def dev_wer(sweep_dir: Path, method: str, epoch: int, avg: int, **settings: float) -> float:
     """The dev WER of the one summary of ``method`` decoded with ``epoch``/``avg`` and the
     decoding ``settings`` given (the summary records every decoding setting)."""
+    matches = _summaries(sweep_dir, method, epoch, avg, settings)
+    if len(matches) != 1:
+        raise SystemExit(f"{sweep_dir / method}: {len(matches)} dev summaries match "
+                         f"epoch {epoch} avg {avg} {settings}")
+    return matches[0]["wer"]
+
+
+def _summaries(sweep_dir: Path, method: str, epoch: int, avg: int, settings: dict) -> list:
     prefix = f"epoch-{epoch}_avg-{avg}_"
     matches = []
     for path in (sweep_dir / method).glob("summary-dev-*.json"):
@@ -47,10 +59,7 @@ def dev_wer(sweep_dir: Path, method: str, epoch: int, avg: int, **settings: floa
         got = summary["settings"]
         if got["key"].startswith(prefix) and all(got[k] == v for k, v in settings.items()):
             matches.append(summary)
-    if len(matches) != 1:
-        raise SystemExit(f"{sweep_dir / method}: {len(matches)} dev summaries match "
-                         f"{prefix} {settings}")
-    return matches[0]["wer"]
+    return matches
 
 
 def main() -> None:
@@ -70,7 +79,8 @@ def main() -> None:
     for avg, bp in itertools.product(AVGS, BLANK_PENALTIES):
         if avg > args.epoch:
             continue
-        decode(sweep, args.epoch, avg, first, "--blank-penalty", str(bp))
+        decode(sweep, args.epoch, avg, first, "--blank-penalty", str(bp),
+               done={"blank_penalty": bp})
         table[avg, bp] = [dev_wer(sweep, m, args.epoch, avg, blank_penalty=bp) for m in first]
     print("\n| avg | blank penalty | greedy dev WER | modified beam dev WER | mean |")
     print("|---|---|---|---|---|")
@@ -84,7 +94,8 @@ def main() -> None:
     print("\n| method | ngram-lm-scale | dev WER |\n|---|---|---|")
     lg = ["fast_beam_search_LG", "fast_beam_search_nbest_LG"]
     for scale in LM_SCALES:
-        decode(sweep, args.epoch, best_avg, lg, *common, "--ngram-lm-scale", str(scale))
+        decode(sweep, args.epoch, best_avg, lg, *common, "--ngram-lm-scale", str(scale),
+               done={"blank_penalty": best_bp, "ngram_lm_scale": scale})
     for method in lg:
         for scale in LM_SCALES:
             wer = dev_wer(sweep, method, **chosen, ngram_lm_scale=scale)
@@ -92,7 +103,8 @@ def main() -> None:
     print("\n| method | nbest-scale | dev WER |\n|---|---|---|")
     nbest = ["fast_beam_search_nbest", "fast_beam_search_nbest_oracle"]
     for scale in NBEST_SCALES:
-        decode(sweep, args.epoch, best_avg, nbest, *common, "--nbest-scale", str(scale))
+        decode(sweep, args.epoch, best_avg, nbest, *common, "--nbest-scale", str(scale),
+               done={"blank_penalty": best_bp, "nbest_scale": scale})
     for method in nbest:
         for scale in NBEST_SCALES:
             wer = dev_wer(sweep, method, **chosen, nbest_scale=scale)
