@@ -206,7 +206,7 @@ def _assert_same_language(got: dict, want: dict) -> None:
 
 @pytest.mark.parametrize("aux", ["int", "ragged"])
 def test_remove_epsilon_keeps_the_tropical_language_and_best_aux_labels(aux):
-    for v in _vecs(7, count=15):
+    for v in _vecs(7, count=15, max_label=2):  # many epsilons
         vec = v.build(k2, aux=aux)
         out = k2.remove_epsilon(vec)
         assert not bool((out.labels == 0).any())
@@ -224,6 +224,10 @@ def test_remove_epsilon_through_epsilon_cycles_and_rejects_positive_ones():
         out = k2.remove_epsilon(fsa)
         assert not bool((out.labels == 0).any())
         _assert_same_language(tropical_language(out), tropical_language(fsa))
+    # the longer epsilon path to state 2 is the better one (hand-computed: 0.5 + 0.5)
+    two = k2.remove_epsilon(k2.Fsa.from_str(
+        "0 2 0 -1\n0 1 0 0.5\n1 2 0 0.5\n2 3 5 0\n3 4 -1 0\n4"))
+    assert tropical_language(two, with_aux=False) == {(0, (5,)): 1.0}
     bad = k2.Fsa.from_str("0 1 0 0.5\n1 0 0 -0.25\n1 2 -1 0\n2")
     with pytest.raises(ValueError, match="positive"):
         k2.remove_epsilon(bad)
