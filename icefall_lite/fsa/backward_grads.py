@@ -28,6 +28,8 @@ class BackwardScores(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores: torch.Tensor, fsa: Fsa, log_semiring: bool,
                 value: torch.Tensor) -> torch.Tensor:
+        """Returns ``value`` (the backward scores, ``[num_states]``, computed by the caller
+        from ``scores`` ``[num_arcs]``)."""
         ctx.fsa = fsa
         ctx.log_semiring = log_semiring
         ctx.save_for_backward(scores)
@@ -35,6 +37,7 @@ class BackwardScores(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_beta: torch.Tensor):
+        """Gradient w.r.t. ``scores``, through the forward scores of the reversed FSA."""
         from icefall_lite.fsa.algorithms import reversed_scores_fsa  # noqa: PLC0415
         from icefall_lite.fsa.paths import get_forward_scores  # noqa: PLC0415
 
