@@ -33,7 +33,7 @@ import torch
 
 from icefall_lite.fsa import properties as props
 from icefall_lite.fsa.fsa import Fsa, make_fsa
-from icefall_lite.fsa.ragged_arc_map import propagate_ragged, ragged_arc_map, sum_scores
+from icefall_lite.fsa.ragged_arc_map import map_each_fsa, propagate_ragged, sum_scores
 
 #: determinized states per FSA before giving up (a cyclic input may not be determinizable)
 MAX_STATES = 1_000_000
@@ -132,35 +132,11 @@ def determinize(fsa: Fsa, weight_pushing_type: DeterminizeWeightPushingType =
     if fsa.properties & props.ARC_SORTED_AND_DETERMINISTIC:
         return fsa
     push = DeterminizeWeightPushingType(int(weight_pushing_type))
-    info = fsa.arc_info()
-    values = fsa.arcs.values()[:, :3].tolist()
-    scores = fsa.scores.detach().to(torch.float64).tolist()
-    num_states = info["num_states"].tolist()
-    shape = fsa.as_vec_shape()
-    arc_splits = shape.row_splits_long(2)[shape.row_splits_long(1)].tolist()
-    src, dst, labels, maps, offsets, out_states = [], [], [], [], [], []
-    state_off = 0
-    for i, n in enumerate(num_states):
-        a0, a1 = arc_splits[i], arc_splits[i + 1]
-        arcs_i, n_out = ([], 0) if n == 0 else _determinize_one(
-            values[a0:a1], scores[a0:a1], n, push, i)
-        for s, d, lab, arc_map, off in arcs_i:
-            src.append(state_off + s)
-            dst.append(state_off + d)
-            labels.append(lab)
-            maps.append([a0 + a for a in arc_map])
-            offsets.append(off)
-        out_states.append(n_out)
-        state_off += n_out
-    device = fsa.device
-    arc_map = ragged_arc_map(maps, device)
-    offset = torch.tensor(offsets, dtype=torch.float64, device=device)
+    num_states, src, dst, labels, arc_map, offsets = map_each_fsa(
+        fsa, lambda arcs, scores, n, i: _determinize_one(arcs, scores, n, push, i))
+    offset = torch.tensor(offsets, dtype=torch.float64, device=fsa.device)
     total = (sum_scores(fsa.scores.detach().to(torch.float64), arc_map) + offset).float()
-    out = make_fsa(torch.tensor(out_states, device=device),
-                   torch.tensor(src, dtype=torch.int64, device=device),
-                   torch.tensor(dst, dtype=torch.int64, device=device),
-                   torch.tensor(labels, dtype=torch.int32, device=device), total,
-                   single=fsa.arcs.num_axes() == 2)
+    out = make_fsa(num_states, src, dst, labels, total, single=fsa.arcs.num_axes() == 2)
     propagate_ragged(fsa, out, arc_map)
     summed = sum_scores(fsa.scores, arc_map)
     out.scores = summed + (total - summed).detach()

@@ -25,6 +25,39 @@ def ragged_arc_map(lists: list[list[int]], device: torch.device) -> RaggedTensor
     return RaggedTensor(RaggedShape([splits_from_sizes(sizes)]), values).to(device)
 
 
+def map_each_fsa(fsa: Fsa, build_one) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                               torch.Tensor, RaggedTensor, list]:
+    """Run ``build_one(arcs, scores, num_states, fsa_index)`` on each non-empty FSA of ``fsa``
+    (its arcs as ``[src, dst, label]`` lists with local states, float64 scores) and gather the
+    ``(arcs, num_states)`` it returns, each arc ``(src, dst, label, arc map, extra)`` with
+    local states and arc indexes. Returns the output's per-FSA state counts, global
+    ``src``/``dst`` (int64), ``labels`` (int32), the ragged arc map with global arc indexes
+    and the ``extra`` of each arc; an empty FSA stays empty."""
+    values = fsa.arcs.values()[:, :3].tolist()
+    scores = fsa.scores.detach().to(torch.float64).tolist()
+    shape = fsa.as_vec_shape()
+    arc_splits = shape.row_splits_long(2)[shape.row_splits_long(1)].tolist()
+    src, dst, labels, maps, extras, out_states = [], [], [], [], [], []
+    state_off = 0
+    for i, n in enumerate(fsa.arc_info()["num_states"].tolist()):
+        a0, a1 = arc_splits[i], arc_splits[i + 1]
+        arcs_i, n_out = ([], 0) if n == 0 else build_one(values[a0:a1], scores[a0:a1], n, i)
+        for s, d, lab, arc_map, extra in arcs_i:
+            src.append(state_off + s)
+            dst.append(state_off + d)
+            labels.append(lab)
+            maps.append([a0 + a for a in arc_map])
+            extras.append(extra)
+        out_states.append(n_out)
+        state_off += n_out
+    device = fsa.device
+    return (torch.tensor(out_states, dtype=torch.int64, device=device),
+            torch.tensor(src, dtype=torch.int64, device=device),
+            torch.tensor(dst, dtype=torch.int64, device=device),
+            torch.tensor(labels, dtype=torch.int32, device=device),
+            ragged_arc_map(maps, device), extras)
+
+
 def sum_scores(scores: torch.Tensor, arc_map: RaggedTensor) -> torch.Tensor:
     """Per output arc, the sum of its input arcs' ``scores`` (differentiable)."""
     return index(scores, arc_map).sum()
@@ -59,4 +92,4 @@ def propagate_ragged(src: Fsa, dest: Fsa, arc_map: RaggedTensor,
     return dest
 
 
-__all__ = ["propagate_ragged", "ragged_arc_map", "sum_scores"]
+__all__ = ["map_each_fsa", "propagate_ragged", "ragged_arc_map", "sum_scores"]

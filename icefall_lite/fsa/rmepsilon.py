@@ -24,13 +24,11 @@ Example::
 
 from __future__ import annotations
 
-import torch
-
 from icefall_lite.fsa import properties as props
 from icefall_lite.fsa.fsa import Fsa, make_fsa
 from icefall_lite.fsa.ops import add_epsilon_self_loops
 from icefall_lite.fsa.ragged import RaggedTensor
-from icefall_lite.fsa.ragged_arc_map import propagate_ragged, ragged_arc_map, sum_scores
+from icefall_lite.fsa.ragged_arc_map import map_each_fsa, propagate_ragged, sum_scores
 
 
 def _best_epsilon_paths(s: int, eps_out: dict[int, list[tuple[int, int, float]]],
@@ -56,18 +54,17 @@ def _best_epsilon_paths(s: int, eps_out: dict[int, list[tuple[int, int, float]]]
                      f"{frontier[0]}); k2 needs epsilon cycles of score <= 0")
 
 
-def _remove_one(arcs: list[list[int]], scores: list[float], first_arc: int, num_states: int,
-                fsa_index: int):
-    """Output arcs (local src, local dst, label, arc map with global arc ids) and the number
-    of output states of one FSA given its arcs ``(src, dst, label)``."""
+def _remove_one(arcs: list[list[int]], scores: list[float], num_states: int, fsa_index: int):
+    """Output arcs (src, dst, label, arc map, None; local states and arc indexes) and the
+    number of output states of one FSA given its arcs ``(src, dst, label)``."""
     eps_out: dict[int, list[tuple[int, int, float]]] = {}
     out_arcs: dict[int, list[tuple[int, int, int]]] = {}
     kept = {0, num_states - 1}
     for i, (s, d, lab) in enumerate(arcs):
         if lab == 0:
-            eps_out.setdefault(s, []).append((first_arc + i, d, scores[i]))
+            eps_out.setdefault(s, []).append((i, d, scores[i]))
         else:
-            out_arcs.setdefault(s, []).append((first_arc + i, d, lab))
+            out_arcs.setdefault(s, []).append((i, d, lab))
             kept.add(d)
     order = sorted(kept)
     new_id = {s: k for k, s in enumerate(order)}
@@ -76,7 +73,7 @@ def _remove_one(arcs: list[list[int]], scores: list[float], first_arc: int, num_
         best = _best_epsilon_paths(s, eps_out, num_states, fsa_index)
         for t in sorted(best):
             for arc, u, lab in out_arcs.get(t, ()):
-                result.append((new_id[s], new_id[u], lab, best[t][1] + [arc]))
+                result.append((new_id[s], new_id[u], lab, best[t][1] + [arc], None))
     return result, len(order)
 
 
@@ -92,32 +89,9 @@ def remove_epsilon(fsa: Fsa) -> Fsa:
 
 
 def _remove(fsa: Fsa, remove_filler: bool) -> Fsa:
-    info = fsa.arc_info()
-    values = fsa.arcs.values()[:, :3].tolist()
-    scores = fsa.scores.detach().to(torch.float64).tolist()
-    num_states = info["num_states"].tolist()
-    arc_splits = fsa.as_vec_shape().row_splits_long(2)[
-        fsa.as_vec_shape().row_splits_long(1)].tolist()
-    src, dst, labels, maps, out_states = [], [], [], [], []
-    state_off = 0
-    for i, n in enumerate(num_states):
-        a0, a1 = arc_splits[i], arc_splits[i + 1]
-        arcs_i, n_out = ([], 0) if n == 0 else _remove_one(values[a0:a1], scores[a0:a1], a0,
-                                                            n, i)
-        for s, d, lab, path in arcs_i:
-            src.append(state_off + s)
-            dst.append(state_off + d)
-            labels.append(lab)
-            maps.append(path)
-        out_states.append(n_out)
-        state_off += n_out
-    device = fsa.device
-    arc_map = ragged_arc_map(maps, device)
-    out = make_fsa(torch.tensor(out_states, device=device),
-                   torch.tensor(src, dtype=torch.int64, device=device),
-                   torch.tensor(dst, dtype=torch.int64, device=device),
-                   torch.tensor(labels, dtype=torch.int32, device=device),
-                   sum_scores(fsa.scores.detach(), arc_map), single=fsa.arcs.num_axes() == 2)
+    num_states, src, dst, labels, arc_map, _ = map_each_fsa(fsa, _remove_one)
+    out = make_fsa(num_states, src, dst, labels, sum_scores(fsa.scores.detach(), arc_map),
+                   single=fsa.arcs.num_axes() == 2)
     propagate_ragged(fsa, out, arc_map, remove_filler=remove_filler)
     out.scores = sum_scores(fsa.scores, arc_map)
     return out

@@ -55,34 +55,30 @@ def _weighted_grad(fsa, out) -> torch.Tensor:
     return fsa.scores.grad.clone()
 
 
-@pytest.mark.parametrize("aux", ["none", "int", "ragged"])
-def test_reverse_matches_k2_with_gradients(on_both, aux):
-    vecs = _vecs(1)
+def _same_as_k2_with_gradients(on_both, vecs: list[RandomVec], aux: str, op) -> None:
+    """``op(k2, fsa)`` on every vec equals real k2's: output FSA and input gradient."""
 
     def check(k2):
         out = []
         for v in vecs:
             fsa = v.build(k2, aux=aux, requires_grad=True)
-            rev = k2.reverse(fsa)
-            out.append({"fsa": plain_fsa(rev), "grad": _weighted_grad(fsa, rev)})
+            res = op(k2, fsa)
+            out.append({"fsa": plain_fsa(res), "grad": _weighted_grad(fsa, res)})
         return out
 
     on_both(check, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("aux", ["none", "int", "ragged"])
+def test_reverse_matches_k2_with_gradients(on_both, aux):
+    _same_as_k2_with_gradients(on_both, _vecs(1), aux, lambda k2, fsa: k2.reverse(fsa))
 
 
 @pytest.mark.parametrize("aux", ["none", "int", "ragged"])
 def test_union_matches_k2_with_gradients(on_both, aux):
-    vecs = _vecs(2, nonempty=True)  # k2 requires FSAs with arcs
-
-    def check(k2):
-        out = []
-        for v in vecs:
-            fsa = v.build(k2, aux=aux, requires_grad=True)
-            u = k2.union(fsa)
-            out.append({"fsa": plain_fsa(u), "grad": _weighted_grad(fsa, u)})
-        return out
-
-    on_both(check, rtol=1e-4, atol=1e-4)
+    # real k2 requires FSAs with arcs
+    _same_as_k2_with_gradients(on_both, _vecs(2, nonempty=True), aux,
+                               lambda k2, fsa: k2.union(fsa))
 
 
 def _closure_inputs(seed: int) -> list[tuple[list, int, list]]:
@@ -121,17 +117,8 @@ def test_closure_matches_k2_with_gradients(on_both):
 
 @pytest.mark.parametrize("threshold", [0.05, 0.3])
 def test_prune_on_arc_post_matches_k2_with_gradients(on_both, threshold):
-    vecs = _vecs(4)
-
-    def check(k2):
-        out = []
-        for v in vecs:
-            fsa = v.build(k2, aux="ragged", requires_grad=True)
-            pruned = k2.prune_on_arc_post(fsa, threshold, True)
-            out.append({"fsa": plain_fsa(pruned), "grad": _weighted_grad(fsa, pruned)})
-        return out
-
-    on_both(check, rtol=1e-4, atol=1e-4)
+    _same_as_k2_with_gradients(on_both, _vecs(4), "ragged",
+                               lambda k2, fsa: k2.prune_on_arc_post(fsa, threshold, True))
 
 
 def test_cat_matches_k2(on_both):
@@ -167,18 +154,9 @@ def test_index_add_matches_k2(on_both, dtype):
 
 @pytest.mark.parametrize("aux", ["none", "int", "ragged"])
 def test_remove_epsilon_matches_k2_with_gradients(on_both, aux):
-    vecs = _vecs(7)
-
-    def check(k2):
-        out = []
-        for v in vecs:
-            fsa = v.build(k2, aux=aux, requires_grad=True)
-            # connected: real k2 gives NaN scores to arcs of states the start cannot reach
-            r = k2.remove_epsilon(k2.connect(fsa))
-            out.append({"fsa": plain_fsa(r), "grad": _weighted_grad(fsa, r)})
-        return out
-
-    on_both(check, rtol=1e-4, atol=1e-4)
+    # connected: real k2 gives NaN scores to arcs of states the start cannot reach
+    _same_as_k2_with_gradients(on_both, _vecs(7), aux,
+                               lambda k2, fsa: k2.remove_epsilon(k2.connect(fsa)))
 
 
 def test_remove_epsilon_and_add_self_loops_matches_k2(on_both):
