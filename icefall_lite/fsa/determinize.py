@@ -109,8 +109,8 @@ def _determinize_one(arcs: list[list[int]], scores: list[float], num_states: int
         k += 1
     # the state holding only the input's final state goes last, as k2 needs
     final_id = ids.get(frozenset({final: ()}.items()))
-    if final_id is None:
-        return out, len(states)
+    if final_id is None:  # no successful path: empty, as connect would make it
+        return [], 0
     last = len(states) - 1
 
     def renum(s: int) -> int:

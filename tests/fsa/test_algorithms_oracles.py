@@ -268,6 +268,16 @@ def test_determinize_is_deterministic_with_the_same_tropical_language(push, aux)
                               tropical_language(vec, drop_eps=False))
 
 
+def test_determinize_of_fsas_without_a_path_gives_empty_fsas():
+    vec = k2.create_fsa_vec([k2.Fsa.from_str("0 1 2 0.5\n0 1 2 0.25\n2"),
+                             k2.Fsa.from_str(""),
+                             k2.Fsa.from_str("0 1 2 0.5\n0 1 2 0.25\n1 2 -1 0\n2")])
+    out = k2.determinize(vec)
+    assert out.arcs.row_splits(1).tolist() == [0, 0, 0, 3]
+    # both label-2 arcs reach state 1: the better one is emitted at once
+    assert out.labels.tolist() == [2, -1] and out.scores.tolist() == [0.5, 0.0]
+
+
 def test_determinize_of_a_deterministic_input_is_the_input():
     fsa = k2.arc_sort(k2.Fsa.from_str("0 1 1 0.5\n0 1 2 0.5\n1 2 -1 0\n2"))
     assert k2.determinize(fsa) is fsa
