@@ -15,7 +15,9 @@ _FSA_NAMES = (
     "RaggedShape RaggedTensor ragged Fsa create_fsa_vec to_str_simple arc_sort top_sort connect "
     "invert index_fsa index_select linear_fsa linear_fsa_with_self_loops add_epsilon_self_loops "
     "trivial_graph shortest_path random_paths intersect_device intersect levenshtein_graph "
-    "levenshtein_alignment to_dot"
+    "levenshtein_alignment to_dot remove_epsilon_self_loops union cat closure reverse index_add "
+    "remove_epsilon remove_epsilon_and_add_self_loops determinize DeterminizeWeightPushingType "
+    "prune_on_arc_post"
 ).split()
 _LOSS_NAMES = (
     "mutual_information_recursion get_rnnt_logprobs rnnt_loss_simple rnnt_loss_smoothed "

@@ -9,7 +9,9 @@ kaldifst conversion), :mod:`.ops` (arc_sort, top_sort, connect, invert, ...), :m
 (forward/total scores, shortest_path, random_paths), :mod:`.intersection`, :mod:`.levenshtein`,
 :mod:`.dot` (Graphviz), :mod:`.ctc` (CTC topologies and graphs, linear FSTs), :mod:`.dense`
 (``DenseFsaVec``), :mod:`.intersect_dense` (``intersect_dense``, ``intersect_dense_pruned``),
-:mod:`.ctc_loss`, :mod:`.compose`.
+:mod:`.ctc_loss`, :mod:`.compose`, :mod:`.algorithms` (union, cat, closure, reverse,
+prune_on_arc_post, index_add), :mod:`.rmepsilon`, :mod:`.determinize` (with
+:mod:`.ragged_arc_map`), :mod:`.backward_grads`.
 
 Fast construction from batched tensors (no loops, no text), e.g. for lattices::
 
@@ -30,10 +32,19 @@ Example::
 """
 
 from icefall_lite.fsa import ragged
+from icefall_lite.fsa.algorithms import (
+    cat,
+    closure,
+    index_add,
+    prune_on_arc_post,
+    reverse,
+    union,
+)
 from icefall_lite.fsa.compose import compose
 from icefall_lite.fsa.ctc import ctc_graph, ctc_topo, linear_fst, linear_fst_with_self_loops
 from icefall_lite.fsa.ctc_loss import CtcLoss, ctc_loss
 from icefall_lite.fsa.dense import DenseFsaVec
+from icefall_lite.fsa.determinize import DeterminizeWeightPushingType, determinize
 from icefall_lite.fsa.dot import draw, to_dot
 from icefall_lite.fsa.fsa import Fsa, RaggedArc, create_fsa_vec, load_fsa
 from icefall_lite.fsa.intersect_dense import intersect_dense, intersect_dense_pruned
@@ -56,6 +67,7 @@ from icefall_lite.fsa.ops import (
 )
 from icefall_lite.fsa.paths import random_paths, shortest_path
 from icefall_lite.fsa.ragged import RaggedShape, RaggedTensor
+from icefall_lite.fsa.rmepsilon import remove_epsilon, remove_epsilon_and_add_self_loops
 from icefall_lite.fsa.symbol_table import SymbolTable
 from icefall_lite.fsa.text import from_kaldifst, from_openfst, to_str_simple
 
@@ -70,4 +82,7 @@ __all__ = [
     "random_paths", "ragged", "remove_epsilon_self_loops", "shortest_path", "to_dot",
     "to_str_simple", "top_sort", "trivial_graph",
     "Nbest", "SymbolTable",
+    "DeterminizeWeightPushingType", "cat", "closure", "determinize", "index_add",
+    "prune_on_arc_post", "remove_epsilon", "remove_epsilon_and_add_self_loops", "reverse",
+    "union",
 ]

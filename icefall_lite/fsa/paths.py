@@ -501,10 +501,16 @@ def get_forward_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) ->
 
 
 def get_backward_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
-    """Backward scores (best/total score from each state to the final state); not
-    differentiable."""
+    """Backward scores (best/total score from each state to the final state),
+    differentiable (see :mod:`.backward_grads`)."""
+    scores = _scores(fsa, use_double_scores)
     with torch.no_grad():
-        return _backward(fsa, _scores(fsa, use_double_scores).detach(), log_semiring)
+        beta = _backward(fsa, scores.detach(), log_semiring)
+    if not scores.requires_grad:
+        return beta
+    from icefall_lite.fsa.backward_grads import BackwardScores  # noqa: PLC0415
+
+    return BackwardScores.apply(scores, fsa, log_semiring, beta)
 
 
 def get_tot_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
@@ -525,16 +531,21 @@ def get_tot_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> tor
 
 
 def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
-    """Log arc posteriors ``alpha[src] + score + beta[dst] - tot`` (not differentiable)."""
+    """Log arc posteriors ``alpha[src] + score + beta[dst] - tot``, differentiable (through
+    the scores, the forward and the backward scores, as in k2)."""
     info = fsa.arc_info()
-    with torch.no_grad():
-        scores = _scores(fsa, use_double_scores).detach()
+    scores = _scores(fsa, use_double_scores)
+    if scores.requires_grad:
+        alpha = get_forward_scores(fsa, use_double_scores, log_semiring)
+        beta = get_backward_scores(fsa, use_double_scores, log_semiring)
+        tot = get_tot_scores(fsa, use_double_scores, log_semiring)
+    else:
         alpha = _forward(fsa, scores, log_semiring)
         beta = _backward(fsa, scores, log_semiring)
-        tot = get_tot_scores(fsa, use_double_scores, log_semiring).detach()
-        t = tot.index_select(0, info["fsa"])
-        post = alpha.index_select(0, info["src"]) + scores + beta.index_select(0, info["dst"]) - t
-        return torch.where(_isfinite(t), post, torch.full_like(post, NEG_INF))
+        tot = get_tot_scores(fsa, use_double_scores, log_semiring)
+    t = tot.index_select(0, info["fsa"])
+    post = alpha.index_select(0, info["src"]) + scores + beta.index_select(0, info["dst"]) - t
+    return torch.where(_isfinite(t), post, torch.full_like(post, NEG_INF))
 
 
 # --------------------------------------------------------------------------------------------
