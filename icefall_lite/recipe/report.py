@@ -76,15 +76,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _row_key(row: dict) -> tuple[str, str, str]:
-    return row["test_set"], row["method"], decoding_mode(row)[0]
+def _row_key(row: dict) -> tuple[str, str, str, str]:
+    return row["test_set"], row["method"], decoding_mode(row)[0], row["settings"]["key"]
 
 
 def summarize_runs(runs: list[list[dict]]) -> tuple[list[dict], list[tuple]]:
     """Rows of several runs (each :func:`collect` of one exp dir) → one entry per (test set,
-    method, decoding) that every run has: ``{"test_set", "method", "decoding", "wers", "mean",
-    "range", "std"}`` (``std``: sample standard deviation, 0 for one run), in the first run's
-    order; and the keys some run lacks."""
+    method, decoding, settings key) that every run has: ``{"test_set", "method", "decoding",
+    "settings", "wers", "mean", "range", "std"}`` (``std``: sample standard deviation, 0 for one
+    run), in the first run's order; and the keys some run lacks."""
     by_run = [{_row_key(r): r for r in rows} for rows in runs]
     keys = list(dict.fromkeys(k for table in by_run for k in table))
     missing = [k for k in keys if any(k not in table for table in by_run)]
@@ -93,7 +93,8 @@ def summarize_runs(runs: list[list[dict]]) -> tuple[list[dict], list[tuple]]:
         if key in missing:
             continue
         wers = [table[key]["wer"] for table in by_run]
-        out.append({"test_set": key[0], "method": key[1], "decoding": key[2], "wers": wers,
+        out.append({"test_set": key[0], "method": key[1], "decoding": key[2],
+                    "settings": key[3], "wers": wers,
                     "mean": statistics.fmean(wers), "range": max(wers) - min(wers),
                     "std": statistics.stdev(wers) if len(wers) > 1 else 0.0})
     return out, missing
@@ -101,12 +102,12 @@ def summarize_runs(runs: list[list[dict]]) -> tuple[list[dict], list[tuple]]:
 
 def format_runs_table(summary: list[dict]) -> str:
     """A Markdown table of :func:`summarize_runs`: every run's WER, mean, range, std."""
-    lines = ["| test set | method | decoding | WER per run (%) | mean | range | std |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| test set | method | decoding | WER per run (%) | mean | range | std | settings |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in summary:
         per_run = ", ".join(f"{w:.2f}" for w in r["wers"])
         lines.append(f"| {r['test_set']} | {r['method']} | {r['decoding']} | {per_run} | "
-                     f"{r['mean']:.2f} | {r['range']:.2f} | {r['std']:.2f} |")
+                     f"{r['mean']:.2f} | {r['range']:.2f} | {r['std']:.2f} | {r['settings']} |")
     return "\n".join(lines)
 
 
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(runs)} runs:\n")
         print(format_runs_table(summary))
         for key in missing:
-            print(f"not in every run (left out of the summary): {' / '.join(key)}",
+            print(f"not in every run (left out of the summary): {' / '.join(key[:2])} "
+                  f"({key[3]})",
                   file=sys.stderr)
     if args.max_wer is not None:
         bad = [r for r in rows if r["wer"] > args.max_wer]

@@ -76,10 +76,11 @@ def test_several_runs_give_each_rows_mean_range_and_sample_std(tmp_path, capsys)
     captured = capsys.readouterr()
     # greedy 8, 6, 7: mean 7, range 2, sample std 1; beam 7, 7.5, 9.5: mean 8, range 2.5,
     # std sqrt(((-1)^2 + (-0.5)^2 + 1.5^2) / 2) = sqrt(1.75) = 1.32
-    assert "| test | greedy_search | full context | 8.00, 6.00, 7.00 | 7.00 | 2.00 | 1.00 |" in (
-        captured.out)
+    assert ("| test | greedy_search | full context | 8.00, 6.00, 7.00 | 7.00 | 2.00 | 1.00 | "
+            "epoch-8_avg-3_full-context_greedy_search |") in captured.out
     assert ("| test | modified_beam_search | full context | 7.00, 7.50, 9.50 | 8.00 | 2.50 | "
             "1.32 |") in captured.out
     summary_part = captured.out.split("3 runs:")[1]
     assert "fast_beam_search" not in summary_part
-    assert "not in every run (left out of the summary): test / fast_beam_search" in captured.err
+    assert ("not in every run (left out of the summary): test / fast_beam_search "
+            "(epoch-8_avg-3_full-context_fast_beam_search)") in captured.err
