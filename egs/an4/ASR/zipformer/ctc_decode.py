@@ -155,7 +155,9 @@ def decode_test_set(model, loader, method: str, opts: dict, codec: BpeCodec, wor
         with torch.no_grad():
             enc, lens = model.forward_encoder(batch["inputs"].to(device),
                                               sup["num_frames"].to(device))
-            extra = ({"ref_texts": list(sup["text"]), "word_table": words}
+            # the lang tools' words.txt spells the OOV word <unk> (icefall's default: <UNK>)
+            extra = ({"ref_texts": list(sup["text"]), "word_table": words,
+                      "oov": "<unk>" if "<unk>" in words else "<UNK>"}
                      if method == "nbest-oracle" else {})
             keyed = ctc_decode_keyed(method, model.ctc_output(enc), lens, **opts, **extra)
         for key, hyps in keyed.items():
