@@ -72,6 +72,7 @@ def setup(tmp_path_factory, lg_lang_dir, wav_dir, vocab_size):
         cut.supervisions = [SupervisionSegment(rec.id, rec.id, 0.0, rec.duration, text=words)]
         cuts.append(cut)
     fbank = root / "fbank"
+    fbank.mkdir()
     CutSet.from_cuts(cuts).compute_and_store_features(
         make_fbank_extractor(80, sampling_rate=8000), storage_path=fbank / "feats",
         storage_type=LilcomChunkyWriter).to_file(fbank / "yesno_cuts_test.jsonl.gz")
