@@ -27,6 +27,8 @@
 #   2 80-bin fbank                              6 n-gram ARPA LM from the training transcripts
 #   3 training transcripts                      7 G and LG for each lang dir
 #                                               8 summary
+#                                               9 HLG for each lang dir (CTC decoding)
+#                                              10 4-gram G for CTC lattice rescoring (BPE lang dir)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -113,4 +115,17 @@ fi
 if stage_enabled 9; then
   log "Stage 9: HLG = H o LG (CTC topology, for the CTC decoding methods) for each lang dir"
   step_hlg "$lang_bpe" $lang_phone
+fi
+
+if stage_enabled 10; then
+  log "Stage 10: 4-gram LM and its word acceptor G_4_gram.pt (zipformer/ctc_decode.py's rescoring)"
+  step_ngram $transcript 4 data/lm/G_4_gram.arpa
+  record=$(step_record step=G_4_gram -- data/lm/G_4_gram.arpa "$lang_bpe/words.txt")
+  if ! is_done "$lang_bpe/.G_4_gram.done" "$record"; then
+    lang_tool arpa_to_g --arpa data/lm/G_4_gram.arpa --words "$lang_bpe/words.txt" \
+      --out "$lang_bpe/G_4_gram.fst.txt"
+    lang_tool compile_g --g "$lang_bpe/G_4_gram.fst.txt" --words "$lang_bpe/words.txt" \
+      --out "$lang_bpe/G_4_gram.pt"
+    mark_done "$lang_bpe/.G_4_gram.done" "$record"
+  fi
 fi

@@ -21,11 +21,12 @@ from icefall_lite.decoding.lattice import get_texts
 from icefall_lite.decoding.results import write_results
 from icefall_lite.fsa import load_fsa
 from icefall_lite.lang.files import require_file
+from icefall_lite.training.safe_load import load_weights_only
 
 
 def averaged_model(epoch: int, avg: int, num_classes: int) -> Tdnn:
-    states = [torch.load(require_file(EXP_DIR / f"epoch-{e}.pt", "a TDNN checkpoint"),
-                         map_location="cpu")["model"] for e in range(epoch - avg + 1, epoch + 1)]
+    states = [load_weights_only(EXP_DIR / f"epoch-{e}.pt", "a TDNN checkpoint")["model"]
+              for e in range(epoch - avg + 1, epoch + 1)]
     model = Tdnn(23, num_classes)
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
