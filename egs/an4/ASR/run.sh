@@ -20,6 +20,8 @@
 #         4 WER table
 #         5 robustness: the test set band-limited to telephone quality (8 kHz and back) and with
 #           white noise at 10 dB SNR (icefall_lite.data.degrade), decoded with every method
+#         6 CTC decoding with the model's CTC head, every CTC method (prepare.sh stages 9-10:
+#           HLG, the 4-gram G), LM scales 0.1-1.0 for the rescoring methods
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -84,6 +86,13 @@ if stage_enabled 5; then
   decode_args=(--exp-dir "$exp_dir" --test-sets test-telephone,test-noise10db)
   step_decode "$num_epochs" "$avg" "${decoding_methods[@]}"
   decode_args=()
+  step_report "$exp_dir" "$max_wer"
+fi
+if stage_enabled 6; then
+  log "Stage 6: CTC decoding with every CTC method"
+  run_python zipformer/ctc_decode.py --exp-dir "$exp_dir" --epoch "$num_epochs" --avg "$avg" \
+    --lm-scales 0.1,0.3,0.5,0.7,1.0 --decoding-method \
+    ctc-greedy-search,ctc-decoding,1best,nbest,nbest-rescoring,whole-lattice-rescoring,nbest-oracle
   step_report "$exp_dir" "$max_wer"
 fi
 log "run.sh done in $SECONDS s (stages $stage to $stop_stage)"
