@@ -141,14 +141,14 @@ def make_degraded_split(manifest_dir: Path, fbank_dir: Path, prefix: str, split:
     supervisions = load_manifest(manifest_path(manifest_dir, prefix, "supervisions", split))
     cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
     cuts = cuts.trim_to_supervisions(keep_overlapping=False).to_eager()
+    rate = next(iter(cuts)).sampling_rate
     noise = None
     if condition == "noise":
         if noise_dir is None:
             raise ValueError("condition 'noise' needs --noise-dir")
-        rate = next(iter(cuts)).sampling_rate
         noise = noise_cuts(noise_dir, rate, noise_colour, seed)
     degraded = degrade(cuts, condition, snr=snr, noise=noise, seed=seed)
-    extractor = make_fbank_extractor(num_mel_bins, sampling_rate=next(iter(cuts)).sampling_rate)
+    extractor = make_fbank_extractor(num_mel_bins, sampling_rate=rate)
     fbank_dir.mkdir(parents=True, exist_ok=True)
     logger.info("%s %s: %d cuts, %s", prefix, name, len(cuts),
                 "8 kHz and back" if condition == "telephone"

@@ -89,26 +89,20 @@ def main() -> None:
     best_avg, best_bp = min(table, key=lambda k: (sum(table[k]), k[0], k[1]))
     print(f"\nchosen: --avg {best_avg} --blank-penalty {best_bp}")
 
-    common = ["--blank-penalty", str(best_bp)]
     chosen = {"epoch": args.epoch, "avg": best_avg, "blank_penalty": best_bp}
-    print("\n| method | ngram-lm-scale | dev WER |\n|---|---|---|")
-    lg = ["fast_beam_search_LG", "fast_beam_search_nbest_LG"]
-    for scale in LM_SCALES:
-        decode(sweep, args.epoch, best_avg, lg, *common, "--ngram-lm-scale", str(scale),
-               done={"blank_penalty": best_bp, "ngram_lm_scale": scale})
-    for method in lg:
-        for scale in LM_SCALES:
-            wer = dev_wer(sweep, method, **chosen, ngram_lm_scale=scale)
-            print(f"| {method} | {scale} | {wer:.2f} |")
-    print("\n| method | nbest-scale | dev WER |\n|---|---|---|")
-    nbest = ["fast_beam_search_nbest", "fast_beam_search_nbest_oracle"]
-    for scale in NBEST_SCALES:
-        decode(sweep, args.epoch, best_avg, nbest, *common, "--nbest-scale", str(scale),
-               done={"blank_penalty": best_bp, "nbest_scale": scale})
-    for method in nbest:
-        for scale in NBEST_SCALES:
-            wer = dev_wer(sweep, method, **chosen, nbest_scale=scale)
-            print(f"| {method} | {scale} | {wer:.2f} |")
+    second = (("ngram_lm_scale", ["fast_beam_search_LG", "fast_beam_search_nbest_LG"], LM_SCALES),
+              ("nbest_scale", ["fast_beam_search_nbest", "fast_beam_search_nbest_oracle"],
+               NBEST_SCALES))
+    for option, methods, scales in second:
+        flag = "--" + option.replace("_", "-")
+        print(f"\n| method | {flag[2:]} | dev WER |\n|---|---|---|")
+        for scale in scales:
+            decode(sweep, args.epoch, best_avg, methods, "--blank-penalty", str(best_bp), flag,
+                   str(scale), done={"blank_penalty": best_bp, option: scale})
+        for method in methods:
+            for scale in scales:
+                wer = dev_wer(sweep, method, **chosen, **{option: scale})
+                print(f"| {method} | {scale} | {wer:.2f} |")
     print(f"\nsweep results under {sweep}")
 
 
