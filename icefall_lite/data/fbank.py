@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,6 +85,30 @@ def speed_copies(cuts: CutSet, factors: Sequence[float] = SPEED_FACTORS) -> CutS
     return result
 
 
+def check_all_extracted(expected_ids: Sequence[str], cuts: CutSet, what: str) -> None:
+    """Raise unless ``cuts`` holds a cut with features for each of ``expected_ids``.
+
+    lhotse drops a cut whose audio fails to load (it logs a warning and goes on), so a missing
+    audio reader or an unreadable file would otherwise leave a split silently short.
+
+    >>> from lhotse.testing.dummies import dummy_cut, dummy_features
+    >>> extracted = dummy_cut(0, features=dummy_features(0))
+    >>> check_all_extracted([extracted.id], CutSet.from_cuts([extracted]), "toy train")
+    >>> check_all_extracted([extracted.id, "b"], CutSet.from_cuts([extracted]), "toy train")
+    Traceback (most recent call last):
+        ...
+    ValueError: toy train: features of 1 of 2 cuts were not computed (lhotse could not load \
+their audio; its warnings above say why), e.g. b
+    """
+    have = {cut.id for cut in cuts if cut.has_features}
+    missing = [cut_id for cut_id in expected_ids if cut_id not in have]
+    if missing:
+        raise ValueError(
+            f"{what}: features of {len(missing)} of {len(expected_ids)} cuts were not computed "
+            f"(lhotse could not load their audio; its warnings above say why), e.g. "
+            + ", ".join(missing[:5]))
+
+
 def compute_fbank_split(
     manifest_dir: Path,
     output_dir: Path,
@@ -127,6 +153,7 @@ def compute_fbank_split(
     elif augment_noise_dir is not None:
         raise ValueError("augment_noise_dir degrades the speed-perturbed copies: it needs "
                          "perturb_speed")
+    expected_ids = [cut.id for cut in cuts]
     extractor = make_fbank_extractor(num_mel_bins, sampling_rate=rates.pop())
     storage_path = output_dir / f"{prefix}_feats_{split}"
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -137,11 +164,24 @@ def compute_fbank_split(
             extractor, storage_path=storage_path, num_workers=num_workers,
             storage_type=LilcomChunkyWriter, overwrite=True,
         )
+        check_all_extracted(expected_ids, cuts, f"{prefix} {split}")
     else:
-        cuts = cuts.compute_and_store_features(
-            extractor, storage_path=storage_path, num_jobs=num_workers,
-            storage_type=LilcomChunkyWriter,
-        )
+        # lhotse's worker processes are spawned: each must choose the SPHERE reader itself
+        executor = None
+        if num_workers > 1:
+            executor = ProcessPoolExecutor(
+                num_workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=use_libsndfile_for_sphere,
+            )
+        try:
+            cuts = cuts.compute_and_store_features(
+                extractor, storage_path=storage_path, num_jobs=num_workers,
+                storage_type=LilcomChunkyWriter, executor=executor,
+            )
+        finally:
+            if executor is not None:
+                executor.shutdown()
+    check_all_extracted(expected_ids, cuts, f"{prefix} {split}")
     # Write to a temporary name first so that a killed run never leaves a partial manifest.
     tmp_path = cuts_path.with_name(cuts_path.name.replace(".jsonl.gz", ".tmp.jsonl.gz"))
     cuts.to_file(tmp_path)

@@ -141,3 +141,18 @@ def test_fbank_with_augmentation_degrades_only_the_speed_copies(synthetic_fbank,
         if not np.allclose(feats, ref, atol=1e-2):
             changed.add(cut_id)
     assert changed and all("_sp" in cut_id for cut_id in changed)
+
+
+def test_fbank_with_augmentation_in_two_worker_processes(synthetic_fbank, tmp_path):
+    """lhotse's extraction workers are spawned: each must read SPHERE audio without sph2pipe
+    (the bug: every train cut was dropped with a warning, leaving an empty training set)."""
+    from icefall_lite.data.fbank import compute_fbank_split
+
+    manifest_dir, fbank_dir = synthetic_fbank
+    path = compute_fbank_split(manifest_dir, tmp_path / "fbank", "an4", "train",
+                               perturb_speed=True, augment_noise_dir=tmp_path / "noise",
+                               num_workers=2)
+    plain = load_manifest(manifest_path(fbank_dir, "an4", "cuts", "train"))
+    augmented = load_manifest(path)
+    assert sorted(c.id for c in augmented) == sorted(c.id for c in plain)
+    assert all(c.has_features for c in augmented)

@@ -72,3 +72,24 @@ def test_existing_cut_manifest_is_not_recomputed(synthetic_fbank, caplog):
 def test_missing_manifests_are_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="no an4_supervisions_"):
         fbank_module.compute_fbank(tmp_path, tmp_path / "fbank", "an4")
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_a_cut_whose_audio_cannot_be_read_is_an_error_not_a_shorter_split(
+        synthetic_an4, tmp_path, augment):
+    """lhotse drops cuts whose audio fails to load; the fbank stage must not."""
+    import shutil
+
+    from icefall_lite.data.prepare_manifests import prepare_manifests
+
+    dl_dir = tmp_path / "download"
+    shutil.copytree(synthetic_an4, dl_dir)
+    prepare_manifests("an4", dl_dir, tmp_path / "manifests")
+    victim = next(u for u in GOOD_UTTERANCES if u.split == "train")
+    wav = next(dl_dir.rglob(f"{victim.utterance_id}.sph"))
+    wav.unlink()  # gone after the manifests were validated
+    with pytest.raises(ValueError, match=rf"an4 train: features of \d+ of \d+ cuts were not "
+                                         rf"computed .* {victim.utterance_id}"):
+        fbank_module.compute_fbank_split(
+            tmp_path / "manifests", tmp_path / "fbank", "an4", "train", perturb_speed=True,
+            augment_noise_dir=tmp_path / "noise" if augment else None)
