@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
