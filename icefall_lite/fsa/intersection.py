@@ -520,13 +520,22 @@ def _assemble(a_fsas, b_fsas, bi, fsa_ids, state_b, final_id, arc_parts, ret_arc
 def _propagate_binary(a: Fsa, b: Fsa, out: Fsa, a_map: torch.Tensor,
                       b_map: torch.Tensor) -> None:
     """k2's attribute rules for binary ops: float attributes present in both are summed
-    (``scores`` is already set that way); others come from a, then from b."""
+    (``scores`` is already set that way); others come from a, then from b.
+
+    Like k2, an attribute of a that b also has (as any attribute, tensor or not) must be a
+    float32 tensor in both, else AttributeError (k2's message for a's dtype; k2 only
+    asserts on b's)."""
     for name, a_value in a.named_tensor_attr(include_scores=False):
-        if name in b._tensor_attr:
-            b_value = b._tensor_attr[name]
-            if a_value.dtype != torch.float32 or b_value.dtype != torch.float32:
-                raise ValueError(f"intersection: attribute {name!r} is in both inputs but is "
-                                 "not float32, so it cannot be combined")
+        if _has_attr(b, name):
+            if a_value.dtype != torch.float32:
+                raise AttributeError("We don't support propagating two attributes with the "
+                                     "same name that are not real-valued, in intersection: "
+                                     + name)
+            b_value = getattr(b, name)
+            if not isinstance(b_value, torch.Tensor) or b_value.dtype != torch.float32:
+                raise AttributeError(f"intersection: attribute {name!r} is a float32 tensor "
+                                     "in the first input but not in the second, so the two "
+                                     "cannot be summed")
             setattr(out, name, a_value.index_select(0, a_map) + b_value.index_select(0, b_map))
         elif isinstance(a_value, torch.Tensor):
             setattr(out, name, a_value.index_select(0, a_map))
@@ -542,8 +551,13 @@ def _propagate_binary(a: Fsa, b: Fsa, out: Fsa, a_map: torch.Tensor,
     for name, value in a.named_non_tensor_attr():
         setattr(out, name, value)
     for name, value in b.named_non_tensor_attr():
-        if name not in out._non_tensor_attr:
+        if not _has_attr(out, name):
             setattr(out, name, value)
+
+
+def _has_attr(fsa: Fsa, name: str) -> bool:
+    """Whether ``fsa`` has a tensor or non-tensor attribute ``name`` (k2's ``hasattr``)."""
+    return name in fsa._tensor_attr or name in fsa._non_tensor_attr
 
 
 def intersect(a_fsa: Fsa, b_fsa: Fsa, treat_epsilons_specially: bool = True,
