@@ -21,8 +21,11 @@ Example::
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import torch
 
+from icefall_lite.fsa import cpu_loops
 from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
 from icefall_lite.fsa.ragged import (
     RaggedShape,
@@ -280,6 +283,12 @@ def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["start"][nonempty]] = 0.0
+    if out.device.type == "cpu":
+        sc = scores.index_select(0, lv["out_order"])
+        cpu_loops.tropical_push(cpu_loops.as_numpy(out), cpu_loops.as_numpy(lv["out_src"]),
+                                cpu_loops.as_numpy(lv["out_dst"]), cpu_loops.as_numpy(sc),
+                                lv["out_splits"])
+        return out
     src_parts, dst_parts = _out_parts(fsa)
     sizes = [t.numel() for t in src_parts]
     sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
@@ -390,9 +399,10 @@ def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
         levels = list(range(num_levels))
         if backward:
             levels.reverse()
-        padded = {"arc_flat": arc_flat, "blocks": block.tolist(), "widths": width.tolist(),
-                  "other_parts": other_flat.split(block.tolist()),
-                  "state_parts": lv["state_order"].split(count.tolist()), "levels": levels}
+        blocks = block.tolist()
+        padded = {"arc_flat": arc_flat, "blocks": blocks, "widths": width.tolist(),
+                  "other_flat": other_flat, "block_splits": [0, *accumulate(blocks)],
+                  "levels": levels}
     fsa._cache[key] = padded
     return padded
 
@@ -402,11 +412,22 @@ def _padded_pass(fsa: Fsa, padded: dict, scores: torch.Tensor, log_semiring: boo
     """A pull-style pass over padded rows: per level one gather, one add, one row
     reduction (logsumexp or max) and one scatter of the level's values."""
     n = int(fsa.arc_info()["state_fsa"].numel())
+    lv = state_levels(fsa)
     ext = torch.cat([scores, scores.new_tensor([NEG_INF, 0.0])])
-    sc_parts = ext.index_select(0, padded["arc_flat"]).split(padded["blocks"])
+    sc_flat = ext.index_select(0, padded["arc_flat"])
     out = torch.full((n + 2,), NEG_INF, dtype=scores.dtype, device=scores.device)
     out[n + 1] = 0.0
-    others, states, widths = padded["other_parts"], padded["state_parts"], padded["widths"]
+    widths = padded["widths"]
+    if out.device.type == "cpu":
+        cpu_loops.padded_rows_pass(
+            cpu_loops.as_numpy(out), cpu_loops.as_numpy(padded["other_flat"]),
+            cpu_loops.as_numpy(sc_flat), padded["block_splits"], widths,
+            cpu_loops.as_numpy(lv["state_order"]), lv["state_splits"], padded["levels"],
+            log_semiring)
+        return out[:n]
+    sc_parts = sc_flat.split(padded["blocks"])
+    others = padded["other_flat"].split(padded["blocks"])
+    states = lv["state_order"].split(torch.tensor(lv["state_splits"]).diff().tolist())
     for lev in padded["levels"]:
         vals = (out.index_select(0, others[lev]) + sc_parts[lev]).view(-1, widths[lev])
         red = torch.logsumexp(vals, 1) if log_semiring else vals.amax(1)
@@ -698,10 +719,32 @@ def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.T
     cdf_ext, width_ext = torch.cat([cdf, zero]), torch.cat([width, zero])
     dst_ext = torch.cat([info["dst"], torch.full((1,), n, dtype=torch.int64, device=device)])
     lv = state_levels(fsas)
+    max_steps = max(lv["num_levels"] - 1, 0)
+    if device.type == "cpu":
+        np_steps = cpu_loops.sample_padded(
+            *(cpu_loops.as_numpy(t) for t in (pad, base, cdf_ext, width_ext, dst_ext, p, cur)),
+            sentinel=n, max_steps=max_steps)
+        steps = [torch.from_numpy(a) for a in np_steps]
+    else:
+        steps = _sample_padded_steps(pad, base, cdf_ext, width_ext, dst_ext, p, cur, n,
+                                     max_steps)
+    if not steps:
+        return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(
+            p.numel(), dtype=torch.int64, device=device)
+    table = torch.stack(steps, 1)
+    real = table < num_arcs
+    return table[real], real.sum(1)
+
+
+def _sample_padded_steps(pad: torch.Tensor, base: torch.Tensor, cdf_ext: torch.Tensor,
+                         width_ext: torch.Tensor, dst_ext: torch.Tensor, p: torch.Tensor,
+                         cur: torch.Tensor, n: int, max_steps: int) -> list[torch.Tensor]:
+    """The stepping loop of :func:`_sample_padded` in torch (off the CPU): the arc every
+    path takes in each step."""
     zeros = torch.zeros_like(p)
     steps = []
     # a path has at most num_levels - 1 arcs; check now and then whether all have ended
-    for step in range(max(lv["num_levels"] - 1, 0)):
+    for step in range(max_steps):
         if step % 16 == 15 and bool((cur == n).all()):
             break
         count = (pad.index_select(0, cur) <= p.unsqueeze(1)).sum(1)
@@ -711,12 +754,7 @@ def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.T
         p = torch.where(w > 0, (p - c_lo) / w, zeros)
         steps.append(arc)
         cur = dst_ext.index_select(0, arc)
-    if not steps:
-        return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(
-            p.numel(), dtype=torch.int64, device=device)
-    table = torch.stack(steps, 1)
-    real = table < num_arcs
-    return table[real], real.sum(1)
+    return steps
 
 
 def _sample_compacting(fsas: Fsa, cdf: torch.Tensor, width_all: torch.Tensor,
