@@ -72,26 +72,45 @@ def padded_rows_pass(out: np.ndarray, other: np.ndarray, scores: np.ndarray,
             out[states[state_splits[lev]:state_splits[lev + 1]]] = red
 
 
-def sample_padded(pad: np.ndarray, base: np.ndarray, cdf: np.ndarray, width: np.ndarray,
-                  dst: np.ndarray, p: np.ndarray, cur: np.ndarray, sentinel: int,
-                  max_steps: int) -> list[np.ndarray]:
-    """The stepping loop of ``paths._sample_padded``: all paths advance together; returns the
-    arc taken by every path in each step (the sentinel arc once a path has ended)."""
+def sample_by_search(src: np.ndarray, dst: np.ndarray, cdf: np.ndarray, width: np.ndarray,
+                     first_arc: np.ndarray, p: np.ndarray, cur: np.ndarray, max_steps: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """k2's random-path stepping for all paths together: a path in state ``s`` with position
+    ``p`` takes the last leaving arc of ``s`` whose ``cdf <= p`` (the first arc if none),
+    then ``p = (p - cdf) / width`` (0 if the width is 0), until it has no arc to take.
+
+    The arc is found by one binary search over all arcs for all paths: the arcs are sorted
+    by (source state, cdf), so with the complex keys ``src + 1j * cdf`` (numpy orders complex
+    numbers by real, then imaginary part; both parts hold the values exactly) the last key
+    ``<= cur + 1j * p`` is that arc, or an arc of an earlier state. ``first_arc`` has one
+    entry per state plus one for the sentinel state ``len(first_arc) - 1``: the state's first
+    arc, or the sentinel arc ``len(cdf)`` for states without arcs (final states), where a
+    path ends. Returns (the arcs of all paths in path order, the length of each path)."""
+    num_arcs = cdf.size
+    sentinel_state = first_arc.size - 1
+    keys = np.empty(num_arcs, dtype=np.complex128)
+    keys.real, keys.imag = src, cdf
+    cdf_ext = np.append(cdf, 0.0).astype(cdf.dtype, copy=False)
+    width_ext = np.append(width, 0.0).astype(width.dtype, copy=False)
+    dst_ext = np.append(dst, sentinel_state)
+    query = np.empty(p.size, dtype=np.complex128)
     steps = []
-    col = p[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         for step in range(max_steps):
-            if step % 16 == 15 and bool((cur == sentinel).all()):
+            if step % 16 == 15 and bool((cur == sentinel_state).all()):
                 break
-            count = (pad[cur] <= col).sum(1)
-            np.maximum(count, 1, out=count)
-            arc = base.take(cur)
-            arc += count
-            w = width.take(arc)
-            q = p - cdf.take(arc)
+            query.real, query.imag = cur, p
+            arc = np.searchsorted(keys, query, side="right")
+            arc -= 1
+            np.maximum(arc, first_arc.take(cur), out=arc)
+            w = width_ext.take(arc)
+            q = p - cdf_ext.take(arc)
             q /= w
-            p = np.where(w > 0, q, 0.0).astype(p.dtype, copy=False)
-            col = p[:, None]
+            p = np.where(w > 0, q, 0.0)
             steps.append(arc)
-            cur = dst.take(arc)
-    return steps
+            cur = dst_ext.take(arc)
+    if not steps:
+        return np.zeros(0, dtype=np.int64), np.zeros(p.size, dtype=np.int64)
+    table = np.stack(steps, 1)
+    real = table < num_arcs
+    return table[real], np.add.reduce(real, 1, dtype=np.int64)

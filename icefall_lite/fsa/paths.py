@@ -683,7 +683,14 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     splits2 = fsas.as_vec_shape().row_splits_long(2)
     deg = splits2.diff()
     max_deg = int(deg.max()) if deg.numel() else 0
-    if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
+    if device.type == "cpu":
+        first_arc = torch.where(deg > 0, splits2[:-1], torch.full_like(deg, cdf.numel()))
+        first_arc = torch.cat([first_arc, first_arc.new_full((1,), cdf.numel())])
+        arcs_np, lengths_np = cpu_loops.sample_by_search(
+            *(cpu_loops.as_numpy(t) for t in (src, info["dst"], cdf, width, first_arc, p, cur)),
+            max_steps=max(state_levels(fsas)["num_levels"] - 1, 0))
+        arcs, lengths = torch.from_numpy(arcs_np), torch.from_numpy(lengths_np)
+    elif num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
         arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
     else:
         arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
@@ -719,15 +726,8 @@ def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.T
     cdf_ext, width_ext = torch.cat([cdf, zero]), torch.cat([width, zero])
     dst_ext = torch.cat([info["dst"], torch.full((1,), n, dtype=torch.int64, device=device)])
     lv = state_levels(fsas)
-    max_steps = max(lv["num_levels"] - 1, 0)
-    if device.type == "cpu":
-        np_steps = cpu_loops.sample_padded(
-            *(cpu_loops.as_numpy(t) for t in (pad, base, cdf_ext, width_ext, dst_ext, p, cur)),
-            sentinel=n, max_steps=max_steps)
-        steps = [torch.from_numpy(a) for a in np_steps]
-    else:
-        steps = _sample_padded_steps(pad, base, cdf_ext, width_ext, dst_ext, p, cur, n,
-                                     max_steps)
+    steps = _sample_padded_steps(pad, base, cdf_ext, width_ext, dst_ext, p, cur, n,
+                                 max(lv["num_levels"] - 1, 0))
     if not steps:
         return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(
             p.numel(), dtype=torch.int64, device=device)
@@ -739,8 +739,7 @@ def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.T
 def _sample_padded_steps(pad: torch.Tensor, base: torch.Tensor, cdf_ext: torch.Tensor,
                          width_ext: torch.Tensor, dst_ext: torch.Tensor, p: torch.Tensor,
                          cur: torch.Tensor, n: int, max_steps: int) -> list[torch.Tensor]:
-    """The stepping loop of :func:`_sample_padded` in torch (off the CPU): the arc every
-    path takes in each step."""
+    """The stepping loop of :func:`_sample_padded`: the arc every path takes in each step."""
     zeros = torch.zeros_like(p)
     steps = []
     # a path has at most num_levels - 1 arcs; check now and then whether all have ended
