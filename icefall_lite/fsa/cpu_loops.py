@@ -114,3 +114,54 @@ def sample_by_search(src: np.ndarray, dst: np.ndarray, cdf: np.ndarray, width: n
     table = np.stack(steps, 1)
     real = table < num_arcs
     return table[real], np.add.reduce(real, 1, dtype=np.int64)
+
+
+def best_entering_arcs(src: np.ndarray, dst: np.ndarray, scores: np.ndarray,
+                       alpha: np.ndarray) -> np.ndarray:
+    """For each state, the entering arc on its best (tropical) path, -1 if none; ties go to
+    the highest arc index, as in k2 (``paths._best_entering_arcs`` in numpy)."""
+    cand = alpha.take(src)
+    cand += scores
+    # a non-finite alpha never matches (NaN != anything)
+    target = np.where(np.abs(alpha) < np.inf, alpha, np.nan)
+    hit = np.flatnonzero(cand == target.take(dst))
+    best = np.full(alpha.size, -1, dtype=np.int64)
+    np.maximum.at(best, dst.take(hit), hit)
+    return best
+
+
+def trace_back(entering: np.ndarray, src: np.ndarray, finals: np.ndarray) -> np.ndarray:
+    """The states on the best path back from each of ``finals`` (final state included,
+    start state too), in no particular order, by pointer doubling: round r adds the states
+    2^r .. 2^(r+1) - 1 steps back, so the rounds are the log of the path length."""
+    n = entering.size
+    # predecessor on the best path; state n is a sentinel (start states point at it)
+    src_ext = np.append(src, n)
+    jump = np.append(src_ext.take(np.where(entering >= 0, entering, src.size)), n)
+    chain = finals
+    while True:
+        back = jump.take(chain)
+        back = back[back != n]
+        if back.size == 0:
+            return chain
+        chain = np.concatenate([chain, back])
+        jump = jump.take(jump)
+
+
+def graded_depths(src: np.ndarray, dst: np.ndarray, num_states: int) -> np.ndarray | None:
+    """``paths.graded_levels`` in numpy: each state's depth in a tree of entering arcs, by
+    pointer jumping; None unless every arc goes from depth d to d + 1."""
+    n = num_states
+    # node n is a sentinel: roots point at it, and it at itself, with depth 0
+    anc = np.full(n + 1, n, dtype=np.int64)
+    anc[dst] = src
+    depth = (anc != n).astype(np.int64)
+    for _ in range(max(n, 1).bit_length() + 1):
+        if bool((anc == n).all()):
+            level = depth[:n]
+            if src.size and not bool((level.take(dst) == level.take(src) + 1).all()):
+                return None
+            return level
+        depth += depth.take(anc)
+        anc = anc.take(anc)
+    return None

@@ -7,9 +7,15 @@ all FSAs of a vec; the only Python loop is over levels. Cyclic input raises Valu
 
 Speed (lattices have ~one level per frame, so per-level cost is what matters): the level
 structure is computed once per Fsa and cached, with the arcs already grouped by source level;
-the tropical forward pass pushes scores along those groups (4 ops per level); the grouping by
+the tropical forward pass pushes scores along those groups (3 ops per level); the grouping by
 destination level that the log passes pull from is built (one sort) only when needed; gathers
-use ``index_select``, several times faster than advanced indexing on CPU.
+use ``index_select``, several times faster than advanced indexing on CPU. On CPU the loops over
+levels (and random_paths' steps, the best-path trace, the graded-level pointer jumping) run on
+numpy views of the tensors (:mod:`.cpu_loops`): with few arcs per level a loop costs what its
+calls cost, ~1 us per numpy call against ~3-5 us per torch op. Profile of one 100-frame
+lattice (5k arcs) before that: the tropical forward (100 levels x 3 ops) was ~40 % of
+``shortest_path``, the log forward and backward passes (100 levels x 4 ops, one of them
+``logsumexp``) and the sampling steps (100 x ~10 ops) ~80 % of ``random_paths``.
 
 Example::
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 
+import numpy as np
 import torch
 
 from icefall_lite.fsa import cpu_loops
@@ -41,6 +48,15 @@ NEG_INF = float("-inf")
 _PAD_SLACK = 4096
 # the log/backward passes use padded per-level rows up to this many arcs per level
 _PAD_MAX_ARCS_PER_LEVEL = 2048
+
+
+# the per-level loops run on numpy views of CPU tensors (:mod:`.cpu_loops`); False makes
+# them run as torch ops, as they do on other devices (the tests check both against k2)
+NUMPY_LOOPS = True
+
+
+def _numpy_loops(t: torch.Tensor) -> bool:
+    return NUMPY_LOOPS and t.device.type == "cpu"
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,6 +127,11 @@ def graded_levels(fsa: Fsa) -> torch.Tensor | None:
     src, dst = info["src"], info["dst"]
     n = int(info["state_fsa"].numel())
     device = src.device
+    if _numpy_loops(src):
+        depths = cpu_loops.graded_depths(cpu_loops.as_numpy(src), cpu_loops.as_numpy(dst), n)
+        level = None if depths is None else torch.from_numpy(depths)
+        fsa._cache["_graded"] = level
+        return level
     # node n is a sentinel: roots point at it, and it at itself, with depth 0
     anc = torch.full((n + 1,), n, dtype=torch.int64, device=device)
     anc.scatter_(0, dst, src)
@@ -283,7 +304,7 @@ def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["start"][nonempty]] = 0.0
-    if out.device.type == "cpu":
+    if _numpy_loops(out):
         sc = scores.index_select(0, lv["out_order"])
         cpu_loops.tropical_push(cpu_loops.as_numpy(out), cpu_loops.as_numpy(lv["out_src"]),
                                 cpu_loops.as_numpy(lv["out_dst"]), cpu_loops.as_numpy(sc),
@@ -418,7 +439,7 @@ def _padded_pass(fsa: Fsa, padded: dict, scores: torch.Tensor, log_semiring: boo
     out = torch.full((n + 2,), NEG_INF, dtype=scores.dtype, device=scores.device)
     out[n + 1] = 0.0
     widths = padded["widths"]
-    if out.device.type == "cpu":
+    if _numpy_loops(out):
         cpu_loops.padded_rows_pass(
             cpu_loops.as_numpy(out), cpu_loops.as_numpy(padded["other_flat"]),
             cpu_loops.as_numpy(sc_flat), padded["block_splits"], widths,
@@ -582,7 +603,9 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
     with torch.no_grad():
         scores = _scores(fsa, use_double_scores).detach()
         alpha = _forward(fsa, scores, False)
-        entering = _best_entering_arcs(fsa, scores, alpha)
+    if _numpy_loops(alpha):
+        return _trace_best_paths_cpu(fsa, scores, alpha)
+    entering = _best_entering_arcs(fsa, scores, alpha)
     final = info["final"]
     num_fsas = final.numel()
     device = final.device
@@ -611,6 +634,28 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
     lv = state_levels(fsa)
     key = own * (lv["num_levels"] + 1) + lv["level"].index_select(0, chain)
     return arcs[torch.sort(key)[1]], lengths
+
+
+def _trace_best_paths_cpu(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_trace_best_paths` after the forward pass, on numpy views."""
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    np_ = cpu_loops.as_numpy
+    src, alpha_np = np_(info["src"]), np_(alpha)
+    entering = cpu_loops.best_entering_arcs(src, np_(info["dst"]), np_(scores), alpha_np)
+    finals = np_(info["final"])
+    finals = finals[finals >= 0]
+    finals = finals[np.abs(alpha_np.take(finals)) < np.inf]
+    chain = cpu_loops.trace_back(entering, src, finals)
+    arcs = entering.take(chain)
+    on_path = arcs >= 0
+    arcs, chain = arcs[on_path], chain[on_path]
+    own = np_(info["state_fsa"]).take(chain)
+    lengths = np.bincount(own, minlength=info["final"].numel())
+    # order by FSA, then from start to final (levels increase along a path)
+    key = own * (lv["num_levels"] + 1) + np_(lv["level"]).take(chain)
+    return torch.from_numpy(arcs[np.argsort(key)]), torch.from_numpy(lengths)
 
 
 def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
@@ -683,7 +728,7 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     splits2 = fsas.as_vec_shape().row_splits_long(2)
     deg = splits2.diff()
     max_deg = int(deg.max()) if deg.numel() else 0
-    if device.type == "cpu":
+    if _numpy_loops(cdf):
         first_arc = torch.where(deg > 0, splits2[:-1], torch.full_like(deg, cdf.numel()))
         first_arc = torch.cat([first_arc, first_arc.new_full((1,), cdf.numel())])
         arcs_np, lengths_np = cpu_loops.sample_by_search(

@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 
 
-def random_lattice(rng: random.Random, empty: bool = False) -> tuple[list, int]:
+def random_lattice(rng: random.Random, empty: bool = False, frames: int | None = None,
+                   width: int | None = None) -> tuple[list, int]:
     """Arcs ``(src, dst, label, score)`` of a random graded lattice and its state count.
 
     State 0 fans out to frame 0; every state of frame t + 1 has an arc from frame t (so the
@@ -15,7 +16,8 @@ def random_lattice(rng: random.Random, empty: bool = False) -> tuple[list, int]:
     the final state with label -1, except in some lattices that have no successful path."""
     if empty:
         return [], 0
-    frames, width = rng.randint(1, 6), rng.randint(1, 4)
+    frames = frames or rng.randint(1, 6)
+    width = width or rng.randint(1, 4)
     final = 1 + frames * width
 
     def state(t: int, c: int) -> int:
@@ -28,6 +30,7 @@ def random_lattice(rng: random.Random, empty: bool = False) -> tuple[list, int]:
         return round(rng.uniform(-2.0, 2.0), 4)
 
     arcs = [(0, state(0, c), label(), score()) for c in range(width)]
+    entered = {a[1] for a in arcs}
     no_path = rng.random() < 0.1
     for t in range(frames):
         for c in range(width):
@@ -38,10 +41,10 @@ def random_lattice(rng: random.Random, empty: bool = False) -> tuple[list, int]:
                 continue
             targets = {rng.randrange(width) for _ in range(rng.randint(0, 3))}
             if c == width - 1:  # every next-frame state gets an entering arc
-                targets |= {d for d in range(width)
-                            if not any(a[1] == state(t + 1, d) for a in arcs)}
+                targets |= {d for d in range(width) if state(t + 1, d) not in entered}
             for d in sorted(targets):
                 arcs.append((src, state(t + 1, d), label(), score()))
+                entered.add(state(t + 1, d))
     arcs.sort(key=lambda a: a[0])  # k2 text lists a state's arcs together
     return arcs, final + 1
 

@@ -105,7 +105,10 @@ def test_intersection_with_a_graded_b_side_matches_k2(on_both):
     on_both(check)
 
 
-def test_shortest_path_and_scores_of_lattices_match_k2(on_both):
+@pytest.mark.parametrize("loops", ["numpy", "torch"])
+def test_shortest_path_and_scores_of_lattices_match_k2(on_both, loops, monkeypatch):
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", loops == "numpy")
+
     def check(k2):
         out = []
         for case in CASES:
@@ -121,13 +124,33 @@ def test_shortest_path_and_scores_of_lattices_match_k2(on_both):
     on_both(check)
 
 
-@pytest.mark.parametrize("sampler", ["padded", "compacting"])
-def test_random_paths_of_lattices_match_k2(on_both, sampler, monkeypatch):
-    if sampler == "compacting":
+@pytest.mark.parametrize("sampler", ["numpy search", "torch padded", "torch compacting"])
+@pytest.mark.parametrize("use_double", [True, False])
+def test_random_paths_of_lattices_match_k2(on_both, sampler, use_double, monkeypatch):
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", sampler.startswith("numpy"))
+    if sampler == "torch compacting":
         monkeypatch.setattr(paths, "_PAD_SLACK", -(1 << 40))
 
     def check(k2):
-        return [k2.random_paths(case.build(k2), use_double_scores=True, num_paths=7).tolist()
-                for case in CASES]
+        return [k2.random_paths(case.build(k2), use_double_scores=use_double,
+                                num_paths=7).tolist() for case in CASES]
+
+    on_both(check)
+
+
+@pytest.mark.parametrize("loops", ["numpy", "torch"])
+@pytest.mark.parametrize("num_lattices", [1, 5])
+def test_best_paths_of_bench_sized_lattices_match_k2(on_both, num_lattices, loops,
+                                                     monkeypatch):
+    """Lattices of the bench's size (100 frames x 10 states): best paths identical to k2's,
+    total scores close."""
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", loops == "numpy")
+    rng = random.Random(num_lattices)
+    lattices = [random_lattice(rng, frames=100, width=10) for _ in range(num_lattices)]
+
+    def check(k2):
+        vec = k2.create_fsa_vec([k2.Fsa.from_str(lattice_text(a, n)) for a, n in lattices])
+        return {"best": plain_fsa(k2.shortest_path(vec, use_double_scores=True)),
+                "tot": vec.get_tot_scores(use_double_scores=True, log_semiring=True)}
 
     on_both(check)

@@ -13,7 +13,7 @@ import random
 import pytest
 import torch
 
-from icefall_lite.fsa import intersection, load_fsa
+from icefall_lite.fsa import intersection, load_fsa, paths
 from tests.fsa.helpers import RandomVec, assert_same, plain_fsa
 
 pytestmark = pytest.mark.k2
@@ -97,8 +97,10 @@ def test_arc_posteriors_match_k2(on_both):
     on_both(check)
 
 
+@pytest.mark.parametrize("loops", ["numpy", "torch"])
 @pytest.mark.parametrize("aux", ["int", "ragged"])
-def test_shortest_path_matches_k2_with_gradients(on_both, aux):
+def test_shortest_path_matches_k2_with_gradients(on_both, aux, loops, monkeypatch):
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", loops == "numpy")
     vecs = _vecs(4)
 
     def check(k2):
@@ -113,8 +115,10 @@ def test_shortest_path_matches_k2_with_gradients(on_both, aux):
     on_both(check, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("loops", ["numpy", "torch"])
 @pytest.mark.parametrize("num_paths", [1, 3, 10])
-def test_random_paths_identical_to_k2(on_both, num_paths):
+def test_random_paths_identical_to_k2(on_both, num_paths, loops, monkeypatch):
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", loops == "numpy")
     vecs = _vecs(5)
 
     def check(k2):
