@@ -2,18 +2,19 @@
 
 A lattice has about one level per frame and few arcs per level, so these loops cost what
 their calls cost, not what their arithmetic costs: a numpy call on a small array takes ~1 µs,
-a torch op ~3-5 µs (dispatch, allocation). Each function here is the numpy twin of a torch
-loop in :mod:`.paths`, with the same arithmetic in the same dtype and order (max is exact
-whatever the order; log-sum-exp is computed as torch's ``logsumexp`` does), so both give the
-same values. Arrays are numpy views of the caller's tensors (no copies); levels are given as
-offset lists into flat arrays (slicing a numpy array is cheaper than holding per-level views).
+a torch op ~3-5 µs (dispatch, allocation). Each function here does what a torch loop in
+:mod:`.paths` does (the one used off the CPU); tropical results and paths are the same bit
+for bit, log-semiring scores agree to rounding (arcs are log-added one by one here, as k2
+does, where the torch loops take a row-wise logsumexp). Arrays are numpy views of the
+caller's tensors (no copies); levels are given as offset lists into flat arrays (slicing a
+numpy array is cheaper than holding per-level views).
 
 Example::
 
     >>> import numpy as np
     >>> out = np.array([0.0, -np.inf, -np.inf])  # state 0 is the start
-    >>> tropical_push(out, np.array([0, 0, 1]), np.array([1, 2, 2]),
-    ...               np.array([1.0, 0.5, 1.0]), [0, 2, 3])
+    >>> level_push(out, np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([1.0, 0.5, 1.0]),
+    ...            [0, 2, 3], log_semiring=False, backward=False)
     >>> out.tolist()
     [0.0, 1.0, 2.0]
 """
@@ -29,47 +30,24 @@ def as_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
-def tropical_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray, scores: np.ndarray,
-                  splits: list[int]) -> None:
-    """Tropical forward scores in place: for each level (``splits[l]:splits[l + 1]`` of the
-    arcs grouped by source level), ``out[dst] = max(out[dst], out[src] + score)``."""
-    for a0, a1 in zip(splits[:-1], splits[1:]):
+def level_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray, scores: np.ndarray,
+               splits: list[int], log_semiring: bool, backward: bool) -> None:
+    """Forward or backward scores in place, level by level over the arcs grouped by source
+    level (``splits[l]:splits[l + 1]``): forward ``out[dst] (+)= out[src] + score`` in level
+    order, backward ``out[src] (+)= out[dst] + score`` in reverse level order, where (+) is
+    max or log-add, applied arc by arc in arc order (``ufunc.at``), as k2 reduces a state's
+    arcs one after another."""
+    combine = np.logaddexp if log_semiring else np.maximum
+    into, frm = (src, dst) if backward else (dst, src)
+    bounds = list(zip(splits[:-1], splits[1:]))
+    if backward:
+        bounds.reverse()
+    for a0, a1 in bounds:
         if a0 == a1:
             continue
-        vals = out.take(src[a0:a1])
+        vals = out.take(frm[a0:a1])
         vals += scores[a0:a1]
-        np.maximum.at(out, dst[a0:a1], vals)
-
-
-def padded_rows_pass(out: np.ndarray, other: np.ndarray, scores: np.ndarray,
-                     block_splits: list[int], widths: list[int], states: np.ndarray,
-                     state_splits: list[int], levels: list[int], log_semiring: bool) -> None:
-    """A pull-style pass in place over padded per-level rows (see ``paths._padded_levels``):
-    level ``l`` holds ``block_splits[l]:block_splits[l + 1]`` entries, one row of
-    ``widths[l]`` per state; each state ``states[state_splits[l] + r]`` gets the max or the
-    log-sum-exp of ``out[other] + scores`` over its row ``r``. Padding entries are -inf."""
-    low = np.finfo(out.dtype).min
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for lev in levels:
-            b0, b1 = block_splits[lev], block_splits[lev + 1]
-            if b0 == b1:
-                continue
-            width = widths[lev]
-            rows = np.arange(0, b1 - b0, width)
-            vals = out.take(other[b0:b1])
-            vals += scores[b0:b1]
-            red = np.maximum.reduceat(vals, rows)
-            if log_semiring:
-                # torch's logsumexp: a row max of +-inf is replaced by 0 before the shift;
-                # -inf rows then sum to 0 and give -inf
-                np.maximum(red, low, out=red)
-                vals -= red.repeat(width)
-                np.exp(vals, out=vals)
-                total = np.add.reduceat(vals, rows)
-                np.log(total, out=total)
-                total += red
-                red = total
-            out[states[state_splits[lev]:state_splits[lev + 1]]] = red
+        combine.at(out, into[a0:a1], vals)
 
 
 def sample_by_search(src: np.ndarray, dst: np.ndarray, cdf: np.ndarray, width: np.ndarray,

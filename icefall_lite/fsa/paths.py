@@ -27,8 +27,6 @@ Example::
 
 from __future__ import annotations
 
-from itertools import accumulate
-
 import numpy as np
 import torch
 
@@ -50,13 +48,19 @@ _PAD_SLACK = 4096
 _PAD_MAX_ARCS_PER_LEVEL = 2048
 
 
-# the per-level loops run on numpy views of CPU tensors (:mod:`.cpu_loops`); False makes
-# them run as torch ops, as they do on other devices (the tests check both against k2)
+# the per-level loops run on numpy views of CPU tensors (:mod:`.cpu_loops`) where levels
+# are small; False makes them run as torch ops, as they do on other devices and for big
+# levels (the tests check both against k2)
 NUMPY_LOOPS = True
+# numpy's per-call cost is lower, torch's per-element cost (ufunc.at is slow per element):
+# measured on 100-frame lattices, numpy is faster up to ~250 arcs per level, torch from ~1000
+_NUMPY_MAX_ARCS_PER_LEVEL = 512
 
 
-def _numpy_loops(t: torch.Tensor) -> bool:
-    return NUMPY_LOOPS and t.device.type == "cpu"
+def _numpy_loops(fsa: Fsa, t: torch.Tensor) -> bool:
+    if not (NUMPY_LOOPS and t.device.type == "cpu"):
+        return False
+    return fsa.num_arcs <= _NUMPY_MAX_ARCS_PER_LEVEL * max(state_levels(fsa)["num_levels"], 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +131,7 @@ def graded_levels(fsa: Fsa) -> torch.Tensor | None:
     src, dst = info["src"], info["dst"]
     n = int(info["state_fsa"].numel())
     device = src.device
-    if _numpy_loops(src):
+    if NUMPY_LOOPS and device.type == "cpu":
         depths = cpu_loops.graded_depths(cpu_loops.as_numpy(src), cpu_loops.as_numpy(dst), n)
         level = None if depths is None else torch.from_numpy(depths)
         fsa._cache["_graded"] = level
@@ -298,23 +302,33 @@ def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
     """Tropical forward scores pushed along the arcs level by level (3 ops per level, on
     views split once): max is exact and order-free, so this equals the pull-style pass bit
     for bit."""
+    if _numpy_loops(fsa, scores):
+        return _numpy_pass(fsa, scores, False, False)
     info = fsa.arc_info()
     lv = state_levels(fsa)
     num_states = int(info["state_fsa"].numel())
     out = torch.full((num_states,), NEG_INF, dtype=scores.dtype, device=scores.device)
     nonempty = info["num_states"] > 0
     out[info["start"][nonempty]] = 0.0
-    if _numpy_loops(out):
-        sc = scores.index_select(0, lv["out_order"])
-        cpu_loops.tropical_push(cpu_loops.as_numpy(out), cpu_loops.as_numpy(lv["out_src"]),
-                                cpu_loops.as_numpy(lv["out_dst"]), cpu_loops.as_numpy(sc),
-                                lv["out_splits"])
-        return out
     src_parts, dst_parts = _out_parts(fsa)
     sizes = [t.numel() for t in src_parts]
     sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
     for src, dst, sc in zip(src_parts, dst_parts, sc_parts):
         out.scatter_reduce_(0, dst, out.index_select(0, src) + sc, reduce="amax")
+    return out
+
+
+def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bool
+                ) -> torch.Tensor:
+    """Forward or backward scores by :func:`.cpu_loops.level_push` (CPU)."""
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    out = torch.full((int(info["state_fsa"].numel()),), NEG_INF, dtype=scores.dtype)
+    out[info["final" if backward else "start"][info["num_states"] > 0]] = 0.0
+    np_ = cpu_loops.as_numpy
+    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
+                         np_(scores.index_select(0, lv["out_order"])), lv["out_splits"],
+                         log_semiring, backward)
     return out
 
 
@@ -338,6 +352,8 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     the states and arcs of that level."""
     if not backward and not log_semiring:
         return _tropical_forward(fsa, scores)
+    if _numpy_loops(fsa, scores):
+        return _numpy_pass(fsa, scores, log_semiring, backward)
     padded = _padded_levels(fsa, backward)
     if padded is not None:
         return _padded_pass(fsa, padded, scores, log_semiring)
@@ -420,10 +436,8 @@ def _padded_levels(fsa: Fsa, backward: bool) -> dict | None:
         levels = list(range(num_levels))
         if backward:
             levels.reverse()
-        blocks = block.tolist()
-        padded = {"arc_flat": arc_flat, "blocks": blocks, "widths": width.tolist(),
-                  "other_flat": other_flat, "block_splits": [0, *accumulate(blocks)],
-                  "levels": levels}
+        padded = {"arc_flat": arc_flat, "blocks": block.tolist(), "widths": width.tolist(),
+                  "other_flat": other_flat, "levels": levels}
     fsa._cache[key] = padded
     return padded
 
@@ -439,13 +453,6 @@ def _padded_pass(fsa: Fsa, padded: dict, scores: torch.Tensor, log_semiring: boo
     out = torch.full((n + 2,), NEG_INF, dtype=scores.dtype, device=scores.device)
     out[n + 1] = 0.0
     widths = padded["widths"]
-    if _numpy_loops(out):
-        cpu_loops.padded_rows_pass(
-            cpu_loops.as_numpy(out), cpu_loops.as_numpy(padded["other_flat"]),
-            cpu_loops.as_numpy(sc_flat), padded["block_splits"], widths,
-            cpu_loops.as_numpy(lv["state_order"]), lv["state_splits"], padded["levels"],
-            log_semiring)
-        return out[:n]
     sc_parts = sc_flat.split(padded["blocks"])
     others = padded["other_flat"].split(padded["blocks"])
     states = lv["state_order"].split(torch.tensor(lv["state_splits"]).diff().tolist())
@@ -603,7 +610,7 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
     with torch.no_grad():
         scores = _scores(fsa, use_double_scores).detach()
         alpha = _forward(fsa, scores, False)
-    if _numpy_loops(alpha):
+    if _numpy_loops(fsa, alpha):
         return _trace_best_paths_cpu(fsa, scores, alpha)
     entering = _best_entering_arcs(fsa, scores, alpha)
     final = info["final"]
@@ -728,7 +735,7 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     splits2 = fsas.as_vec_shape().row_splits_long(2)
     deg = splits2.diff()
     max_deg = int(deg.max()) if deg.numel() else 0
-    if _numpy_loops(cdf):
+    if _numpy_loops(fsas, cdf):
         first_arc = torch.where(deg > 0, splits2[:-1], torch.full_like(deg, cdf.numel()))
         first_arc = torch.cat([first_arc, first_arc.new_full((1,), cdf.numel())])
         arcs_np, lengths_np = cpu_loops.sample_by_search(
