@@ -9,13 +9,14 @@ Speed (lattices have ~one level per frame, so per-level cost is what matters): t
 structure is computed once per Fsa and cached, with the arcs already grouped by source level;
 the tropical forward pass pushes scores along those groups (3 ops per level); the grouping by
 destination level that the log passes pull from is built (one sort) only when needed; gathers
-use ``index_select``, several times faster than advanced indexing on CPU. On CPU the loops over
-levels (and random_paths' steps, the best-path trace, the graded-level pointer jumping) run on
-numpy views of the tensors (:mod:`.cpu_loops`): with few arcs per level a loop costs what its
-calls cost, ~1 us per numpy call against ~3-5 us per torch op. Profile of one 100-frame
-lattice (5k arcs) before that: the tropical forward (100 levels x 3 ops) was ~40 % of
-``shortest_path``, the log forward and backward passes (100 levels x 4 ops, one of them
-``logsumexp``) and the sampling steps (100 x ~10 ops) ~80 % of ``random_paths``.
+use ``index_select``, several times faster than advanced indexing on CPU. On CPU, where levels
+hold few arcs (:data:`_NUMPY_MAX_ARCS_PER_LEVEL`), the loops over levels (forward/backward
+passes, random_paths' steps, the best-path trace) run on numpy views of the tensors
+(:mod:`.cpu_loops`): such a loop costs what its calls cost, ~1 us per numpy call against
+~3-5 us per torch op. Profile of one 100-frame lattice (5k arcs) before that: the tropical
+forward (100 levels x 3 ops) was ~40 % of ``shortest_path``; the log forward and backward
+passes (100 levels x 4 ops, one a ``logsumexp``), building their padded tables, and the
+sampling steps (100 x ~10 ops) ~80 % of ``random_paths``.
 
 Example::
 
