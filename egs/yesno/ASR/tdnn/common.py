@@ -15,13 +15,14 @@ MANIFEST_DIR = Path("data/fbank")
 EXP_DIR = Path("tdnn/exp")
 
 
-def data_module(max_duration: float = 30.0) -> AsrDataModule:
+def data_module(max_duration: float = 30.0, seed: int = 42) -> AsrDataModule:
     """The yesno loaders as icefall's yesno recipe has them: no bucketing (with one bucket per
-    cut, the bucketing sampler's batches hold 1-2 of the ~6 s utterances instead of ~5)."""
+    cut, the bucketing sampler's batches hold 1-2 of the ~6 s utterances instead of ~5);
+    ``seed``: the shuffling's (each epoch's order also depends on the epoch)."""
     return AsrDataModule(AsrDataConfig(manifest_dir=MANIFEST_DIR, max_duration=max_duration,
                                        bucketing_sampler=False, num_workers=0,
                                        enable_spec_aug=False, drop_last=False, shuffle=True,
-                                       return_cuts=True))
+                                       return_cuts=True, seed=seed))
 
 
 class Lexicon:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import torch
 from common import EXP_DIR, LANG_DIR, Lexicon, data_module, supervision_rows
@@ -24,8 +25,8 @@ from icefall_lite.lang.files import require_file
 from icefall_lite.training.safe_load import load_weights_only
 
 
-def averaged_model(epoch: int, avg: int, num_classes: int) -> Tdnn:
-    states = [load_weights_only(EXP_DIR / f"epoch-{e}.pt", "a TDNN checkpoint")["model"]
+def averaged_model(exp_dir: Path, epoch: int, avg: int, num_classes: int) -> Tdnn:
+    states = [load_weights_only(exp_dir / f"epoch-{e}.pt", "a TDNN checkpoint")["model"]
               for e in range(epoch - avg + 1, epoch + 1)]
     model = Tdnn(23, num_classes)
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
@@ -38,13 +39,14 @@ def main(argv: list[str] | None = None) -> float:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epoch", type=int, default=14)
     p.add_argument("--avg", type=int, default=2)
+    p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # the model and the lattices are tiny: more threads only add synchronisation (8x slower
     # on a loaded 2-core machine)
     torch.set_num_threads(1)
     lexicon = Lexicon()
-    model = averaged_model(args.epoch, args.avg, lexicon.num_classes)
+    model = averaged_model(args.exp_dir, args.epoch, args.avg, lexicon.num_classes)
     hlg = load_fsa(require_file(LANG_DIR / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
     data = data_module()
     results = []
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> float:
                                   get_texts(one_best_decoding(lattice))):
             results.append((cut.id, text.split(), [lexicon.words[i] for i in ids]))
     key = f"epoch-{args.epoch}_avg-{args.avg}_1best"
-    stats = write_results(EXP_DIR / "1best", "test", key, results)
+    stats = write_results(args.exp_dir / "1best", "test", key, results)
     print(f"WER {stats.wer:.2f}% ({stats.errors} / {stats.num_ref_words})")
     return stats.wer
 
