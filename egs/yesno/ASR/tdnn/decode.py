@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 
 import torch
-from common import EXP_DIR, LANG_DIR, Lexicon, data_module, supervision_rows
+from common import EXP_DIR, LANG_DIR, SPLITS, Lexicon, data_module, load_split, supervision_rows
 from model import Tdnn
 
-from icefall_lite.decoding.ctc import get_lattice, one_best_decoding
+from icefall_lite.decoding.ctc import check_lang_tokens, get_lattice, one_best_decoding
 from icefall_lite.decoding.lattice import get_texts
 from icefall_lite.decoding.results import write_results
 from icefall_lite.fsa import load_fsa
@@ -25,10 +25,18 @@ from icefall_lite.lang.files import require_file
 from icefall_lite.training.safe_load import load_weights_only
 
 
-def averaged_model(exp_dir: Path, epoch: int, avg: int, num_classes: int) -> Tdnn:
-    states = [load_weights_only(exp_dir / f"epoch-{e}.pt", "a TDNN checkpoint")["model"]
-              for e in range(epoch - avg + 1, epoch + 1)]
-    model = Tdnn(23, num_classes)
+def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DIR) -> Tdnn:
+    """The average of ``epoch-{epoch - avg + 1..epoch}.pt``, after checking that
+    ``lang_dir/tokens.txt`` is the vocabulary the newest of them was trained with."""
+    checkpoints = [load_weights_only(exp_dir / f"epoch-{e}.pt", "a TDNN checkpoint")
+                   for e in range(epoch - avg + 1, epoch + 1)]
+    lang = checkpoints[-1].get("lang")
+    if lang is None:
+        raise ValueError(f"{exp_dir / f'epoch-{epoch}.pt'} has no 'lang' record (written by an "
+                         "older train.py): retrain")
+    check_lang_tokens(lang_dir / "tokens.txt", lang["tokens"])
+    states = [c["model"] for c in checkpoints]
+    model = Tdnn(23, len(lang["tokens"]))
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
     return model.eval()
@@ -40,17 +48,19 @@ def main(argv: list[str] | None = None) -> float:
     p.add_argument("--epoch", type=int, default=14)
     p.add_argument("--avg", type=int, default=2)
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="dev: the 6 training utterances that train.py --dev 1 holds out")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # the model and the lattices are tiny: more threads only add synchronisation (8x slower
     # on a loaded 2-core machine)
     torch.set_num_threads(1)
     lexicon = Lexicon()
-    model = averaged_model(args.exp_dir, args.epoch, args.avg, lexicon.num_classes)
+    model = averaged_model(args.exp_dir, args.epoch, args.avg)
     hlg = load_fsa(require_file(LANG_DIR / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
     data = data_module()
     results = []
-    for batch in data.test_dataloaders(data.load_cuts("yesno", "test")):
+    for batch in data.test_dataloaders(load_split(data, args.split, True)):
         sup = batch["supervisions"]
         with torch.no_grad():
             log_probs = model(batch["inputs"])
@@ -61,7 +71,7 @@ def main(argv: list[str] | None = None) -> float:
                                   get_texts(one_best_decoding(lattice))):
             results.append((cut.id, text.split(), [lexicon.words[i] for i in ids]))
     key = f"epoch-{args.epoch}_avg-{args.avg}_1best"
-    stats = write_results(args.exp_dir / "1best", "test", key, results)
+    stats = write_results(args.exp_dir / "1best", args.split, key, results)
     print(f"WER {stats.wer:.2f}% ({stats.errors} / {stats.num_ref_words})")
     return stats.wer
 

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 import torch
-from common import EXP_DIR, LANG_DIR, Lexicon, data_module, sorted_supervisions
+from common import EXP_DIR, LANG_DIR, Lexicon, data_module, load_split, sorted_supervisions
 from model import Tdnn
 
 from icefall_lite import k2
@@ -31,6 +31,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-duration", type=float, default=30.0)
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
+    p.add_argument("--dev", type=int, default=0,
+                   help="1: train on 24 utterances, holding 6 out as the dev split (tuning)")
     p.add_argument("--optional-sil", type=int, default=1,
                    help="1: training graphs through L, with its optional SIL between words; "
                    "0: the CTC graph of the pronunciations alone (blank covers the pauses)")
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     lexicon = Lexicon()
     compiler = CtcTrainingGraphCompiler.from_lang_dir(LANG_DIR)
     data = data_module(args.max_duration, args.seed)
-    loader = data.train_dataloaders(data.load_cuts("yesno", "train"))
+    loader = data.train_dataloaders(load_split(data, "train", bool(args.dev)))
     model = Tdnn(23, lexicon.num_classes)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, weight_decay=1e-6)
     args.exp_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             tot += loss.item()
             frames += int(segs[:, 2].sum())
         logging.info(f"epoch {epoch}: CTC loss per frame {tot / frames:.4f}")
-        torch.save({"model": model.state_dict(), "epoch": epoch},
+        torch.save({"model": model.state_dict(), "epoch": epoch, "lang": lexicon.lang_facts()},
                    args.exp_dir / f"epoch-{epoch}.pt")
 
 
