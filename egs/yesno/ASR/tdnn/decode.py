@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Decode the yesno test set with the TDNN and HLG 1-best (icefall's tdnn/decode.py; run
-from egs/yesno/ASR): the model is the average of epochs ``epoch - avg + 1 .. epoch``;
-``get_lattice`` with search beam 20, output beam 8, 30-10000 active states; result files in
-tdnn/exp/1best/. Prints the WER.
+"""Decode the yesno test set (or ``--split dev``) with the TDNN and HLG 1-best (icefall's
+tdnn/decode.py; run from egs/yesno/ASR): the model is the average of epochs
+``epoch - avg + 1 .. epoch``; ``get_lattice`` with search beam 20, output beam 8, 30-10000
+active states; result files in tdnn/exp/1best/. Prints the WER. Checks first that
+data/lang_phone/tokens.txt is the vocabulary the checkpoint was trained with (its ``lang``
+record).
 
-    ./tdnn/decode.py --epoch 14 --avg 2
+    ./tdnn/decode.py --epoch 49 --avg 2
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DI
                          "older train.py): retrain")
     check_lang_tokens(lang_dir / "tokens.txt", lang["tokens"])
     states = [c["model"] for c in checkpoints]
-    model = Tdnn(23, len(lang["tokens"]))
+    model = Tdnn(23, len(lang["tokens"]), pad=not checkpoints[-1].get("icefall_frames", 0))
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
     return model.eval()
@@ -45,7 +47,7 @@ def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DI
 def main(argv: list[str] | None = None) -> float:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epoch", type=int, default=14)
+    p.add_argument("--epoch", type=int, default=49)
     p.add_argument("--avg", type=int, default=2)
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--split", choices=SPLITS, default="test",
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> float:
         sup = batch["supervisions"]
         with torch.no_grad():
             log_probs = model(batch["inputs"])
-        lattice = get_lattice(log_probs, hlg, supervision_rows(batch),
+        segments = supervision_rows(batch)
+        if not model.tdnn[0].padding[0]:  # icefall's frames: the whole (padded) output
+            segments[:, 1], segments[:, 2] = 0, log_probs.shape[1]
+        lattice = get_lattice(log_probs, hlg, segments,
                               search_beam=20, output_beam=8, min_active_states=30,
                               max_active_states=10000)
         for cut, text, ids in zip(sup["cut"], sup["text"],
