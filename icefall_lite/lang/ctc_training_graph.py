@@ -11,7 +11,8 @@ pauses to blank only, and its model never learns the ``SIL`` that HLG offers.
 The graphs are built with k2's operations, as icefall's CTC graph compiler does: W with
 epsilon self-loops intersected with ``invert(L)`` (epsilons matched as ordinary labels), the
 result inverted (labels tokens, aux_labels words), its token epsilons removed, epsilon
-self-loops added, and composed with H. All runs in the facade's backend.
+self-loops added, and composed with H. All runs in the backend of the given L (real k2 or the
+built-in one; :meth:`CtcTrainingGraphCompiler.from_lang_dir` loads L for the facade's).
 
 Example::
 
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 from icefall_lite import k2
+from icefall_lite.k2 import namespace_of
 from icefall_lite.fsa import load_fsa
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable, is_disambig_symbol
@@ -55,8 +57,9 @@ class CtcTrainingGraphCompiler:
         self.words = words
         self.oov_id = words[oov]
         self.device = torch.device(device)
-        self.L_inv = k2.arc_sort(k2.invert(L.to(self.device)))
-        self.H = k2.ctc_topo(max_token_id, modified=False, device=self.device)
+        self.k2 = namespace_of(L)
+        self.L_inv = self.k2.arc_sort(self.k2.invert(L.to(self.device)))
+        self.H = self.k2.ctc_topo(max_token_id, modified=False, device=self.device)
 
     @classmethod
     def from_lang_dir(cls, lang_dir: str | Path, oov: str = "<unk>",
@@ -80,15 +83,17 @@ class CtcTrainingGraphCompiler:
     def transcript_fsa(self, texts: Sequence[str]):
         """FsaVec of ``L o W`` per transcript: labels token ids (epsilons where L has them),
         aux_labels word ids, scores L's (the silence log-probabilities); arc-sorted."""
-        W = k2.add_epsilon_self_loops(k2.linear_fsa(self.word_ids(texts), self.device))
-        lw = k2.intersect(self.L_inv, W, treat_epsilons_specially=False)
-        return k2.arc_sort(k2.invert(lw))
+        ns = self.k2
+        W = ns.add_epsilon_self_loops(ns.linear_fsa(self.word_ids(texts), self.device))
+        lw = ns.intersect(self.L_inv, W, treat_epsilons_specially=False)
+        return ns.arc_sort(ns.invert(lw))
 
     def compile(self, texts: Sequence[str]):
         """FsaVec of the CTC training graphs ``H o L o W``, one per transcript (labels token
         ids with blank 0, aux_labels word ids)."""
-        lw = k2.arc_sort(k2.remove_epsilon_and_add_self_loops(self.transcript_fsa(texts)))
-        return k2.compose(self.H, lw, treat_epsilons_specially=False)
+        ns = self.k2
+        lw = ns.arc_sort(ns.remove_epsilon_and_add_self_loops(self.transcript_fsa(texts)))
+        return ns.compose(self.H, lw, treat_epsilons_specially=False)
 
 
 __all__ = ["CtcTrainingGraphCompiler"]
