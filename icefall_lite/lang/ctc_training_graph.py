@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 
 from icefall_lite import k2
-from icefall_lite.k2 import namespace_of
 from icefall_lite.fsa import load_fsa
+from icefall_lite.k2 import namespace_of
 from icefall_lite.lang.files import require_file
 from icefall_lite.lang.symbol_table import SymbolTable, is_disambig_symbol
 
