@@ -36,6 +36,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -43,6 +44,7 @@ from icefall_lite import k2
 from icefall_lite.decoding import rescore
 from icefall_lite.decoding.lattice import get_texts, namespace_of
 from icefall_lite.decoding.rescore import one_best_decoding
+from icefall_lite.lang.symbol_table import SymbolTable, is_disambig_symbol
 
 CTC_METHODS = ("ctc-greedy-search", "ctc-decoding", "1best")
 LATTICE_METHODS = ("nbest", "nbest-rescoring", "whole-lattice-rescoring", "nbest-oracle")
@@ -96,6 +98,33 @@ def check_graph_vocabulary(graph, num_classes: int) -> None:
             f"the decoding graph has token ids up to {int(labels.max())}, but the model "
             f"outputs {num_classes} classes (ids 0..{num_classes - 1}): the graph was built "
             "from a lang dir whose tokens disagree with the model's")
+
+
+def check_lang_tokens(tokens_path: str | Path, model_tokens: Sequence[str] | None = None,
+                      vocab_size: int | None = None) -> None:
+    """A ValueError naming ``tokens_path`` unless the lang dir's tokens are the model's, so an
+    HLG/LG built from that lang dir decodes the model's output classes: the tokens
+    (disambiguation symbols ``#k`` aside) must have the ids ``0..V-1`` with ``V`` the model's
+    vocabulary size (``len(model_tokens)`` or ``vocab_size``), and when the model lists its
+    tokens (a checkpoint's ``lang["tokens"]``), the same symbol at every id."""
+    table = SymbolTable.from_file(tokens_path)
+    ids = sorted(i for i in table.ids if not is_disambig_symbol(table[i]))
+    size = len(model_tokens) if model_tokens is not None else vocab_size
+    if size is None:
+        raise ValueError("check_lang_tokens needs the model's tokens or its vocabulary size")
+    hint = ("its HLG/LG would decode another vocabulary than the model's; pass the lang dir "
+            "the model was trained with")
+    if ids != list(range(len(ids))):
+        gap = next(i for i, j in enumerate(ids) if i != j)
+        raise ValueError(f"{tokens_path}: the token ids are not 0..{len(ids) - 1} (no token "
+                         f"has id {gap})")
+    if len(ids) != size:
+        raise ValueError(f"{tokens_path}: {len(ids)} tokens (ids 0..{len(ids) - 1}), but the "
+                         f"model outputs {size} classes: {hint}")
+    for i, want in enumerate(model_tokens or ()):
+        if table[i] != want:
+            raise ValueError(f"{tokens_path}: token {i} is {table[i]!r}, but the model's token "
+                             f"{i} is {want!r}: {hint}")
 
 
 def prepare_G(G, method: str):
@@ -186,6 +215,7 @@ def ctc_decode(method: str, ctc_output: torch.Tensor, encoder_out_lens: torch.Te
     return next(iter(results.values()))
 
 
-__all__ = ["CTC_METHODS", "LATTICE_METHODS", "check_graph_vocabulary", "ctc_decode",
+__all__ = ["CTC_METHODS", "LATTICE_METHODS", "check_graph_vocabulary", "check_lang_tokens",
+           "ctc_decode",
            "ctc_decode_keyed", "ctc_greedy_search", "get_lattice", "one_best_decoding",
            "prepare_G", "supervision_segments"]

@@ -95,7 +95,8 @@ def prepare_lang(
 
     if bpe_model is not None:
         lexicon = bpe_lexicon([UNK, *words], bpe_model)
-        base_tokens = bpe_token_table(bpe_model).symbols
+        pieces = bpe_token_table(bpe_model)
+        base_tokens = [pieces[i] for i in pieces.ids]
         word_symbols = ["<eps>", UNK, *words, *SENTENCE_SYMBOLS]
     else:
         lexicon = [(SIL_WORD, [SIL_PHONE]), (UNK, [UNK_PHONE])]

@@ -92,10 +92,10 @@ def test_kaldilm_failure_in_its_child_process_is_an_error_not_an_abort(tmp_path)
 
 
 @pytest.mark.parametrize(("table", "line", "problem"), [
-    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 3\n#0 5\n", 5, "id 3 already belongs to 'a'"),
-    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 4\na 3\n#0 5\n", 6, "symbol 'a' listed twice"),
-    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 4\na 6\n#0 5\n", 6, "symbol 'a' listed twice"),
-    ("<eps> 0\n<s> 1\n</s> 2\na -3\n#0 5\n", 4, "expected 'symbol id'"),
+    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 3\n#0 5\n", 5, "duplicate id 3 ('b'; line 4 gave it to 'a')"),
+    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 4\na 3\n#0 5\n", 6, "duplicate symbol 'a' (already id 3)"),
+    ("<eps> 0\n<s> 1\n</s> 2\na 3\nb 4\na 6\n#0 5\n", 6, "duplicate symbol 'a' (already id 3)"),
+    ("<eps> 0\n<s> 1\n</s> 2\na -3\n#0 5\n", 4, "the id -3 of 'a' is negative"),
 ])
 def test_words_txt_with_a_duplicate_is_an_error_naming_the_line(tmp_path, table, line, problem):
     arpa = _write(tmp_path / "lm.arpa", GOOD_ARPA)

@@ -38,11 +38,14 @@ def test_symbol_table_round_trip_and_errors(tmp_path):
     table.to_file(tmp_path / "words.txt")
     assert (tmp_path / "words.txt").read_text() == "<eps> 0\nA 1\n#0 2\n"
     again = SymbolTable.from_file(tmp_path / "words.txt")
-    assert again.symbols == ["<eps>", "A", "#0"] and again["A"] == 1 and again[2] == "#0"
+    assert [again[i] for i in again.ids] == ["<eps>", "A", "#0"]
+    assert again.symbols == ["#0", "<eps>", "A"]  # sorted, as k2's
+    assert again["A"] == 1 and again[2] == "#0"
     assert "A" in again and 2 in again and "B" not in again and 3 not in again
     assert again.disambig_ids() == [2]
     (tmp_path / "dup.txt").write_text("A 1\nB 1\n")
-    with pytest.raises(ValueError, match=r"dup.txt:2: id 1 already belongs to 'A'"):
+    with pytest.raises(ValueError,
+                       match=r"dup.txt:2: duplicate id 1 \('B'; line 1 gave it to 'A'\)"):
         SymbolTable.from_file(tmp_path / "dup.txt")
     with pytest.raises(FileNotFoundError, match="nothere.txt"):
         SymbolTable.from_file(tmp_path / "nothere.txt")

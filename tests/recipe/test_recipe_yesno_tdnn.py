@@ -1,5 +1,6 @@
-"""yesno's TDNN-CTC recipe end to end: ``prepare.sh``, ``tdnn/train.py`` (15 epochs, about a
-CPU minute), ``tdnn/decode.py`` (HLG 1-best) in a temporary copy of the recipe.
+"""yesno's TDNN-CTC recipe end to end: ``prepare.sh``, ``tdnn/train.py`` (50 epochs, about a
+CPU minute; ~2 CPU minutes for the whole test), ``tdnn/decode.py`` (HLG 1-best) in a temporary
+copy of the recipe.
 
 Oracle: the recognised words of ``recogs-*.txt`` are scored against the labels in the wav names
 (0 = NO, 1 = YES), independently of the toolkit's WER code, and must agree with the WER that
@@ -19,9 +20,10 @@ from tests.recipe.test_recipe_yesno_run import _independent_errors, _recipe_copy
 
 pytestmark = pytest.mark.slow
 
-#: At most 12 errors in 240 words (5 %): the fixed recipe measured 6 / 240 (egs/yesno/ASR/
-#: RESULTS.md; icefall's: 1 deletion); the undilated TDNN that confused YES and NO had 125.
-MAX_ERRORS = 12
+#: At most 10 errors in 240 words: the defaults (seed 42, one thread) measured 7 / 240 twice
+#: (egs/yesno/ASR/RESULTS.md; icefall's: 1 deletion). The bound holds for that seed only: seeds
+#: 1 and 2 of the same recipe gave 125 and 165 errors (the recipe is a seed lottery).
+MAX_ERRORS = 10
 
 
 def test_tdnn_ctc_recipe_decodes_the_test_set_with_hlg_within_the_bound(tmp_path, corpus_dir):

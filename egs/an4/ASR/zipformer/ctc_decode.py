@@ -30,7 +30,13 @@ import torch
 from model_defaults import CORPUS, DECODE, FULL_CONTEXT
 
 from icefall_lite import k2
-from icefall_lite.decoding.ctc import CTC_METHODS, LATTICE_METHODS, ctc_decode_keyed, prepare_G
+from icefall_lite.decoding.ctc import (
+    CTC_METHODS,
+    LATTICE_METHODS,
+    check_lang_tokens,
+    ctc_decode_keyed,
+    prepare_G,
+)
 from icefall_lite.decoding.rescore import DEFAULT_LM_SCALE
 from icefall_lite.fsa import load_fsa
 from icefall_lite.lang.files import require_file
@@ -117,12 +123,17 @@ def load_graph(path: Path, what: str, device: torch.device):
     return (fsa if k2.backend == "builtin" else k2.Fsa.from_dict(fsa.as_dict())).to(device)
 
 
-def method_options(args: argparse.Namespace, method: str, device: torch.device) -> dict:
-    """``ctc_decode_keyed``'s keyword arguments for ``method``: beams, graphs, sweep."""
+def method_options(args: argparse.Namespace, method: str, device: torch.device,
+                   lang: dict) -> dict:
+    """``ctc_decode_keyed``'s keyword arguments for ``method``: beams, graphs, sweep. ``lang``:
+    the checkpoint's vocabulary record, which ``--lang-dir``'s tokens.txt must match when its
+    HLG is loaded."""
     opts: dict = {k: getattr(args, k) for k in BEAMS}
     if method == "ctc-greedy-search":
         return {}
     if method != "ctc-decoding":
+        check_lang_tokens(require_file(args.lang_dir / "tokens.txt", "tokens.txt of the HLG"),
+                          lang.get("tokens"), lang.get("vocab_size"))
         opts["graph"] = load_graph(args.lang_dir / "HLG.pt", "HLG.pt (prepare.sh stage 9)",
                                    device)
     if method in ("nbest", "nbest-rescoring", "nbest-oracle"):
@@ -192,13 +203,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, list[dict]]]:
                          "--use-ctc)")
     data = data_module(args, config.feature_dim)
     words = read_word_table(args.lang_dir)
+    lang = {"vocab_size": config.vocab_size, **info.lang}
     prefix = result_prefix(args, config)
     out: dict[str, dict[str, list[dict]]] = {}
     for method in args.decoding_method:
         out_dir = args.exp_dir / method
         log = setup_logger(out_dir / f"log-decode-{prefix}", 0, 1)
         try:
-            opts = method_options(args, method, device)
+            opts = method_options(args, method, device, lang)
             settings = {k: v for k, v in vars(args).items()
                         if k in BEAMS + ("num_paths", "nbest_scale")}
             for test_set in args.test_sets.split(","):

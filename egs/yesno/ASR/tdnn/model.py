@@ -5,7 +5,8 @@ then a linear layer to the tokens and a log-softmax.
 The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word); the
 earlier version of this model had three undilated kernel-3 layers, 7 frames (70 ms), see
 egs/yesno/ASR/RESULTS.md. Unlike icefall, each convolution pads its input so the output has
-one frame per input frame and the supervisions' frame counts apply as they are.
+one frame per input frame and the supervisions' frame counts apply as they are
+(``pad=False``: icefall's, 26 frames fewer).
 
 Example::
 
@@ -23,13 +24,15 @@ LAYERS = ((3, 1), (5, 2), (5, 4))
 
 
 class Tdnn(nn.Module):
-    def __init__(self, num_features: int, num_classes: int, channels: int = 32):
+    def __init__(self, num_features: int, num_classes: int, channels: int = 32,
+                 pad: bool = True):
         super().__init__()
+        self.context = sum(d * (k - 1) for k, d in LAYERS)  # frames an unpadded model loses
         layers: list[nn.Module] = []
         dim = num_features
         for kernel, dilation in LAYERS:
             layers += [nn.Conv1d(dim, channels, kernel_size=kernel, dilation=dilation,
-                                 padding=dilation * (kernel - 1) // 2),
+                                 padding=dilation * (kernel - 1) // 2 if pad else 0),
                        nn.ReLU(), nn.BatchNorm1d(channels, affine=False)]
             dim = channels
         self.tdnn = nn.Sequential(*layers)
