@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(DECODING_METHODS))
     parser.add_argument("--blank-penalty", type=float, default=1.0)
     parser.add_argument("--ngram-lm-scale", type=float, default=0.01)
+    parser.add_argument("--no-fp32", action="store_true",
+                        help="decode the int8 settings only (no fp32 column, no 'differ' "
+                             "counts; the fp32 errors of a deploy_an4.py report are the same)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     deploy, out_dir = args.deploy_dir.resolve(), args.out_dir.resolve()
@@ -108,7 +111,8 @@ def main() -> None:
         u["rate"])[0][0] for u in utts]
     methods = args.methods.split(",")
     contexts = [None] + [int(c) for c in args.chunks.split(",")]
-    settings = {"fp32": None} | {s: SETTINGS[s] for s in args.settings.split(",")}
+    settings = ({} if args.no_fp32 else {"fp32": None}) | {
+        s: SETTINGS[s] for s in args.settings.split(",")}
     report: dict = {"split": args.split, "words": sum(len(u["ref"]) for u in utts),
                     "settings": {s: repr(c) for s, c in settings.items()}, "rows": {},
                     "encoder_error": {}, "sizes": {}}
@@ -125,7 +129,7 @@ def main() -> None:
                                        config) for f in src]
             report["sizes"][f"{name} {chunk or 'full'}"] = [f.stat().st_size for f in files]
             model = OnnxTransducer(*files, streaming=chunk is not None)
-            if chunk is None and config is not None:
+            if chunk is None and config is not None and not args.no_fp32:
                 report["encoder_error"][name] = encoder_error(
                     OnnxTransducer(*src), model, feats)
             for method in methods:
@@ -148,14 +152,15 @@ def main() -> None:
                                                           words, codec)
                     key = f"{row} {engine}"
                     hyps_of.setdefault(key, {})[name] = hyps
-                    ref = hyps_of[key]["fp32"]
+                    ref = hyps_of[key].get("fp32", hyps)
                     cell = {"errors": bench.wer(utts, hyps)[1],
                             "differ": sum(hyps[u["id"]] != ref[u["id"]] for u in utts)}
                     report["rows"].setdefault(key, {})[name] = cell
                     print(key, name, json.dumps(cell), flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"report-{args.split}.json").write_text(json.dumps(report, indent=1))
-    print_table(report, list(settings))
+    if not args.no_fp32:
+        print_table(report, list(settings))
 
 
 def print_table(report: dict, names: list[str]) -> None:

@@ -10,9 +10,10 @@ Why these defaults (:data:`DEFAULT_INT8`: per-channel, unsigned weights, MatMul 
 AN4 dev set they gave the encoder output closest to fp32 of the settings tried (relative RMS
 error 1.08 %, against 1.22 % for icefall's per-tensor signed weights and 1.96 % for per-channel
 signed weights; bench/int8_an4.py, docs/deployment.rst). Signed weights getting *worse* with
-per-channel scales is what the uint8 x int8 kernels of x86 CPUs without VNNI do: they add pairs
-of products in 16 bits with saturation, and per-channel scales use the full int8 range, so more
-pairs saturate. uint8 x uint8 products are accumulated in 32 bits and do not saturate.
+per-channel scales is most likely the uint8 x int8 kernels of x86 CPUs without VNNI: they add
+pairs of products in 16 bits with saturation (as onnxruntime documents), and per-channel scales
+use the full int8 range, so more pairs saturate. uint8 x uint8 products are accumulated in 32
+bits and do not saturate.
 """
 
 from __future__ import annotations
