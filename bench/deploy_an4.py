@@ -31,6 +31,7 @@ import torch
 from lhotse.utils import LOG_EPSILON
 
 from icefall_lite.decoding import DECODING_METHODS, DecodingConfig, decode
+from icefall_lite.models.int8 import DEFAULT_INT8
 from icefall_lite.recipe import export, pretrained
 from icefall_lite.recipe.common import load_decoding_graph, read_word_table
 from icefall_lite.recipe.decode import load_decoding_model
@@ -69,13 +70,14 @@ def export_models(recipe: Path, work: Path, epoch: int, avg: int, chunk: int | N
     return {"written": written, "args": args}
 
 
-def load_test_set(recipe: Path, limit: int) -> list[dict]:
+def load_test_set(recipe: Path, limit: int, split: str = "test") -> list[dict]:
+    """The ``split``'s cuts (audio, rate, reference words), the first ``limit`` (0: all)."""
     from lhotse import load_manifest_lazy  # noqa: PLC0415
 
     from icefall_lite.data.audio import use_libsndfile_for_sphere  # noqa: PLC0415
 
     use_libsndfile_for_sphere()  # AN4's .sph files, without sph2pipe
-    cuts = load_manifest_lazy(recipe / "data/fbank/an4_cuts_test.jsonl.gz")
+    cuts = load_manifest_lazy(recipe / f"data/fbank/an4_cuts_{split}.jsonl.gz")
     out = []
     for cut in cuts:
         audio = cut.load_audio()[0].astype(np.float32)
@@ -184,6 +186,8 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(DECODING_METHODS))
     parser.add_argument("--streaming-methods", default=",".join(DECODING_METHODS))
     parser.add_argument("--limit", type=int, default=0, help="first N utterances (0: all)")
+    parser.add_argument("--split", default="test",
+                        help="the cuts decoded (test; dev for choosing settings)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     recipe = args.recipe_dir.resolve()
@@ -197,9 +201,10 @@ def main() -> None:
     bp = defaults.BLANK_PENALTY
     config = DecodingConfig(blank_penalty=bp)
     stream_config = DecodingConfig(blank_penalty=bp, beam=4.0, max_contexts=4, max_states=32)
-    utts = load_test_set(recipe, args.limit)
+    utts = load_test_set(recipe, args.limit, args.split)
     audio_s = sum(len(u["audio"]) / u["rate"] for u in utts)
-    report: dict = {"utterances": len(utts), "audio_seconds": audio_s, "blank_penalty": bp,
+    report: dict = {"split": args.split, "int8": repr(DEFAULT_INT8), "utterances": len(utts),
+                    "audio_seconds": audio_s, "blank_penalty": bp,
                     "offline": {}, "streaming": {}, "sizes": {}, "diffs": {}}
     print(f"{len(utts)} utterances, {audio_s:.1f} s of audio", flush=True)
 

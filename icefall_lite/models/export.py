@@ -7,7 +7,8 @@
   ``decoder.onnx`` (decoder + ``joiner.decoder_proj``) and ``joiner.onnx``, non-streaming or
   streaming (fixed chunk, states as flat inputs/outputs), with metadata: the layout, state
   shapes and metadata sherpa-onnx's zipformer2 transducer reads (see docs/deployment.rst);
-- :func:`quantize_onnx` - dynamically quantised (int8 weights) copies of ONNX files;
+- :func:`quantize_onnx` - dynamically quantised (int8 weights) copies of ONNX files
+  (:mod:`icefall_lite.models.int8`; settings :class:`Int8Config`, default :data:`DEFAULT_INT8`);
 - :func:`write_sherpa_tokens` - ``tokens.txt`` as sherpa-onnx renders it;
 - running them: :mod:`icefall_lite.runtime`.
 
@@ -37,12 +38,15 @@ from torch import Tensor, nn
 from icefall_lite.models.asr_model import AsrModel
 from icefall_lite.models.decoder import Decoder
 from icefall_lite.models.encoder_model import EncoderModel, StreamingEncoderModel
+from icefall_lite.models.int8 import DEFAULT_INT8, Int8Config, quantize_onnx
 from icefall_lite.models.joiner import Joiner
 from icefall_lite.models.zipformer import CPU, NUM_LAYER_STATES
 
 __all__ = [
+    "DEFAULT_INT8",
     "SHERPA_EMBED_CHANNELS",
     "EncoderModel",
+    "Int8Config",
     "StreamingEncoderModel",
     "StreamingTransducerForExport",
     "TransducerForExport",
@@ -360,19 +364,6 @@ def _export_parameters() -> tuple[str, ...]:
     import inspect  # noqa: PLC0415
 
     return tuple(inspect.signature(torch.onnx.export).parameters)
-
-
-def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """A dynamically quantised copy of ``src`` at ``dst`` (onnxruntime's ``quantize_dynamic``:
-    int8 weights of the MatMul nodes, activations quantised on the fly); metadata is kept, so
-    sherpa-onnx and :mod:`icefall_lite.runtime` load it as the float model."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
-
-    dst = Path(dst)
-    quantize_dynamic(model_input=str(src), model_output=str(dst),
-                     op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-    logging.info("Saved %s", dst)
-    return dst
 
 
 #: How sherpa-onnx renders a token: a leading ``▁`` becomes a space.

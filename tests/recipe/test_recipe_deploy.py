@@ -142,16 +142,17 @@ def test_int8_models_load_in_sherpa_and_in_the_runtime(deployed, lang_dir, wav_d
         *_files(written, int8=True), str(written["tokens"]), sample_rate=RATE, feature_dim=80)
     sherpa = _sherpa_words(recognizer, waves, online=False)
     onnx = OnnxTransducer(*_files(written, int8=True))
-    feats, lens = pretrained.compute_features(waves, RATE)
-    enc, enc_lens = onnx.forward_encoder(feats, lens)
     text = pretrained.TokenText(tokens=lang_dir / "tokens.txt")
-    ours = [text(h).split() for h in decode("greedy_search", onnx, enc, enc_lens)]
+    ours = []
+    for samples in waves:  # one utterance per call, as sherpa-onnx runs them
+        feats, lens = pretrained.compute_features([samples], RATE)
+        enc, enc_lens = onnx.forward_encoder(feats, lens)
+        ours += [text(h).split() for h in decode("greedy_search", onnx, enc, enc_lens)]
     _non_trivial(ours)
-    # The same int8 files in two runtimes (sherpa-onnx bundles its own onnxruntime, whose
-    # int8 kernels round differently; this random, sharp model has many near ties): mostly
-    # the same words (9.5% of them differ when measured).
-    errors = sum(kaldialign.edit_distance(o, s)["total"] for o, s in zip(ours, sherpa))
-    assert errors <= 0.15 * sum(len(o) for o in ours), (errors, sum(len(o) for o in ours))
+    # The same int8 files, the same words: int8 activations are quantised with one scale per
+    # call, so the engines agree when both run one utterance per call (a batch of several
+    # utterances, padded, quantises each with the batch's range and may change some words).
+    assert ours == sherpa
     streaming = OnnxTransducer(*_files(written, streaming=True, int8=True))
     assert streaming.streaming and streaming.chunk_frames == CHUNK_FRAMES
 
