@@ -1,0 +1,110 @@
+"""The batcher's scheduling on a real engine (the tiny causal model, real features): which ready
+streams a worker claims, and in what order. The worker threads are not started: each test
+plays one worker's steps itself, so the order is deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from icefall_lite.server.batcher import Batcher
+from icefall_lite.server.server import build_engine
+from tests.server.conftest import server_args
+
+
+@pytest.fixture(scope="module")
+def engine(lang_dir, checkpoint):
+    return build_engine(server_args(lang_dir, checkpoint, "--endpoint", "0"))
+
+
+def batcher_with_streams(engine, waves, num_streams: int, num_workers: int,
+                         max_batch_size: int = 50) -> tuple[Batcher, list[list[dict]]]:
+    """A batcher (threads not started) with ``num_streams`` greedy streams, each fed 1 s of a
+    yesno wav and its features extracted: every stream has a chunk ready."""
+    batcher = Batcher(engine, max_batch_size=max_batch_size, max_wait_ms=10.0,
+                      num_workers=num_workers)
+    emitted: list[list[dict]] = [[] for _ in range(num_streams)]
+    audio = list(waves.values())
+    for i in range(num_streams):
+        batcher.open(i, "greedy_search", {}, engine.sample_rate, emitted[i].append)
+        batcher.feed(i, audio[i % len(audio)][: engine.sample_rate])
+    prepare(batcher)
+    return batcher, emitted
+
+
+def prepare(batcher: Batcher) -> None:
+    """One worker's feature step: take the queued audio, extract, release."""
+    with batcher.cond:
+        work = batcher._take_pending()
+    batcher._prepare(work)
+    with batcher.cond:
+        batcher._release([e for e, _, _ in work])
+
+
+def claim(batcher: Batcher, now: float) -> tuple[list[int], float]:
+    with batcher.cond:
+        batch, wait = batcher._claim_batch(now)
+    return [e.conn_id for e in batch], wait
+
+
+def test_ready_streams_wait_for_others_then_go_oldest_first(engine, waves):
+    batcher, _ = batcher_with_streams(engine, waves, 3, num_workers=1)
+    assert all(engine.is_ready(e.stream) for e in batcher.entries.values())
+    batch, wait = claim(batcher, now=100.0)  # first seen ready now: wait for others to join
+    assert batch == [] and wait == pytest.approx(0.010)
+    batch, _ = claim(batcher, now=100.011)  # --max-wait-ms passed: all three together
+    assert sorted(batch) == [0, 1, 2]
+    batch, wait = claim(batcher, now=100.02)  # they are held by that batch: nothing to take
+    assert batch == [] and wait > 0
+
+
+def test_two_workers_share_the_ready_streams(engine, waves):
+    batcher, _ = batcher_with_streams(engine, waves, 3, num_workers=2)
+    for i, e in batcher.entries.items():  # stream 2 has waited longest, then 0, then 1
+        e.ready_since = {0: 5.0, 1: 6.0, 2: 4.0}[i]
+    first, _ = claim(batcher, now=10.0)
+    second, _ = claim(batcher, now=10.0)  # what the other worker finds meanwhile
+    assert first == [2, 0] and second == [1]  # ceil(3 / 2) per batch, oldest first
+
+
+def test_an_ended_stream_is_decoded_at_once_and_alone_until_final(engine, waves):
+    batcher, emitted = batcher_with_streams(engine, waves, 3, num_workers=1)
+    for e in batcher.entries.values():
+        e.ready_since = 0.0  # the others have waited long
+    batcher.end(1)
+    prepare(batcher)  # stream 1: the rest of its features and the padded tail
+    for _ in range(20):  # its last chunks, one batch each (a few chunks at most)
+        batch, wait = claim(batcher, now=1.0)
+        assert batch == [1] and wait == 0.0
+        batcher._decode([batcher.entries[1]])
+        with batcher.cond:
+            batcher._release([batcher.entries[1]])
+        if batcher.entries[1].done:
+            break
+    assert emitted[1][-1]["type"] == "final" and emitted[1][-1]["last"]
+    assert emitted[0] == [] and emitted[2] == []  # nothing of theirs decoded meanwhile
+    batch, _ = claim(batcher, now=1.0)
+    assert sorted(batch) == [0, 2]
+
+
+def test_workers_and_batch_size_are_checked(engine):
+    with pytest.raises(ValueError, match="num_workers"):
+        Batcher(engine, num_workers=0)
+    with pytest.raises(ValueError, match="max_batch_size"):
+        Batcher(engine, max_batch_size=0)
+
+
+def test_a_closed_stream_is_freed_only_when_no_worker_holds_it(engine, waves):
+    batcher, _ = batcher_with_streams(engine, waves, 2, num_workers=2)
+    for e in batcher.entries.values():
+        e.ready_since = 0.0
+    batch, _ = claim(batcher, now=1.0)
+    assert batch == [0]  # held by "another worker"
+    batcher.close(0)
+    batcher.feed(1, np.zeros(80, np.float32))
+    prepare(batcher)
+    assert 0 in batcher.entries  # still held: not freed under the worker's feet
+    with batcher.cond:
+        batcher._release([batcher.entries[0]])
+    prepare(batcher)
+    assert 0 not in batcher.entries and batcher.num_streams == 1
