@@ -14,6 +14,10 @@ run is bounded (about ``rounds`` utterance durations per level at most levels).
 - partial latency: chunk sent -> the partial result decoded from it received;
 - final latency: last sample (end message) sent -> final result received.
 
+Every utterance is followed by ``--tail-silence`` seconds of zeros, sent at once after its paced
+audio, for both engines: sherpa-onnx decodes whole chunks only and cannot pad its features, so
+the server is started with ``--tail-pad-frames 0`` and both engines see the same signal.
+
 With ``--sherpa-encoder/--sherpa-decoder/--sherpa-joiner/--sherpa-tokens`` (export.py's
 sherpa-onnx-compatible streaming files) the same utterances, pacing and concurrency go through
 ``sherpa_onnx.OnlineRecognizer`` in this process: streams are fed chunk by chunk on the same

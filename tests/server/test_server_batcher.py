@@ -58,13 +58,18 @@ def test_ready_streams_wait_for_others_then_go_oldest_first(engine, waves):
     assert batch == [] and wait > 0
 
 
-def test_two_workers_share_the_ready_streams(engine, waves):
+def test_workers_share_the_ready_streams_oldest_first(engine, waves):
     batcher, _ = batcher_with_streams(engine, waves, 3, num_workers=2)
     for i, e in batcher.entries.items():  # stream 2 has waited longest, then 0, then 1
         e.ready_since = {0: 5.0, 1: 6.0, 2: 4.0}[i]
-    first, _ = claim(batcher, now=10.0)
+    first, _ = claim(batcher, now=10.0)  # ceil(3 / 2), oldest first
     second, _ = claim(batcher, now=10.0)  # what the other worker finds meanwhile
-    assert first == [2, 0] and second == [1]  # ceil(3 / 2) per batch, oldest first
+    assert first == [2, 0] and second == [1]
+    with batcher.cond:
+        batcher._done_with([batcher.entries[2], batcher.entries[0]])
+    assert claim(batcher, now=10.0)[0] == []  # released undecoded: ready again, seen just now
+    third, _ = claim(batcher, now=10.011)
+    assert third == [0]  # ceil(2 / 2) although the other worker is busy
 
 
 def test_an_ended_stream_is_decoded_at_once_and_alone_until_final(engine, waves):
@@ -78,7 +83,7 @@ def test_an_ended_stream_is_decoded_at_once_and_alone_until_final(engine, waves)
         assert batch == [1] and wait == 0.0
         batcher._decode([batcher.entries[1]])
         with batcher.cond:
-            batcher._release([batcher.entries[1]])
+            batcher._done_with([batcher.entries[1]])
         if batcher.entries[1].done:
             break
     assert emitted[1][-1]["type"] == "final" and emitted[1][-1]["last"]
@@ -105,6 +110,6 @@ def test_a_closed_stream_is_freed_only_when_no_worker_holds_it(engine, waves):
     prepare(batcher)
     assert 0 in batcher.entries  # still held: not freed under the worker's feet
     with batcher.cond:
-        batcher._release([batcher.entries[0]])
+        batcher._done_with([batcher.entries[0]])
     prepare(batcher)
     assert 0 not in batcher.entries and batcher.num_streams == 1
