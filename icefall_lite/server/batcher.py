@@ -57,6 +57,7 @@ class Entry:
     emit: Callable[[dict[str, Any]], None]
     resampler: StreamingResampler | None
     pending: list[np.ndarray] = dataclasses.field(default_factory=list)
+    pending_samples: int = 0
     end_requested: bool = False
     closed: bool = False
     received: int = 0  # client samples handed to the workers (for latency bookkeeping)
@@ -108,6 +109,7 @@ class Batcher:
         with self.cond:
             entry = self.entries[conn_id]
             entry.pending.append(samples)
+            entry.pending_samples += len(samples)
             entry.received += len(samples)
             self.cond.notify()
 
@@ -177,8 +179,20 @@ class Batcher:
         self._release(batch)
 
     def _has_pending(self) -> bool:
-        return any(not e.busy and (e.pending or e.closed or (e.end_requested and not e.finishing))
+        return any(not e.busy and (e.closed or self._wants_features(e))
                    for e in self.entries.values())
+
+    def _wants_features(self, e: Entry) -> bool:
+        """Its queued audio is due for feature extraction: it ends the stream, or completes a
+        chunk (until then it waits: each extraction recomputes some frames of history, so one
+        per chunk rather than one per client message)."""
+        if e.done:
+            return False
+        if e.end_requested:
+            return not e.finishing
+        if not e.pending:
+            return False
+        return e.resampler is not None or self.engine.ready_after(e.stream, e.pending_samples)
 
     def _claim_batch(self, now: float) -> tuple[list[Entry], float]:
         """Under the lock: the next batch to decode (claimed), or none and how long to wait."""
@@ -216,9 +230,9 @@ class Batcher:
                 del self.entries[conn_id]
                 logger.info("[conn %d] stream freed", conn_id)
                 continue
-            if e.pending or (e.end_requested and not e.finishing):
+            if self._wants_features(e):
                 work.append((e, e.pending, e.end_requested))
-                e.pending = []
+                e.pending, e.pending_samples = [], 0
                 e.busy = True
         return work
 

@@ -216,6 +216,12 @@ class Engine:
         self._append(stream, tail)
         stream.finished = True
 
+    def ready_after(self, stream: Stream, more_samples: int) -> bool:
+        """Whether ``more_samples`` more samples would give the stream a chunk to decode (its
+        features need not be computed before then)."""
+        new = stream.fbank.complete_frames(more_samples) - stream.fbank.num_frames
+        return stream.decode.features.size(0) + new >= self.chunk_frames + self.pad_length
+
     def is_ready(self, stream: Stream) -> bool:
         """A chunk can be decoded: a whole chunk and its look-ahead, or the rest after the end."""
         d = stream.decode

@@ -92,6 +92,25 @@ def test_an_ended_stream_is_decoded_at_once_and_alone_until_final(engine, waves)
     assert sorted(batch) == [0, 2]
 
 
+def test_audio_waits_for_feature_extraction_until_it_completes_a_chunk(engine, waves):
+    batcher = Batcher(engine)
+    batcher.open(0, "greedy_search", {}, engine.sample_rate, lambda m: None)
+    entry, samples = batcher.entries[0], next(iter(waves.values()))
+    rate = engine.sample_rate
+    batcher.feed(0, samples[: rate // 10])  # 100 ms: far from a chunk (45 frames)
+    batcher.feed(0, samples[rate // 10 : rate // 5])
+    prepare(batcher)
+    assert entry.pending_samples == rate // 5 and entry.stream.fbank.num_samples == 0
+    batcher.feed(0, samples[rate // 5 : rate])  # now a chunk and its look-ahead
+    prepare(batcher)
+    assert entry.pending == [] and entry.stream.fbank.num_samples == rate
+    assert engine.is_ready(entry.stream)
+    batcher.feed(0, samples[rate : rate + rate // 10])
+    batcher.end(0)  # the end: whatever is queued is extracted
+    prepare(batcher)
+    assert entry.pending == [] and entry.finishing
+
+
 def test_workers_and_batch_size_are_checked(engine):
     with pytest.raises(ValueError, match="num_workers"):
         Batcher(engine, num_workers=0)
