@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from icefall_lite.server.batcher import Batcher
+from icefall_lite.server.batcher import FILL, Batcher
 from icefall_lite.server.server import build_engine
 from tests.server.conftest import server_args
 
@@ -72,24 +72,24 @@ def test_workers_share_the_ready_streams_oldest_first(engine, waves):
     assert third == [0]  # ceil(2 / 2) although the other worker is busy
 
 
-def test_an_ended_stream_is_decoded_at_once_and_alone_until_final(engine, waves):
-    batcher, emitted = batcher_with_streams(engine, waves, 3, num_workers=1)
-    for e in batcher.entries.values():
-        e.ready_since = 0.0  # the others have waited long
-    batcher.end(1)
-    prepare(batcher)  # stream 1: the rest of its features and the padded tail
-    for _ in range(20):  # its last chunks, one batch each (a few chunks at most)
-        batch, wait = claim(batcher, now=1.0)
-        assert batch == [1] and wait == 0.0
-        batcher._decode([batcher.entries[1]])
+def test_an_ended_stream_goes_first_at_once_with_others_filling_its_batch(engine, waves):
+    batcher, emitted = batcher_with_streams(engine, waves, FILL + 2, num_workers=1)
+    batcher.end(5)
+    prepare(batcher)  # stream 5: the rest of its features and the padded tail
+    for step in range(20):  # its last chunks, one batch each (a few chunks at most)
+        batch, wait = claim(batcher, now=1.0)  # all just seen ready: no waiting all the same
+        assert batch[0] == 5 and wait == 0.0
+        if step == 0:  # filled with the others, in stream order (all seen ready at once)
+            assert batch == [5, 0, 1, 2, 3, 4, 6, 7][:FILL]
+        batcher._decode([batcher.entries[i] for i in batch])
         with batcher.cond:
-            batcher._done_with([batcher.entries[1]])
-        if batcher.entries[1].done:
+            batcher._done_with([batcher.entries[i] for i in batch])
+        if batcher.entries[5].done:
             break
-    assert emitted[1][-1]["type"] == "final" and emitted[1][-1]["last"]
-    assert emitted[0] == [] and emitted[2] == []  # nothing of theirs decoded meanwhile
-    batch, _ = claim(batcher, now=1.0)
-    assert sorted(batch) == [0, 2]
+    assert emitted[5][-1]["type"] == "final" and emitted[5][-1]["last"]
+    assert not any(m["type"] == "final" for i in range(FILL + 2) if i != 5 for m in emitted[i])
+    batch, wait = claim(batcher, now=1.0)  # no ended stream left: the others wait to batch
+    assert batch == [] and wait > 0
 
 
 def test_audio_waits_for_feature_extraction_until_it_completes_a_chunk(engine, waves):
