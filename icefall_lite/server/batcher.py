@@ -13,13 +13,14 @@ Which streams go first:
 
 - a stream whose audio has ended (its last chunk, then the padded tail) is decoded at once,
   without waiting for others to join, first in its batch: its final result waits for nothing
-  else. Other ready streams fill that batch up to ``min(FILL, ceil(ready / num_workers))``
-  streams: every encoder call has a fixed cost (some 40 ms for the eager model, against 4 ms
-  per stream), which batches of one ended stream each would pay once per tail chunk;
-- the other streams in the order their chunks became ready, at most
-  ``ceil(ready / num_workers)`` per batch even when the other workers are busy: a worker is
-  free again sooner, so an ended stream waits less for one (a scheduling model of the AN4
-  load put p95 final latency 1.7x higher when an idle worker took every ready stream).
+  else. Other ready streams fill that batch up to :data:`SMALL_BATCH` streams: every encoder
+  call has a fixed cost (some 40 ms for the eager model, against 4 ms per stream), which
+  batches of one ended stream each would pay once per tail chunk;
+- the other streams in the order their chunks became ready, ``ceil(ready / num_workers)``
+  per batch (but not fewer than :data:`SMALL_BATCH` if that many are ready) even when the other
+  workers are busy: a worker is free again sooner, so an ended stream waits less for one (a
+  scheduling model of the AN4 load put p95 final latency 1.7x higher when an idle worker took
+  every ready stream).
 
 Results go back through each connection's ``emit`` callback, which must be thread-safe (the
 server passes one that posts to its event loop).
@@ -48,8 +49,9 @@ logger = logging.getLogger(__name__)
 
 #: seconds a worker with nothing to do waits before looking again (a notify wakes it sooner)
 IDLE_POLL = 0.5
-#: streams an ended stream's batch is filled up to with others (see the module docstring)
-FILL = 8
+#: a batch is not split below this many streams, and an ended stream's batch is filled up to
+#: it with others: every encoder call has a fixed cost (see the module docstring)
+SMALL_BATCH = 8
 
 
 @dataclasses.dataclass
@@ -210,15 +212,15 @@ class Batcher:
         if not ready:
             return [], IDLE_POLL
         ready.sort(key=lambda e: (not e.finishing, e.ready_since))
-        share = math.ceil(len(ready) / len(self.threads))
+        small = min(SMALL_BATCH, len(ready))
         finishing = sum(e.finishing for e in ready)
         if finishing:  # an ended stream waits for nothing: its final result is due
-            size = max(finishing, min(FILL, share))
+            size = max(finishing, small)
         else:
             oldest = ready[0].ready_since
             if len(ready) < self.max_batch_size and now < oldest + self.max_wait:
                 return [], oldest + self.max_wait - now
-            size = share
+            size = max(small, math.ceil(len(ready) / len(self.threads)))
         batch = ready[: min(self.max_batch_size, size)]
         for e in batch:
             e.busy, e.ready_since = True, None

@@ -4,10 +4,9 @@ plays one worker's steps itself, so the order is deterministic."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from icefall_lite.server.batcher import FILL, Batcher
+from icefall_lite.server.batcher import SMALL_BATCH, Batcher
 from icefall_lite.server.server import build_engine
 from tests.server.conftest import server_args
 
@@ -59,35 +58,39 @@ def test_ready_streams_wait_for_others_then_go_oldest_first(engine, waves):
 
 
 def test_workers_share_the_ready_streams_oldest_first(engine, waves):
-    batcher, _ = batcher_with_streams(engine, waves, 3, num_workers=2)
-    for i, e in batcher.entries.items():  # stream 2 has waited longest, then 0, then 1
-        e.ready_since = {0: 5.0, 1: 6.0, 2: 4.0}[i]
-    first, _ = claim(batcher, now=10.0)  # ceil(3 / 2), oldest first
-    second, _ = claim(batcher, now=10.0)  # what the other worker finds meanwhile
-    assert first == [2, 0] and second == [1]
+    batcher, _ = batcher_with_streams(engine, waves, 20, num_workers=2)
+    for i, e in batcher.entries.items():  # the last stream has waited longest
+        e.ready_since = 100.0 - i
+    order = list(range(19, -1, -1))
+    first, _ = claim(batcher, now=200.0)  # ceil(20 / 2), oldest first
+    second, _ = claim(batcher, now=200.0)  # what the other worker finds meanwhile:
+    third, _ = claim(batcher, now=200.0)  # ceil(10 / 2) is fewer than SMALL_BATCH
+    assert first == order[:10]
+    assert second == order[10 : 10 + SMALL_BATCH] and third == order[10 + SMALL_BATCH :]
     with batcher.cond:
-        batcher._done_with([batcher.entries[2], batcher.entries[0]])
-    assert claim(batcher, now=10.0)[0] == []  # released undecoded: ready again, seen just now
-    third, _ = claim(batcher, now=10.011)
-    assert third == [0]  # ceil(2 / 2) although the other worker is busy
+        batcher._done_with([batcher.entries[i] for i in first])
+    assert claim(batcher, now=200.0)[0] == []  # released undecoded: ready again, seen just now
+    fourth, _ = claim(batcher, now=200.011)
+    assert fourth == sorted(first)[:SMALL_BATCH]  # all seen at once: in stream order
 
 
 def test_an_ended_stream_goes_first_at_once_with_others_filling_its_batch(engine, waves):
-    batcher, emitted = batcher_with_streams(engine, waves, FILL + 2, num_workers=1)
+    batcher, emitted = batcher_with_streams(engine, waves, SMALL_BATCH + 2, num_workers=1)
     batcher.end(5)
     prepare(batcher)  # stream 5: the rest of its features and the padded tail
     for step in range(20):  # its last chunks, one batch each (a few chunks at most)
         batch, wait = claim(batcher, now=1.0)  # all just seen ready: no waiting all the same
         assert batch[0] == 5 and wait == 0.0
         if step == 0:  # filled with the others, in stream order (all seen ready at once)
-            assert batch == [5, 0, 1, 2, 3, 4, 6, 7][:FILL]
+            assert batch == [5, 0, 1, 2, 3, 4, 6, 7][:SMALL_BATCH]
         batcher._decode([batcher.entries[i] for i in batch])
         with batcher.cond:
             batcher._done_with([batcher.entries[i] for i in batch])
         if batcher.entries[5].done:
             break
     assert emitted[5][-1]["type"] == "final" and emitted[5][-1]["last"]
-    assert not any(m["type"] == "final" for i in range(FILL + 2) if i != 5 for m in emitted[i])
+    others = [m for i, ms in enumerate(emitted) if i != 5 for m in ms]
+    assert not any(m["type"] == "final" for m in others)
     batch, wait = claim(batcher, now=1.0)  # no ended stream left: the others wait to batch
     assert batch == [] and wait > 0
 
@@ -123,12 +126,11 @@ def test_a_closed_stream_is_freed_only_when_no_worker_holds_it(engine, waves):
     for e in batcher.entries.values():
         e.ready_since = 0.0
     batch, _ = claim(batcher, now=1.0)
-    assert batch == [0]  # held by "another worker"
+    assert batch == [0, 1]  # held by "another worker"
     batcher.close(0)
-    batcher.feed(1, np.zeros(80, np.float32))
     prepare(batcher)
     assert 0 in batcher.entries  # still held: not freed under the worker's feet
     with batcher.cond:
-        batcher._done_with([batcher.entries[0]])
+        batcher._done_with([batcher.entries[0], batcher.entries[1]])
     prepare(batcher)
     assert 0 not in batcher.entries and batcher.num_streams == 1
