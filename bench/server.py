@@ -238,7 +238,8 @@ def main() -> None:
     parser.add_argument("--num-threads", type=int, default=1,
                         help="the server's model threads per worker")
     parser.add_argument("--num-workers", type=int, default=2,
-                        help="the server's worker threads")
+                        help="the server's worker threads (2 for an idle 2-core machine; 1 when "
+                             "one core is free)")
     parser.add_argument("--sherpa-num-threads", type=int, default=None,
                         help="sherpa-onnx's threads (default: workers * threads, the same cores)")
     parser.add_argument("--tail-silence", type=float, default=0.5,

@@ -249,8 +249,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="how long a ready chunk waits for others to join its batch")
     group.add_argument("--num-threads", type=int, default=1,
                        help="torch / onnxruntime threads of each worker's model work")
-    group.add_argument("--num-workers", type=int, default=2,
-                       help="worker threads decoding batches in parallel (about one per core)")
+    group.add_argument("--num-workers", type=int, default=1,
+                       help="worker threads decoding batches in parallel: up to one per free "
+                            "core (more than the free cores only splits batches)")
     group = parser.add_argument_group("model")
     group.add_argument("--lang-dir", type=Path, required=True,
                        help="bpe.model (and LG.pt, words.txt for fast_beam_search_LG)")
