@@ -14,6 +14,10 @@ run is bounded (about ``rounds`` utterance durations per level at most levels).
 - partial latency: chunk sent -> the partial result decoded from it received;
 - final latency: last sample (end message) sent -> final result received.
 
+Every utterance is followed by ``--tail-silence`` seconds of zeros, sent at once after its paced
+audio, for both engines: sherpa-onnx decodes whole chunks only and cannot pad its features, so
+the server is started with ``--tail-pad-frames 0`` and both engines see the same signal.
+
 With ``--sherpa-encoder/--sherpa-decoder/--sherpa-joiner/--sherpa-tokens`` (export.py's
 sherpa-onnx-compatible streaming files) the same utterances, pacing and concurrency go through
 ``sherpa_onnx.OnlineRecognizer`` in this process: streams are fed chunk by chunk on the same
@@ -138,11 +142,11 @@ def score(utts: list[Utterance], texts: list[str]) -> float:
 
 
 def run_server_level(uri: str, pid: int, utts: list[Utterance], concurrency: int,
-                     method: str, chunk_ms: float) -> Level:
+                     method: str, chunk_ms: float, tail_silence: float) -> Level:
     cpu0, t0 = process_cpu_seconds(pid), time.perf_counter()
     results: list[Transcript] = asyncio.run(transcribe_many(
         uri, utts, concurrency, chunk_ms=chunk_ms, realtime=True, method=method,
-        timeout=600))
+        timeout=600, tail_silence=tail_silence))
     wall, cpu = time.perf_counter() - t0, process_cpu_seconds(pid) - cpu0
     return Level(concurrency, len(utts), sum(u.duration for u in utts), wall, cpu,
                  [x for r in results for x in r.partial_latencies],
@@ -152,9 +156,10 @@ def run_server_level(uri: str, pid: int, utts: list[Utterance], concurrency: int
 
 
 def run_sherpa_level(recognizer, utts: list[Utterance], concurrency: int,
-                     chunk_ms: float) -> Level:
+                     chunk_ms: float, tail_silence: float) -> Level:
     """The same paced load through sherpa-onnx's engine: up to ``concurrency`` streams, each fed
-    its chunks on the real-time clock; all ready streams decoded together."""
+    its chunks on the real-time clock and then ``tail_silence`` seconds of zeros at once (as
+    the server's clients send them); all ready streams decoded together."""
     queue = list(range(len(utts)))
     active: dict[int, dict] = {}
     texts = [""] * len(utts)
@@ -175,6 +180,8 @@ def run_sherpa_level(recognizer, utts: list[Utterance], concurrency: int,
                 a["avail"] = a["start"] + (a["fed"] + len(piece)) / u.sample_rate
                 a["fed"] += len(piece)
                 if a["fed"] >= len(u.samples):
+                    tail = np.zeros(round(tail_silence * u.sample_rate), np.float32)
+                    a["stream"].accept_waveform(u.sample_rate, tail)
                     a["stream"].input_finished()
                     a["ended"] = a["avail"]
         ready = [a["stream"] for a in active.values() if recognizer.is_ready(a["stream"])]
@@ -228,7 +235,17 @@ def main() -> None:
     parser.add_argument("--chunk-ms", type=float, default=100.0)
     parser.add_argument("--max-batch-size", type=int, default=100)
     parser.add_argument("--max-wait-ms", type=float, default=10.0)
-    parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--num-threads", type=int, default=1,
+                        help="the server's model threads per worker")
+    parser.add_argument("--num-workers", type=int, default=2,
+                        help="the server's worker threads (2 for an idle 2-core machine; 1 when "
+                             "one core is free)")
+    parser.add_argument("--sherpa-num-threads", type=int, default=None,
+                        help="sherpa-onnx's threads (default: workers * threads, the same cores)")
+    parser.add_argument("--tail-silence", type=float, default=0.5,
+                        help="seconds of zeros after each utterance, sent to both engines (the "
+                             "server then adds no padding of its own: --tail-pad-frames 0); "
+                             "0: the server pads its features, sherpa-onnx gets nothing")
     for part in ("encoder", "decoder", "joiner"):
         parser.add_argument(f"--sherpa-{part}", type=Path, default=None,
                             help=f"streaming {part} file (export.py --onnx 1), served by both "
@@ -247,10 +264,15 @@ def main() -> None:
         "--left-context-frames", str(args.left_context_frames),
         "--blank-penalty", str(args.blank_penalty), "--max-batch-size", str(args.max_batch_size),
         "--max-wait-ms", str(args.max_wait_ms), "--num-threads", str(args.num_threads),
+        "--num-workers", str(args.num_workers),
+        *(["--tail-pad-frames", "0"] if args.tail_silence > 0 else []),
         "--max-connections", str(max(levels) + 10), "--endpoint", "0",
         *args.server_args.split()]
+    sherpa_threads = args.sherpa_num_threads or args.num_workers * args.num_threads
     print(f"load average at start: {os.getloadavg()}; {len(utts)} test utterances; "
-          f"chunks of {args.chunk_ms:g} ms paced in real time")
+          f"chunks of {args.chunk_ms:g} ms paced in real time, then {args.tail_silence:g} s of "
+          f"silence; server: {args.num_workers} workers x {args.num_threads} threads; "
+          f"sherpa-onnx: {sherpa_threads} threads")
     methods = [m for m in args.methods.split(",") if m]
     kinds = model_kinds(args)
     for kind, model_options, _ in kinds if methods else []:
@@ -260,7 +282,8 @@ def main() -> None:
                 print(f"\n### icefall_lite server, {kind} model, {method}\n\n{HEADER}")
                 for c in levels:
                     print(run_server_level(uri, proc.pid, level_utts(utts, c, args.rounds), c,
-                                           method, args.chunk_ms).row(), flush=True)
+                                           method, args.chunk_ms, args.tail_silence).row(),
+                          flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -270,13 +293,13 @@ def main() -> None:
         for method in ("greedy_search", "modified_beam_search"):
             recognizer = sherpa_onnx.OnlineRecognizer.from_transducer(
                 tokens=str(args.sherpa_tokens), encoder=str(encoder), decoder=str(decoder),
-                joiner=str(joiner), num_threads=args.num_threads, sample_rate=16000,
+                joiner=str(joiner), num_threads=sherpa_threads, sample_rate=16000,
                 feature_dim=80, decoding_method=method, blank_penalty=args.blank_penalty)
             print(f"\n### sherpa-onnx OnlineRecognizer, {kind} model ({encoder.name}), "
                   f"{method}\n\n{HEADER}")
             for c in levels:
                 print(run_sherpa_level(recognizer, level_utts(utts, c, args.rounds), c,
-                                       args.chunk_ms).row(), flush=True)
+                                       args.chunk_ms, args.tail_silence).row(), flush=True)
     if len(kinds) == 1:
         print("\n(ONNX models and the sherpa-onnx comparison not run: pass --sherpa-encoder/"
               "--sherpa-decoder/--sherpa-joiner/--sherpa-tokens)")

@@ -98,13 +98,14 @@ def _check_inputs(encoder_out: torch.Tensor, encoder_out_lens: torch.Tensor) -> 
 @torch.no_grad()
 def greedy_search_step(
     model, projected: torch.Tensor, hyps: list[list[int]], lens: torch.Tensor | None = None,
-    blank_penalty: float = 0.0,
+    blank_penalty: float = 0.0, token_frames: list[list[int]] | None = None,
 ) -> None:
     """Greedy search over frames of ``projected`` (``[N, T, J]``, already through
     ``joiner.encoder_proj``), continuing each of the ``N`` hypotheses ``hyps[n]`` (the decoder
     context followed by the tokens so far; extended in place). Frames ``t >= lens[n]`` of
     utterance ``n`` are skipped (``lens`` None: all ``T``). Offline decoding calls it once per
-    batch, streaming once per chunk, so both make the same decisions."""
+    batch, streaming once per chunk, so both make the same decisions. ``token_frames`` (one
+    list per hypothesis, extended in place): the frame ``t`` of each token appended."""
     blank_id = model.decoder.blank_id
     unk_id = getattr(model, "unk_id", blank_id)
     context_size = model.decoder.context_size
@@ -130,6 +131,8 @@ def greedy_search_step(
         who = active[emit]
         for i, token in zip(who.tolist(), y[emit].tolist()):
             hyps[i].append(token)
+            if token_frames is not None:
+                token_frames[i].append(t)
         contexts[who] = torch.cat([contexts[who, 1:], y[emit].unsqueeze(1)], dim=1)
         decoder_out[who] = run_decoder(model, contexts[who])
 

@@ -125,12 +125,17 @@ class StreamSearch:
 
     @torch.no_grad()
     def step(self, states: list, projected: torch.Tensor,
-             lens: torch.Tensor | None = None) -> None:
+             lens: torch.Tensor | None = None,
+             token_frames: list[list[int]] | None = None) -> None:
         """Advance ``states`` (one per row of ``projected``; updated in place) over the frames
-        of ``projected``; row ``n`` only over its first ``lens[n]`` frames (default all)."""
+        of ``projected``; row ``n`` only over its first ``lens[n]`` frames (default all).
+        ``token_frames`` (greedy_search only; one list per state, extended in place) receives
+        the frame (index into ``projected``'s frames) of each token the step adds."""
         c, model = self.config, self.model
+        if token_frames is not None and self.method != "greedy_search":
+            raise ValueError(f"token_frames is for greedy_search, not {self.method!r}")
         if self.method == "greedy_search":
-            greedy_search_step(model, projected, states, lens, c.blank_penalty)
+            greedy_search_step(model, projected, states, lens, c.blank_penalty, token_frames)
         elif self.method == "modified_beam_search":
             modified_beam_search_step(model, projected, states, lens, c.beam_size,
                                       c.temperature, c.blank_penalty)

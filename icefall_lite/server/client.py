@@ -69,11 +69,14 @@ class Transcript:
 async def transcribe(uri: str, utt: Utterance, chunk_ms: float = 100.0, realtime: bool = True,
                      method: str | None = None, options: dict[str, Any] | None = None,
                      sample_format: str = "float32", timeout: float = 300.0,
-                     disconnect_after: int | None = None) -> Transcript:
+                     disconnect_after: int | None = None, tail_silence: float = 0.0
+                     ) -> Transcript:
     """Stream ``utt`` to the server at ``uri`` and collect its results.
 
     ``disconnect_after``: close the connection after this many chunks without an end message
-    (a client going away mid-stream). ``timeout`` bounds the whole exchange."""
+    (a client going away mid-stream). ``tail_silence``: seconds of zeros sent at once after the
+    audio, before the end message (the padding an engine that cannot pad its own features is
+    given, so that both see the same signal). ``timeout`` bounds the whole exchange."""
     result = Transcript(utt.name)
     start: dict[str, Any] = {"type": "start", "sample_rate": utt.sample_rate,
                              "format": sample_format}
@@ -86,6 +89,11 @@ async def transcribe(uri: str, utt: Utterance, chunk_ms: float = 100.0, realtime
     sent_at: list[float] = []
     end_sent: list[float] = []
 
+    def encoded(piece: np.ndarray) -> bytes:
+        if sample_format == "int16":
+            return np.clip(np.round(piece * 32768), -32768, 32767).astype("<i2").tobytes()
+        return piece.astype("<f4").tobytes()
+
     async def send(ws) -> None:
         await ws.send(json.dumps(start))
         t0 = time.perf_counter()
@@ -96,15 +104,16 @@ async def transcribe(uri: str, utt: Utterance, chunk_ms: float = 100.0, realtime
             if realtime:
                 await asyncio.sleep(max(0.0, t0 + i / utt.sample_rate - time.perf_counter()))
             piece = utt.samples[i : i + step]
-            if sample_format == "int16":
-                data = np.clip(np.round(piece * 32768), -32768, 32767).astype("<i2").tobytes()
-            else:
-                data = piece.astype("<f4").tobytes()
-            await ws.send(data)
+            await ws.send(encoded(piece))
             chunk_ends.append(i + len(piece))
             sent_at.append(time.perf_counter())
         if realtime:
             await asyncio.sleep(max(0.0, t0 + utt.duration - time.perf_counter()))
+        tail = round(tail_silence * utt.sample_rate)
+        if tail > 0:
+            await ws.send(encoded(np.zeros(tail, np.float32)))
+            chunk_ends.append(len(utt.samples) + tail)
+            sent_at.append(time.perf_counter())
         await ws.send(json.dumps({"type": "end"}))
         end_sent.append(time.perf_counter())
 
@@ -207,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> list[Transcript]:
     parser.add_argument("--realtime", type=int, default=1, help="1: pace chunks in real time")
     parser.add_argument("--chunk-ms", type=float, default=100.0)
     parser.add_argument("--format", default="float32", choices=("float32", "int16"))
+    parser.add_argument("--tail-silence", type=float, default=0.0,
+                        help="seconds of zeros sent after each file's audio")
     parser.add_argument("--method", default=None, help="decoding method (server's default)")
     parser.add_argument("--options", type=json.loads, default=None,
                         help='decoding options as JSON, e.g. \'{"beam_size": 4}\'')
@@ -220,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> list[Transcript]:
     results = asyncio.run(transcribe_many(
         args.server, utts, args.concurrency, chunk_ms=args.chunk_ms,
         realtime=bool(args.realtime), method=args.method, options=args.options,
-        sample_format=args.format))
+        sample_format=args.format, tail_silence=args.tail_silence))
     elapsed = time.perf_counter() - start
     for utt, r in zip(utts, results):
         print(f"{utt.name}: {r.text}" + (f"  [error: {r.error}]" if r.error else ""))

@@ -11,9 +11,10 @@ offline decoding and :mod:`icefall_lite.recipe.streaming_decode` run. A stream i
 its audio ``tail_pad_frames`` frames of log(1e-10) and padding to a whole chunk, so a served
 transcript equals streaming_decode.py's.
 
-Per-token frame times: greedy_search and modified_beam_search step one encoder frame at a time
-(the same decisions as a whole-chunk step: their steps are frame-synchronous), so a token's
-frame is the step that added it; fast_beam_search reads them off the best path of the lattice
+Per-token frame times: greedy_search's step reports the frame of each token it adds (one step
+per chunk); modified_beam_search steps one encoder frame at a time (the same decisions as a
+whole-chunk step: its step is frame-synchronous), so a token's frame is the step that added it;
+fast_beam_search reads them off the best path of the lattice
 (:meth:`~icefall_lite.decoding.stream_search.StreamSearch.best_alignments`).
 
 Endpointing (icefall / sherpa rules, :class:`EndpointConfig`) cuts a stream into segments: the
@@ -84,7 +85,7 @@ class Result:
 
 @dataclasses.dataclass
 class Stream:
-    """One connection's recognition state (owned by the engine's worker thread). The search
+    """One connection's recognition state (owned by one worker thread at a time). The search
     state is ``decode.search_state``; ``decode.features`` holds the fbank frames not yet
     decoded (``decode.processed`` stays 0: decoded chunks are dropped)."""
 
@@ -93,6 +94,7 @@ class Stream:
     search: StreamSearch
     decode: DecodeStream
     fbank: StreamingFbank
+    group: tuple = ()  # streams of one group (method and options) share their search steps
     finished: bool = False  # no more audio will come
     segment: int = 0
     segment_start: int = 0  # encoder frames of the stream before this segment
@@ -177,7 +179,8 @@ class Engine:
         decode = DecodeStream("", [], torch.zeros(0, self.num_mel_bins, device=self.device),
                               self.model.get_init_states(1, self.device), 0.0)
         stream = Stream(method, config, search, decode,
-                        StreamingFbank(self.sample_rate, self.num_mel_bins))
+                        StreamingFbank(self.sample_rate, self.num_mel_bins),
+                        (method, dataclasses.astuple(config)))
         self._start_search(stream, initial_context(self.context_size, self.blank_id))
         return stream
 
@@ -213,6 +216,12 @@ class Engine:
         self._append(stream, tail)
         stream.finished = True
 
+    def ready_after(self, stream: Stream, more_samples: int) -> bool:
+        """Whether ``more_samples`` more samples would give the stream a chunk to decode (its
+        features need not be computed before then)."""
+        new = stream.fbank.complete_frames(more_samples) - stream.fbank.num_frames
+        return stream.decode.features.size(0) + new >= self.chunk_frames + self.pad_length
+
     def is_ready(self, stream: Stream) -> bool:
         """A chunk can be decoded: a whole chunk and its look-ahead, or the rest after the end."""
         d = stream.decode
@@ -240,7 +249,7 @@ class Engine:
         projected = self.model.joiner.encoder_proj(encoder_out)
         groups: dict[tuple, list[int]] = {}
         for i, s in enumerate(streams):
-            groups.setdefault((s.method, dataclasses.astuple(s.config)), []).append(i)
+            groups.setdefault(s.group, []).append(i)
         for indices in groups.values():
             self._search([streams[i] for i in indices], projected[indices])
 
@@ -257,15 +266,19 @@ class Engine:
             for s, state, alignment in zip(streams, states, alignments):
                 s.decode.search_state, s.alignment = state, alignment
             return
-        for t in range(projected.size(1)):
-            before = [len(h) for h in states]
-            search.step(states, projected[:, t : t + 1])
-            for s, state, n in zip(streams, states, before):
+        if search.method == "greedy_search":  # the chunk in one step, which times its tokens
+            frames: list[list[int]] = [[] for _ in streams]
+            search.step(states, projected, token_frames=frames)
+            for s, state, f in zip(streams, states, frames):
                 s.decode.search_state = state
-                if s.method == "greedy_search":
-                    s.token_frames.extend([s.frames] * (len(state) - n))
-                else:
-                    s.beam_frames = self._beam_frames(s)
+                s.token_frames.extend(s.frames + t for t in f)
+                s.decode.frames_decoded += projected.size(1)
+            return
+        for t in range(projected.size(1)):  # one frame per step: a new token's frame is t
+            search.step(states, projected[:, t : t + 1])
+            for s, state in zip(streams, states):
+                s.decode.search_state = state
+                s.beam_frames = self._beam_frames(s)
                 s.decode.frames_decoded += 1
 
     @staticmethod

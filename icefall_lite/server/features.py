@@ -71,12 +71,16 @@ class StreamingFbank:
         self.offset = keep_from
         return frames
 
+    def complete_frames(self, more_samples: int = 0) -> int:
+        """Frames whose window lies inside the signal once ``more_samples`` more arrive."""
+        # frame i is complete when i*shift - lead + length <= num_samples
+        return max(0, (self.num_samples + more_samples + self.lead - self.length) // self.shift + 1)
+
     def accept(self, samples: np.ndarray) -> np.ndarray:
         """Append float32 samples in [-1, 1]; return the frames that are now complete."""
         self.buffer = np.concatenate([self.buffer, np.asarray(samples, np.float32)])
         self.num_samples += len(samples)
-        # frame i is complete when i*shift - lead + length <= num_samples
-        complete = max(0, (self.num_samples + self.lead - self.length) // self.shift + 1)
+        complete = self.complete_frames()
         if complete <= self.num_frames or complete < MIN_FRAMES:
             return np.zeros((0, self.num_mel_bins), np.float32)
         return self._advance(self._frames(self.num_frames, complete))

@@ -2,7 +2,7 @@
 
 Each connection streams one audio signal (protocol: :mod:`icefall_lite.server.protocol`,
 docs/server.rst) and gets partial and final results back. The model work of all connections
-runs on one worker thread with dynamic batching (:mod:`icefall_lite.server.batcher`); the event
+runs on worker threads with dynamic batching (:mod:`icefall_lite.server.batcher`); the event
 loop only moves messages. Faults stay with their connection: a malformed message, a sample rate
 that cannot be served, an idle client or a connection over ``--max-connections`` is closed with
 a reason, a client that goes away has its stream freed, and the other connections carry on.
@@ -247,7 +247,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="most streams decoded together")
     group.add_argument("--max-wait-ms", type=float, default=10.0,
                        help="how long a ready chunk waits for others to join its batch")
-    group.add_argument("--num-threads", type=int, default=1, help="torch threads of the worker")
+    group.add_argument("--num-threads", type=int, default=1,
+                       help="torch / onnxruntime threads of each worker's model work")
+    group.add_argument("--num-workers", type=int, default=1,
+                       help="worker threads decoding batches in parallel: up to one per free "
+                            "core (more than the free cores only splits batches)")
     group = parser.add_argument_group("model")
     group.add_argument("--lang-dir", type=Path, required=True,
                        help="bpe.model (and LG.pt, words.txt for fast_beam_search_LG)")
@@ -286,15 +290,16 @@ async def serve_forever(args: argparse.Namespace, stop: asyncio.Event | None = N
     if server_config.default_method not in engine.methods:
         raise ValueError(f"--default-method {server_config.default_method} is not offered; "
                          f"choose from {engine.methods}")
-    batcher = Batcher(engine, args.max_batch_size, args.max_wait_ms, args.num_threads)
+    batcher = Batcher(engine, args.max_batch_size, args.max_wait_ms, args.num_threads,
+                      args.num_workers)
     batcher.start()
     handler = RecognitionServer(batcher, server_config)
     try:
         async with serve(handler.handle, args.host, args.port, max_size=2**22) as server:
             port = server.sockets[0].getsockname()[1]
-            logger.info("listening on ws://%s:%d (methods: %s; chunk %d, batch <= %d, wait %g ms)",
-                        args.host, port, ", ".join(engine.methods), engine.chunk,
-                        args.max_batch_size, args.max_wait_ms)
+            logger.info("listening on ws://%s:%d (methods: %s; chunk %d, batch <= %d, wait %g ms, "
+                        "%d workers)", args.host, port, ", ".join(engine.methods), engine.chunk,
+                        args.max_batch_size, args.max_wait_ms, args.num_workers)
             if listening is not None:
                 listening(port, batcher)
             if stop is None:

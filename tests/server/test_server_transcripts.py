@@ -24,8 +24,10 @@ def test_served_transcripts_equal_streaming_decode(method, causal_model, lang_di
     assert all(len(t) >= 3 for t in expected.values())  # a non-trivial oracle
     codec = BpeCodec(lang_dir)
     utts = [Utterance(name, w, 8000) for name, w in waves.items()]
-    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0")) as (uri, _):
-        # odd chunk sizes (37 ms, int16) and as fast as possible: batching and chunking vary
+    with running_server(server_args(lang_dir, checkpoint, "--endpoint", "0",
+                                    "--num-workers", "2")) as (uri, _):
+        # odd chunk sizes (37 ms, int16) and as fast as possible, two workers: batching and
+        # chunking vary
         results = asyncio.run(transcribe_many(uri, utts, concurrency=3, chunk_ms=37,
                                               realtime=False, method=method,
                                               sample_format="float32", timeout=TIMEOUT))
