@@ -1,6 +1,5 @@
 """k2's ``SymbolTable`` in the built-in backend: the lang tools' class
-(:mod:`icefall_lite.lang.symbol_table`), one implementation for both."""
+:class:`icefall_lite.lang.symbol_table.SymbolTable`, one implementation for both (re-exported
+here, documented there)."""
 
-from icefall_lite.lang.symbol_table import SymbolTable
-
-__all__ = ["SymbolTable"]
+from icefall_lite.lang.symbol_table import SymbolTable  # noqa: F401
