@@ -164,7 +164,6 @@ def compute_fbank_split(
             extractor, storage_path=storage_path, num_workers=num_workers,
             storage_type=LilcomChunkyWriter, overwrite=True,
         )
-        check_all_extracted(expected_ids, cuts, f"{prefix} {split}")
     else:
         # lhotse's worker processes are spawned: each must choose the SPHERE reader itself
         executor = None
