@@ -21,7 +21,10 @@ Each utterance is padded at the end with ``--tail-pad-frames`` frames of log(1e-
 padding value of training batches) so its last words get through the look-ahead, then to whole
 chunks; padded frames are decoded as input, so the result equals simulated streaming (the
 whole padded utterance through the chunk-masked encoder) and does not depend on which
-utterances share a batch. Results go to ``EXP_DIR/streaming/<method>/`` in decode.py's files.
+utterances share a batch. With ``--on-the-fly-feats 1`` the features are computed from each
+cut's audio by the training extractor (as the streaming server does) instead of read from the
+stored, lilcom-compressed archive. Results go to ``EXP_DIR/streaming/<method>/`` in
+decode.py's files.
 
 The model is rebuilt from the checkpoint (it must be causal); ``--chunk-size`` (or
 ``--decode-chunk-len``) and ``--left-context-frames`` choose the attention it streams with.
@@ -45,6 +48,8 @@ from typing import Any
 import torch
 from lhotse.utils import LOG_EPSILON
 
+from icefall_lite.data.audio import use_libsndfile_for_sphere
+from icefall_lite.data.fbank import make_fbank_extractor
 from icefall_lite.decoding.config import DecodingConfig
 from icefall_lite.decoding.registry import DECODING_METHODS, make_decoding_graph
 from icefall_lite.decoding.results import result_suffix
@@ -245,6 +250,29 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     return parser
 
 
+class CutFeatures:
+    """A cut's fbank: the stored features, or with ``on_the_fly`` the training extractor
+    (:func:`~icefall_lite.data.fbank.make_fbank_extractor`) run on its audio, as the streaming
+    server computes them (stored features are lilcom-compressed, so they differ from those in
+    the last bits)."""
+
+    def __init__(self, num_mel_bins: int, on_the_fly: bool) -> None:
+        self.num_mel_bins = num_mel_bins
+        self.on_the_fly = on_the_fly
+        self.extractors: dict[int, Any] = {}
+        if on_the_fly:
+            use_libsndfile_for_sphere()
+
+    def __call__(self, cut) -> torch.Tensor:
+        """(T, F) float32 features of ``cut``."""
+        if not self.on_the_fly:
+            return torch.from_numpy(cut.load_features())
+        rate = cut.sampling_rate
+        if rate not in self.extractors:
+            self.extractors[rate] = make_fbank_extractor(self.num_mel_bins, rate)
+        return torch.from_numpy(cut.compute_features(self.extractors[rate]))
+
+
 def apply_chunk_len(args: argparse.Namespace) -> None:
     """``--decode-chunk-len N`` sets the model's chunk size to N / 2 (50 Hz frames), as a
     ``--chunk-size`` given on the command line would."""
@@ -288,9 +316,10 @@ def main(defaults: dict[str, Any], argv: Sequence[str] | None = None) -> dict[st
         key = result_suffix(args.decoding_method, result_settings(args.decoding_method, config),
                             prefix=prefix)
         summary = {}
+        features = CutFeatures(model_config.feature_dim, bool(args.on_the_fly_feats))
         for test_set in args.test_sets.split(","):
             cuts = data.load_cuts(args.corpus, test_set)
-            utterances = ((cut.id, torch.from_numpy(cut.load_features()), text.split(),
+            utterances = ((cut.id, features(cut), text.split(),
                            cut.duration, codec.encode([text])[0] if method.needs_ref else None)
                           for cut in cuts
                           for text in [" ".join(s.text for s in cut.supervisions)])

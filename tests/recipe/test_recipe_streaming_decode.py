@@ -142,3 +142,26 @@ def test_main_writes_result_files_equal_to_simulated_streaming(causal_exp, lang_
                                      torch.tensor([(feats.size(0) + TAIL + 31) // 32 * 8]))[0]
         assert hyps[cut.id] == sp.decode(tokens).split()
     assert list(out_dir.glob("errs-test-*.txt")) and list(out_dir.glob("summary-test-*.json"))
+
+
+def test_on_the_fly_features_are_the_servers(wav_dir, tmp_path):
+    """``--on-the-fly-feats 1``: the features come from the audio, frame for frame those the
+    streaming server computes from the same samples sent in pieces (bench/server_parity.py
+    relies on it), not from the lossy archive."""
+    import numpy as np
+
+    from icefall_lite.server.features import StreamingFbank
+
+    cut = Recording.from_file(wav_dir / WAV_NAMES[0]).to_cut()
+    cut = cut.compute_and_store_features(make_fbank_extractor(80, sampling_rate=8000),
+                                         LilcomChunkyWriter(tmp_path / "feats"))
+    stored = streaming_decode.CutFeatures(80, on_the_fly=False)(cut)
+    live = streaming_decode.CutFeatures(80, on_the_fly=True)(cut)
+    audio = cut.load_audio()[0].astype(np.float32)
+    fbank = StreamingFbank(8000)
+    pieces = [fbank.accept(audio[i : i + 1234]) for i in range(0, len(audio), 1234)]
+    served = torch.from_numpy(np.concatenate([*pieces, fbank.finish()]))
+    assert live.shape == stored.shape == served.shape
+    assert torch.equal(live, served)
+    assert not torch.equal(live, stored)  # lilcom's rounding: the archive was not read
+    assert torch.allclose(live, stored, atol=0.05)
