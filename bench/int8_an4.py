@@ -16,6 +16,7 @@ Decoding follows ``bench/deploy_an4.py`` (same batching, streams, configs, 0.5 s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -92,6 +93,9 @@ def main() -> None:
     parser.add_argument("--no-fp32", action="store_true",
                         help="decode the int8 settings only (no fp32 column, no 'differ' "
                              "counts; the fp32 errors of a deploy_an4.py report are the same)")
+    parser.add_argument("--num-paths", default="200",
+                        help="comma-separated num_paths of the n-best methods, one row each "
+                             "(how much the sampled paths move their WER)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     deploy, out_dir = args.deploy_dir.resolve(), args.out_dir.resolve()
@@ -110,6 +114,7 @@ def main() -> None:
         [u["audio"], np.zeros(int(bench.TAIL_SILENCE * u["rate"]), np.float32)])],
         u["rate"])[0][0] for u in utts]
     methods = args.methods.split(",")
+    paths = [int(n) for n in args.num_paths.split(",")]
     contexts = [None] + [int(c) for c in args.chunks.split(",")]
     settings = ({} if args.no_fp32 else {"fp32": None}) | {
         s: SETTINGS[s] for s in args.settings.split(",")}
@@ -132,9 +137,13 @@ def main() -> None:
             if chunk is None and config is not None and not args.no_fp32:
                 report["encoder_error"][name] = encoder_error(
                     OnnxTransducer(*src), model, feats)
-            for method in methods:
+            for method, num_paths in [(m, n) for m in methods
+                                      for n in (paths if "nbest" in m else [None])]:
                 row = f"{'offline' if chunk is None else f'chunk {chunk}'} {method}"
                 cfg = configs["offline" if chunk is None else "streaming"]
+                if num_paths is not None and paths != [cfg.num_paths]:
+                    row += f" num_paths {num_paths}"
+                    cfg = dataclasses.replace(cfg, num_paths=num_paths)
                 graph = load_decoding_graph(lang_dir, method, cfg.ngram_lm_scale,
                                             codec.vocab_size, "cpu")
                 engines = [("icefall_lite", None)] + (
