@@ -141,5 +141,5 @@ def test_an4_ctc_decode_checks_the_lang_dir_tokens_before_loading_its_hlg(tmp_pa
     lang = {"vocab_size": 3, "blank_id": 0, "tokens": ["<blk>", "▁YES", "▁NO"]}
     for method in ("1best", "nbest"):
         with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: 4 tokens"):
-            module.method_options(args, method, torch.device("cpu"), lang)
-    assert module.method_options(args, "ctc-greedy-search", torch.device("cpu"), lang) == {}
+            module.method_options(args, method, torch.device("cpu"), lang, {})
+    assert module.method_options(args, "ctc-greedy-search", torch.device("cpu"), lang, {}) == {}

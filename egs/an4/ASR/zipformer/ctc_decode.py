@@ -124,18 +124,22 @@ def load_graph(path: Path, what: str, device: torch.device):
 
 
 def method_options(args: argparse.Namespace, method: str, device: torch.device,
-                   lang: dict) -> dict:
+                   lang: dict, graphs: dict) -> dict:
     """``ctc_decode_keyed``'s keyword arguments for ``method``: beams, graphs, sweep. ``lang``:
     the checkpoint's vocabulary record, which ``--lang-dir``'s tokens.txt must match when its
-    HLG is loaded."""
+    HLG is loaded. ``graphs`` keeps the HLG between methods, so it is loaded and checked once
+    (``ctc_decode_keyed`` clones a graph before it adds attributes to it)."""
     opts: dict = {k: getattr(args, k) for k in BEAMS}
     if method == "ctc-greedy-search":
         return {}
     if method != "ctc-decoding":
-        check_lang_tokens(require_file(args.lang_dir / "tokens.txt", "tokens.txt of the HLG"),
-                          lang.get("tokens"), lang.get("vocab_size"))
-        opts["graph"] = load_graph(args.lang_dir / "HLG.pt", "HLG.pt (prepare.sh stage 9)",
-                                   device)
+        if "HLG" not in graphs:
+            check_lang_tokens(require_file(args.lang_dir / "tokens.txt",
+                                           "tokens.txt of the HLG"),
+                              lang.get("tokens"), lang.get("vocab_size"))
+            graphs["HLG"] = load_graph(args.lang_dir / "HLG.pt", "HLG.pt (prepare.sh stage 9)",
+                                       device)
+        opts["graph"] = graphs["HLG"]
     if method in ("nbest", "nbest-rescoring", "nbest-oracle"):
         opts.update(num_paths=args.num_paths, nbest_scale=args.nbest_scale)
     if method in RESCORING:
@@ -206,11 +210,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, list[dict]]]:
     lang = {"vocab_size": config.vocab_size, **info.lang}
     prefix = result_prefix(args, config)
     out: dict[str, dict[str, list[dict]]] = {}
+    graphs: dict = {}
     for method in args.decoding_method:
         out_dir = args.exp_dir / method
         log = setup_logger(out_dir / f"log-decode-{prefix}", 0, 1)
         try:
-            opts = method_options(args, method, device, lang)
+            opts = method_options(args, method, device, lang, graphs)
             settings = {k: v for k, v in vars(args).items()
                         if k in BEAMS + ("num_paths", "nbest_scale")}
             for test_set in args.test_sets.split(","):
