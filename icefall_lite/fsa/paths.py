@@ -76,7 +76,8 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
 
     Returns ``level`` (int64 per global state), ``num_levels``, the states grouped by level
     (``state_order``, ``state_splits``) and the arcs grouped by the level of their source
-    (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order). The grouping
+    (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order;
+    ``out_identity`` if ``out_order`` is the identity). The grouping
     by destination level that pull-style passes need is :func:`_in_levels`. Raises
     ValueError if some FSA has a cycle.
     """
@@ -103,15 +104,20 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
         fsa_idx = int(info["state_fsa"][bad])
         raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
                          "is on or after it); this algorithm needs acyclic FSAs")
-    sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
-    level = torch.empty(num_states, dtype=torch.int64, device=device)
-    level.index_copy_(0, state_order, torch.repeat_interleave(
-        torch.arange(num_levels, device=device), sizes_t, output_size=num_states))
+    if graded is not None:
+        level = graded
+    else:
+        sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
+        level = torch.empty(num_states, dtype=torch.int64, device=device)
+        level.index_copy_(0, state_order, torch.repeat_interleave(
+            torch.arange(num_levels, device=device), sizes_t, output_size=num_states))
     cached = {
         "level": level, "num_levels": num_levels,
         "state_order": state_order, "state_splits": state_splits,
         "out_order": out_order, "out_splits": out_splits,
         "out_src": out_src, "out_dst": out_dst,
+        # the arcs were already grouped by source level (lattices): out_order is arange
+        "out_identity": out_src is src,
     }
     fsa._cache["_levels"] = cached
     return cached
@@ -317,7 +323,8 @@ def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
     out[info["start"][nonempty]] = 0.0
     src_parts, dst_parts = _out_parts(fsa)
     sizes = [t.numel() for t in src_parts]
-    sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
+    grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
+    sc_parts = grouped.split(sizes)
     for src, dst, sc in zip(src_parts, dst_parts, sc_parts):
         out.scatter_reduce_(0, dst, out.index_select(0, src) + sc, reduce="amax")
     return out
@@ -331,9 +338,9 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     out = torch.full((int(info["state_fsa"].numel()),), NEG_INF, dtype=scores.dtype)
     out[info["final" if backward else "start"][info["num_states"] > 0]] = 0.0
     np_ = cpu_loops.as_numpy
-    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
-                         np_(scores.index_select(0, lv["out_order"])), lv["out_splits"],
-                         log_semiring, backward)
+    grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
+    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
+                         lv["out_splits"], log_semiring, backward)
     return out
 
 
