@@ -94,6 +94,67 @@ def sample_by_search(src: np.ndarray, dst: np.ndarray, cdf: np.ndarray, width: n
     return table[real], np.add.reduce(real, 1, dtype=np.int64)
 
 
+# a state's comparisons "cdf <= p" are counted 8 at a time: as one uint64 of 0/1 bytes
+# times 0x0101...01, whose top byte is then the sum of the 8 bytes
+_LANES = 8
+_BYTE_SUM = np.uint64(0x0101010101010101)
+_TOP_BYTE = np.uint64(56)
+
+
+def padded_width(deg: np.ndarray) -> int:
+    """Columns of :func:`padded_cdf`'s rows: the largest out-degree rounded up to 8 lanes."""
+    return _LANES * max(-(-int(deg.max(initial=0)) // _LANES), 1)
+
+
+def padded_cdf(src: np.ndarray, cdf: np.ndarray, state_first: np.ndarray, deg: np.ndarray
+               ) -> np.ndarray:
+    """``[num_states + 1, 8 * words]``: row ``s`` holds the cdf of the leaving arcs of ``s``
+    in arc order, then +inf (never ``<= p``); the last row (the sentinel state) is all +inf.
+    The row width is :func:`padded_width`."""
+    table = np.full((deg.size + 1, padded_width(deg)), np.inf, dtype=cdf.dtype)
+    table[src, np.arange(src.size) - state_first.take(src)] = cdf
+    return table
+
+
+def sample_padded(table: np.ndarray, base: np.ndarray, cdf_ext: np.ndarray,
+                  width_ext: np.ndarray, dst_ext: np.ndarray, p: np.ndarray, cur: np.ndarray,
+                  max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """k2's random-path stepping for all paths together over :func:`padded_cdf`'s rows: a
+    path in state ``s`` with position ``p`` takes arc ``base[s] + max(c, 1)``, where ``c`` is
+    the number of arcs of ``s`` with ``cdf <= p`` and ``base[s]`` the state's first arc - 1
+    (the sentinel arc - 1 for states without arcs and for the sentinel state), then
+    ``p = (p - cdf) / width`` (0 if the width is 0: ``width_ext`` holds +inf there, and a
+    finite value over +inf is 0). The ``*_ext`` arrays have one entry per arc plus the
+    sentinel arc (cdf 0, width +inf, leading to the sentinel state). Returns (the arcs of all
+    paths in path order, the length of each path)."""
+    words = table.shape[1] // _LANES
+    sentinel_arc = cdf_ext.size - 1
+    steps = []
+    for step in range(max_steps):
+        if step % 16 == 15 and bool((cur == base.size - 1).all()):
+            break
+        below = table.take(cur, 0) <= p[:, None]
+        packed = below.view(np.uint64)
+        count = packed[:, 0] * _BYTE_SUM
+        count >>= _TOP_BYTE
+        for w in range(1, words):
+            more = packed[:, w] * _BYTE_SUM
+            more >>= _TOP_BYTE
+            count += more
+        arc = count.view(np.int64)
+        np.maximum(arc, 1, out=arc)
+        arc += base.take(cur)
+        p = p - cdf_ext.take(arc)
+        p /= width_ext.take(arc)
+        steps.append(arc)
+        cur = dst_ext.take(arc)
+    if not steps:
+        return np.zeros(0, dtype=np.int64), np.zeros(p.size, dtype=np.int64)
+    table_ = np.stack(steps, 1)
+    real = table_ < sentinel_arc
+    return table_[real], np.add.reduce(real, 1, dtype=np.int64)
+
+
 def best_entering_arcs(src: np.ndarray, dst: np.ndarray, scores: np.ndarray,
                        alpha: np.ndarray) -> np.ndarray:
     """For each state, the entering arc on its best (tropical) path, -1 if none; ties go to

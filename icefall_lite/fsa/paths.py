@@ -53,15 +53,19 @@ _PAD_MAX_ARCS_PER_LEVEL = 2048
 # are small; False makes them run as torch ops, as they do on other devices and for big
 # levels (the tests check both against k2)
 NUMPY_LOOPS = True
-# numpy's per-call cost is lower, torch's per-element cost (ufunc.at is slow per element):
-# measured on 100-frame lattices, numpy is faster up to ~250 arcs per level, torch from ~1000
-_NUMPY_MAX_ARCS_PER_LEVEL = 512
+# numpy's per-call cost is lower, torch's per-element cost: a log-add costs numpy ~35 ns per
+# arc (ufunc.at or reduce, scalar exp and log1p) against ~8 ns in torch's logsumexp, whose
+# ~5 ops per level cost ~25 us more, so torch wins from a few hundred arcs per level
+# (random_paths on 100-frame lattices: numpy faster at 245 arcs per level, torch at 490); a
+# max costs numpy ~3 ns per arc, so the tropical loops stay in numpy up to big levels
+_NUMPY_MAX_ARCS_PER_LEVEL = {False: 4096, True: 320}
 
 
-def _numpy_loops(fsa: Fsa, t: torch.Tensor) -> bool:
+def _numpy_loops(fsa: Fsa, t: torch.Tensor, log_semiring: bool = False) -> bool:
     if not (NUMPY_LOOPS and t.device.type == "cpu"):
         return False
-    return fsa.num_arcs <= _NUMPY_MAX_ARCS_PER_LEVEL * max(state_levels(fsa)["num_levels"], 1)
+    limit = _NUMPY_MAX_ARCS_PER_LEVEL[log_semiring]
+    return fsa.num_arcs <= limit * max(state_levels(fsa)["num_levels"], 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,7 +76,8 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
 
     Returns ``level`` (int64 per global state), ``num_levels``, the states grouped by level
     (``state_order``, ``state_splits``) and the arcs grouped by the level of their source
-    (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order). The grouping
+    (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order;
+    ``out_identity`` if ``out_order`` is the identity). The grouping
     by destination level that pull-style passes need is :func:`_in_levels`. Raises
     ValueError if some FSA has a cycle.
     """
@@ -99,15 +104,20 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
         fsa_idx = int(info["state_fsa"][bad])
         raise ValueError(f"FSA {fsa_idx} has a cycle (state {bad - int(info['start'][fsa_idx])} "
                          "is on or after it); this algorithm needs acyclic FSAs")
-    sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
-    level = torch.empty(num_states, dtype=torch.int64, device=device)
-    level.index_copy_(0, state_order, torch.repeat_interleave(
-        torch.arange(num_levels, device=device), sizes_t, output_size=num_states))
+    if graded is not None:
+        level = graded
+    else:
+        sizes_t = torch.tensor(state_splits, dtype=torch.int64, device=device).diff()
+        level = torch.empty(num_states, dtype=torch.int64, device=device)
+        level.index_copy_(0, state_order, torch.repeat_interleave(
+            torch.arange(num_levels, device=device), sizes_t, output_size=num_states))
     cached = {
         "level": level, "num_levels": num_levels,
         "state_order": state_order, "state_splits": state_splits,
         "out_order": out_order, "out_splits": out_splits,
         "out_src": out_src, "out_dst": out_dst,
+        # the arcs were already grouped by source level (lattices): out_order is arange
+        "out_identity": out_src is src,
     }
     fsa._cache["_levels"] = cached
     return cached
@@ -313,7 +323,8 @@ def _tropical_forward(fsa: Fsa, scores: torch.Tensor) -> torch.Tensor:
     out[info["start"][nonempty]] = 0.0
     src_parts, dst_parts = _out_parts(fsa)
     sizes = [t.numel() for t in src_parts]
-    sc_parts = scores.index_select(0, lv["out_order"]).split(sizes)
+    grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
+    sc_parts = grouped.split(sizes)
     for src, dst, sc in zip(src_parts, dst_parts, sc_parts):
         out.scatter_reduce_(0, dst, out.index_select(0, src) + sc, reduce="amax")
     return out
@@ -327,9 +338,9 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     out = torch.full((int(info["state_fsa"].numel()),), NEG_INF, dtype=scores.dtype)
     out[info["final" if backward else "start"][info["num_states"] > 0]] = 0.0
     np_ = cpu_loops.as_numpy
-    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
-                         np_(scores.index_select(0, lv["out_order"])), lv["out_splits"],
-                         log_semiring, backward)
+    grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
+    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
+                         lv["out_splits"], log_semiring, backward)
     return out
 
 
@@ -353,7 +364,7 @@ def _level_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     the states and arcs of that level."""
     if not backward and not log_semiring:
         return _tropical_forward(fsa, scores)
-    if _numpy_loops(fsa, scores):
+    if _numpy_loops(fsa, scores, log_semiring):
         return _numpy_pass(fsa, scores, log_semiring, backward)
     padded = _padded_levels(fsa, backward)
     if padded is not None:
@@ -736,19 +747,44 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     splits2 = fsas.as_vec_shape().row_splits_long(2)
     deg = splits2.diff()
     max_deg = int(deg.max()) if deg.numel() else 0
-    if _numpy_loops(fsas, cdf):
-        first_arc = torch.where(deg > 0, splits2[:-1], torch.full_like(deg, cdf.numel()))
-        first_arc = torch.cat([first_arc, first_arc.new_full((1,), cdf.numel())])
-        arcs_np, lengths_np = cpu_loops.sample_by_search(
-            *(cpu_loops.as_numpy(t) for t in (src, info["dst"], cdf, width, first_arc, p, cur)),
-            max_steps=max(state_levels(fsas)["num_levels"] - 1, 0))
-        arcs, lengths = torch.from_numpy(arcs_np), torch.from_numpy(lengths_np)
+    if NUMPY_LOOPS and device.type == "cpu":
+        arcs, lengths = _sample_numpy(fsas, cdf, width, p, cur)
     elif num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
         arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
     else:
         arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
     shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
     return RaggedTensor(shape, arcs.to(torch.int32))
+
+
+def _sample_numpy(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,
+                  cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sampling steps on numpy views (CPU): over padded cdf rows
+    (:func:`.cpu_loops.sample_padded`, ~10 numpy calls per step, whatever the number of
+    paths), or by a binary search over all arcs where the out-degrees are too skewed to pad
+    (:func:`.cpu_loops.sample_by_search`). Returns (arcs in path order, length per path)."""
+    info = fsas.arc_info()
+    np_ = cpu_loops.as_numpy
+    src, dst, cdf_np, width_np = np_(info["src"]), np_(info["dst"]), np_(cdf), np_(width)
+    splits2 = np_(fsas.as_vec_shape().row_splits_long(2))
+    first, deg = splits2[:-1], np.diff(splits2)
+    num_arcs, n = cdf_np.size, deg.size
+    max_steps = max(state_levels(fsas)["num_levels"] - 1, 0)
+    p_np, cur_np = np_(p), np_(cur)
+    lanes = cpu_loops.padded_width(deg)
+    if (n + 1) * lanes <= 4 * num_arcs + _PAD_SLACK:
+        table = cpu_loops.padded_cdf(src, cdf_np, first, deg)
+        base = np.append(np.where(deg > 0, first - 1, num_arcs - 1), num_arcs - 1)
+        cdf_ext = np.concatenate([cdf_np, np.zeros(1, dtype=cdf_np.dtype)])
+        width_ext = np.concatenate([width_np, np.zeros(1, dtype=width_np.dtype)])
+        width_ext[~(width_ext > 0)] = np.inf
+        arcs, lengths = cpu_loops.sample_padded(table, base, cdf_ext, width_ext,
+                                                np.append(dst, n), p_np, cur_np, max_steps)
+    else:
+        first_arc = np.append(np.where(deg > 0, first, num_arcs), num_arcs)
+        arcs, lengths = cpu_loops.sample_by_search(src, dst, cdf_np, width_np, first_arc, p_np,
+                                                   cur_np, max_steps)
+    return torch.from_numpy(arcs), torch.from_numpy(lengths)
 
 
 def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,

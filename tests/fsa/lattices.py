@@ -86,3 +86,21 @@ def longest_depths(arcs: list, num_states: int) -> list[int]:
         if not changed:
             break
     return depth
+
+
+def wide_lattice(rng: random.Random, widths: tuple[int, ...] = (20, 12)) -> tuple[list, int]:
+    """Arcs and state count of a graded lattice whose states have many leaving arcs: the
+    start state fans out to ``widths[0]`` states, each state of a level has an arc to 9 or
+    more states of the next level (all of them if it is smaller) with random labels and
+    scores, and the last level goes to the final state."""
+    arcs, level, nxt = [], [0], 1
+    for width in widths:
+        states = list(range(nxt, nxt + width))
+        for s in level:
+            targets = states if len(level) == 1 or width <= 9 else sorted(
+                rng.sample(states, rng.randint(9, width)))
+            arcs += [(s, d, rng.randint(0, 4), round(rng.uniform(-2.0, 2.0), 4))
+                     for d in targets]
+        level, nxt = states, nxt + width
+    arcs += [(s, nxt, -1, round(rng.uniform(-2.0, 2.0), 4)) for s in level]
+    return arcs, nxt + 1

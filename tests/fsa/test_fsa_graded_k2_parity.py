@@ -17,7 +17,7 @@ import torch
 
 from icefall_lite.fsa import intersection, paths
 from tests.fsa.helpers import plain_fsa
-from tests.fsa.lattices import lattice_text, random_lattice, sampled_sequences
+from tests.fsa.lattices import lattice_text, random_lattice, sampled_sequences, wide_lattice
 
 pytestmark = pytest.mark.k2
 
@@ -124,16 +124,33 @@ def test_shortest_path_and_scores_of_lattices_match_k2(on_both, loops, monkeypat
     on_both(check)
 
 
-@pytest.mark.parametrize("sampler", ["numpy search", "torch padded", "torch compacting"])
+@pytest.mark.parametrize("sampler", ["numpy padded", "numpy search", "torch padded",
+                                     "torch compacting"])
 @pytest.mark.parametrize("use_double", [True, False])
 def test_random_paths_of_lattices_match_k2(on_both, sampler, use_double, monkeypatch):
     monkeypatch.setattr(paths, "NUMPY_LOOPS", sampler.startswith("numpy"))
+    if sampler == "numpy search":  # the fallback for out-degrees too skewed to pad
+        monkeypatch.setattr(paths.cpu_loops, "padded_width", lambda deg: 1 << 40)
     if sampler == "torch compacting":
         monkeypatch.setattr(paths, "_PAD_SLACK", -(1 << 40))
 
     def check(k2):
         return [k2.random_paths(case.build(k2), use_double_scores=use_double,
                                 num_paths=7).tolist() for case in CASES]
+
+    on_both(check)
+
+
+@pytest.mark.parametrize("use_double", [True, False])
+def test_random_paths_of_lattices_with_wide_states_match_k2(on_both, use_double):
+    """Out-degrees of 9-20: the numpy sampler counts each state's cdf comparisons over more
+    than one 8-lane word."""
+    rng = random.Random(11)
+    lattices = [wide_lattice(rng) for _ in range(3)]
+
+    def check(k2):
+        fsas = k2.create_fsa_vec([k2.Fsa.from_str(lattice_text(a, n)) for a, n in lattices])
+        return k2.random_paths(fsas, use_double_scores=use_double, num_paths=40).tolist()
 
     on_both(check)
 

@@ -10,7 +10,13 @@ import torch
 
 from icefall_lite import fsa as F
 from icefall_lite.fsa import paths
-from tests.fsa.lattices import lattice_text, longest_depths, random_lattice, sampled_sequences
+from tests.fsa.lattices import (
+    lattice_text,
+    longest_depths,
+    random_lattice,
+    sampled_sequences,
+    wide_lattice,
+)
 from tests.fsa.test_fsa_oracles import enumerate_paths
 
 
@@ -84,3 +90,33 @@ def test_random_paths_of_lattices_are_successful_paths():
         first = int(starts[i])
         for path in sampled[i]:
             assert tuple(a - first for a in path) in found
+
+
+def test_random_paths_of_wide_lattices_follow_the_cdf():
+    """States with 9-20 leaving arcs (more than one 8-lane word in the numpy sampler): each
+    path takes at its state the arc ``first + max(count, 1) - 1``, where ``count`` is the
+    number of the state's arcs with ``cdf <= p``, then ``p = (p - cdf) / width`` (0 for a
+    zero width), stepped here one path at a time in plain Python floats."""
+    rng = random.Random(3)
+    lattices = [wide_lattice(rng) for _ in range(2)]
+    vec = _vec(lattices)
+    num_paths = 30
+    sampled = F.random_paths(vec, use_double_scores=True, num_paths=num_paths).tolist()
+    cdf = paths.get_arc_cdf(vec, True).tolist()
+    info = vec.arc_info()
+    src, dst = info["src"].tolist(), info["dst"].tolist()
+    leaving: dict[int, list[int]] = {}
+    for a, s in enumerate(src):
+        leaving.setdefault(s, []).append(a)
+    for i in range(len(lattices)):
+        final = int(info["final"][i])
+        for j in range(num_paths):
+            p, s, path = (j + 0.5) / num_paths, int(info["start"][i]), []
+            while s != final:
+                arcs = leaving[s]
+                a = arcs[max(sum(cdf[b] <= p for b in arcs), 1) - 1]
+                width = (cdf[a + 1] if a + 1 in arcs else 1.0) - cdf[a]
+                p = (p - cdf[a]) / width if width > 0 else 0.0
+                path.append(a)
+                s = dst[a]
+            assert sampled[i][j] == path
