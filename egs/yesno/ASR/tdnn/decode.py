@@ -38,9 +38,12 @@ def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DI
                          "older train.py): retrain")
     check_lang_tokens(lang_dir / "tokens.txt", lang["tokens"])
     states = [c["model"] for c in checkpoints]
-    model = Tdnn(23, len(lang["tokens"]), pad=not checkpoints[-1].get("icefall_frames", 0))
+    model = Tdnn(23, len(lang["tokens"]), pad=not (checkpoints[-1].get("icefall_frames", 0)
+                         or checkpoints[-1].get("valid_frames", 0)),
+                 pad_mode=checkpoints[-1].get("pad_mode", "zeros"))
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
+    model.valid_frames = checkpoints[-1].get("valid_frames", 0)
     return model.eval()
 
 
@@ -67,7 +70,9 @@ def main(argv: list[str] | None = None) -> float:
         with torch.no_grad():
             log_probs = model(batch["inputs"])
         segments = supervision_rows(batch)
-        if not model.tdnn[0].padding[0]:  # icefall's frames: the whole (padded) output
+        if model.valid_frames:
+            segments[:, 2] -= model.context
+        elif not model.tdnn[0].padding[0]:  # icefall's frames: the whole (padded) output
             segments[:, 1], segments[:, 2] = 0, log_probs.shape[1]
         lattice = get_lattice(log_probs, hlg, segments,
                               search_beam=20, output_beam=8, min_active_states=30,

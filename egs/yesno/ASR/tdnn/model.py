@@ -25,14 +25,15 @@ LAYERS = ((3, 1), (5, 2), (5, 4))
 
 class Tdnn(nn.Module):
     def __init__(self, num_features: int, num_classes: int, channels: int = 32,
-                 pad: bool = True):
+                 pad: bool = True, pad_mode: str = "zeros"):
         super().__init__()
         self.context = sum(d * (k - 1) for k, d in LAYERS)  # frames an unpadded model loses
         layers: list[nn.Module] = []
         dim = num_features
         for kernel, dilation in LAYERS:
             layers += [nn.Conv1d(dim, channels, kernel_size=kernel, dilation=dilation,
-                                 padding=dilation * (kernel - 1) // 2 if pad else 0),
+                                 padding=dilation * (kernel - 1) // 2 if pad else 0,
+                                 padding_mode=pad_mode),
                        nn.ReLU(), nn.BatchNorm1d(channels, affine=False)]
             dim = channels
         self.tdnn = nn.Sequential(*layers)

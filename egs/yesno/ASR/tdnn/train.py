@@ -42,6 +42,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--optional-sil", type=int, default=1,
                    help="1: training graphs through L, with its optional SIL between words; "
                    "0: the CTC graph of the pronunciations alone (blank covers the pauses)")
+    p.add_argument("--speed-perturb", type=int, default=0,
+                   help="1: train on data/fbank_sp (each utterance at speeds 1, 0.9 and 1.1, "
+                   "as icefall's yesno); 0: data/fbank (the 30 utterances once)")
+    p.add_argument("--pad-mode", default="zeros")
+    p.add_argument("--valid-frames", type=int, default=0)
     return p
 
 
@@ -54,9 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     lexicon = Lexicon()
     compiler = CtcTrainingGraphCompiler.from_lang_dir(LANG_DIR)
-    data = data_module(args.max_duration, args.seed)
+    data = data_module(args.max_duration, args.seed, bool(args.speed_perturb))
     loader = data.train_dataloaders(load_split(data, "train", bool(args.dev)))
-    model = Tdnn(23, lexicon.num_classes, pad=not args.icefall_frames)
+    model = Tdnn(23, lexicon.num_classes, pad=not (args.icefall_frames or args.valid_frames),
+                 pad_mode=args.pad_mode)
     optimizer_class = torch.optim.SGD if args.optimizer == "sgd" else torch.optim.Adam
     optimizer = optimizer_class(model.parameters(), lr=args.lr, weight_decay=1e-6)
     args.exp_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         for batch in loader:
             log_probs = model(batch["inputs"])
             segs, order = sorted_supervisions(batch)
+            if args.valid_frames:
+                segs[:, 2] -= model.context
             if args.icefall_frames:
                 segs[:, 1], segs[:, 2] = 0, log_probs.shape[1]
             texts = batch["supervisions"]["text"]
@@ -84,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             frames += int(segs[:, 2].sum())
         logging.info(f"epoch {epoch}: CTC loss per frame {tot / frames:.4f}")
         torch.save({"model": model.state_dict(), "epoch": epoch, "lang": lexicon.lang_facts(),
-                    "icefall_frames": args.icefall_frames},
+                    "icefall_frames": args.icefall_frames, "pad_mode": args.pad_mode, "valid_frames": args.valid_frames},
                    args.exp_dir / f"epoch-{epoch}.pt")
 
 
