@@ -91,17 +91,35 @@ class Lexicon:
                 "tokens": [self.tokens[i] for i in range(self.num_classes)]}
 
 
-def supervision_rows(batch: dict) -> torch.Tensor:
+#: which output frames an utterance's supervision covers: ``valid`` (the default) those whose
+#: receptive field lies inside the utterance (unpadded convolutions); ``padded`` one per input
+#: frame (zero-padded convolutions); ``batch`` icefall's: the whole padded batch output,
+#: whatever the utterance's length (unpadded convolutions)
+FRAMES = ("valid", "padded", "batch")
+
+
+def output_segments(batch: dict, frames: str, context: int, num_out_frames: int) -> torch.Tensor:
     """``[S, 3]`` int32 ``(sequence_idx, start_frame, num_frames)`` of the batch's
-    supervisions, in their order."""
+    supervisions, in their order, on the model's output frames (see ``FRAMES``; ``context``:
+    the input frames an unpadded model's output lacks, ``num_out_frames``: its ``T'``)."""
+    if frames not in FRAMES:
+        raise ValueError(f"unknown frames {frames!r}; expected one of {', '.join(FRAMES)}")
     sup = batch["supervisions"]
-    return torch.stack([sup["sequence_idx"], sup["start_frame"], sup["num_frames"]],
+    rows = torch.stack([sup["sequence_idx"], sup["start_frame"], sup["num_frames"]],
                        1).to(torch.int32)
+    if frames == "valid":
+        rows[:, 2] -= context
+        if bool((rows[:, 2] <= 0).any()):
+            short = [c.id for c, n in zip(sup["cut"], rows[:, 2].tolist()) if n <= 0]
+            raise ValueError(f"utterances {short} have no more frames than the TDNN's "
+                             f"context ({context})")
+    elif frames == "batch":
+        rows[:, 1], rows[:, 2] = 0, num_out_frames
+    return rows
 
 
-def sorted_supervisions(batch: dict) -> tuple[torch.Tensor, list[int]]:
+def sorted_segments(rows: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
     """Supervision segments sorted by decreasing duration (what ``intersect_dense``
-    requires) and the order used (indexes into the batch's supervisions)."""
-    rows = supervision_rows(batch)
+    requires) and the order used (indexes into ``rows``)."""
     order = torch.argsort(rows[:, 2], descending=True, stable=True).tolist()
     return rows[order], order

@@ -2,15 +2,20 @@
 dilation 2; kernel 5 with dilation 4), each followed by ReLU and batch norm without affine,
 then a linear layer to the tokens and a log-softmax.
 
-The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word); the
-earlier version of this model had three undilated kernel-3 layers, 7 frames (70 ms), see
-egs/yesno/ASR/RESULTS.md. Unlike icefall, each convolution pads its input so the output has
-one frame per input frame and the supervisions' frame counts apply as they are
-(``pad=False``: icefall's, 26 frames fewer).
+The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word). As in
+icefall, the convolutions do not pad: output frame ``t`` sees input frames ``t .. t + 26``, and
+``T`` input frames give ``T - 26``. The training and decoding scripts give each utterance the
+output frames whose receptive field lies inside it (``frames="valid"``, see
+``common.output_segments``). ``pad=True`` pads each convolution with zeros so the output has
+one frame per input frame; zero-padded fbank frames (log energies of about -7 on average) look
+like loud noise at each utterance's ends, and models trained that way learned to put words
+there (egs/yesno/ASR/RESULTS.md).
 
 Example::
 
     >>> Tdnn(23, 5)(torch.randn(2, 50, 23)).shape
+    torch.Size([2, 24, 5])
+    >>> Tdnn(23, 5, pad=True)(torch.randn(2, 50, 23)).shape
     torch.Size([2, 50, 5])
 """
 
@@ -25,21 +30,22 @@ LAYERS = ((3, 1), (5, 2), (5, 4))
 
 class Tdnn(nn.Module):
     def __init__(self, num_features: int, num_classes: int, channels: int = 32,
-                 pad: bool = True, pad_mode: str = "zeros"):
+                 pad: bool = False):
         super().__init__()
-        self.context = sum(d * (k - 1) for k, d in LAYERS)  # frames an unpadded model loses
+        #: input frames an unpadded model's output lacks (26)
+        self.context = sum(d * (k - 1) for k, d in LAYERS)
         layers: list[nn.Module] = []
         dim = num_features
         for kernel, dilation in LAYERS:
             layers += [nn.Conv1d(dim, channels, kernel_size=kernel, dilation=dilation,
-                                 padding=dilation * (kernel - 1) // 2 if pad else 0,
-                                 padding_mode=pad_mode),
+                                 padding=dilation * (kernel - 1) // 2 if pad else 0),
                        nn.ReLU(), nn.BatchNorm1d(channels, affine=False)]
             dim = channels
         self.tdnn = nn.Sequential(*layers)
         self.output_linear = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[N, T, num_features]`` -> log-probs ``[N, T, num_classes]``."""
+        """``x``: ``[N, T, num_features]`` -> log-probs ``[N, T', num_classes]``, ``T' = T``
+        with padding, else ``T - context``."""
         x = self.tdnn(x.permute(0, 2, 1)).permute(0, 2, 1)
         return self.output_linear(x).log_softmax(-1)
