@@ -1,6 +1,7 @@
-"""yesno's TDNN-CTC recipe: ``prepare.sh``, ``tdnn/train.py`` (15 epochs over the 90 speed-
-perturbed training cuts), ``tdnn/decode.py`` (HLG 1-best) end to end in a temporary copy of the
-recipe; and, fast, the frames each utterance's loss covers.
+"""yesno's TDNN-CTC recipe: ``prepare.sh``, ``tdnn/train.py`` (3 restarts of 5 epochs, the best
+continued to 15, over the 90 speed-perturbed training cuts: ~105 CPU s), ``tdnn/decode.py`` (HLG
+1-best) end to end in a temporary copy of the recipe; and, fast, the frames each utterance's
+loss covers.
 
 Oracles: the recognised words of ``recogs-*.txt`` are scored against the labels in the wav names
 (0 = NO, 1 = YES), independently of the toolkit's WER code, and must agree with the WER that
@@ -24,10 +25,10 @@ from tests.recipe.test_recipe_yesno_run import _independent_errors, _recipe_copy
 
 TDNN_DIR = Path(__file__).resolve().parents[2] / "egs" / "yesno" / "ASR" / "tdnn"
 
-#: At most 10 errors in 240 words: the defaults (seed 42, one thread) measured 7 / 240 twice
-#: (egs/yesno/ASR/RESULTS.md; icefall's: 1 deletion). The bound holds for that seed only: seeds
-#: 1 and 2 of the same recipe gave 125 and 165 errors (the recipe is a seed lottery).
-MAX_ERRORS = 10
+#: At most 2 errors in 240 words: the defaults (seed 42, three restarts, one thread) measured
+#: 1 / 240, icefall's figure (egs/yesno/ASR/RESULTS.md). Seed 2 measured 1 too, seed 1 6: the
+#: bound is for the default seed.
+MAX_ERRORS = 2
 
 
 @pytest.mark.slow
@@ -73,7 +74,7 @@ def _batch(lengths: list[int], ids: list[str]) -> dict:
 def test_valid_frames_of_an_utterance_do_not_see_the_batch_padding(tdnn_modules):
     model_module, common = tdnn_modules
     torch.manual_seed(0)
-    tdnn = model_module.Tdnn(23, 5).eval()
+    tdnn = model_module.Tdnn(23, 5, pad=False).eval()
     utterances = [torch.randn(70, 23), torch.randn(41, 23)]
     inputs = torch.full((2, 70, 23), -23.0)  # lhotse pads fbank with log(1e-10)
     inputs[1, :41] = utterances[1]

@@ -91,11 +91,12 @@ class Lexicon:
                 "tokens": [self.tokens[i] for i in range(self.num_classes)]}
 
 
-#: which output frames an utterance's supervision covers: ``valid`` (the default) those whose
-#: receptive field lies inside the utterance (unpadded convolutions); ``padded`` one per input
-#: frame (zero-padded convolutions); ``batch`` icefall's: the whole padded batch output,
-#: whatever the utterance's length (unpadded convolutions)
-FRAMES = ("valid", "padded", "batch")
+#: which output frames an utterance's supervision covers: ``padded`` (the default) one per
+#: input frame (zero-padded convolutions); ``valid`` those whose receptive field lies inside
+#: the utterance (unpadded convolutions: no frame sees the zero padding or the batch's);
+#: ``batch`` icefall's: the whole padded batch output, whatever the utterance's length
+#: (unpadded convolutions)
+FRAMES = ("padded", "valid", "batch")
 
 
 def output_segments(batch: dict, frames: str, context: int, num_out_frames: int) -> torch.Tensor:

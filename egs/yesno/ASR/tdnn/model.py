@@ -2,21 +2,19 @@
 dilation 2; kernel 5 with dilation 4), each followed by ReLU and batch norm without affine,
 then a linear layer to the tokens and a log-softmax.
 
-The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word). As in
-icefall, the convolutions do not pad: output frame ``t`` sees input frames ``t .. t + 26``, and
-``T`` input frames give ``T - 26``. The training and decoding scripts give each utterance the
-output frames whose receptive field lies inside it (``frames="valid"``, see
-``common.output_segments``). ``pad=True`` pads each convolution with zeros so the output has
-one frame per input frame; zero-padded fbank frames (log energies of about -7 on average) look
-like loud noise at each utterance's ends, and models trained that way learned to put words
-there (egs/yesno/ASR/RESULTS.md).
+The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word).
+``pad=True`` (the recipe's default, ``train.py --frames padded``) pads each convolution with
+zeros so the output has one frame per input frame and the supervisions' frame counts apply as
+they are. ``pad=False`` is icefall's: output frame ``t`` sees input frames ``t .. t + 26``, and
+``T`` input frames give ``T - 26`` (``context``); ``common.output_segments`` says which of them
+each utterance's loss covers.
 
 Example::
 
     >>> Tdnn(23, 5)(torch.randn(2, 50, 23)).shape
-    torch.Size([2, 24, 5])
-    >>> Tdnn(23, 5, pad=True)(torch.randn(2, 50, 23)).shape
     torch.Size([2, 50, 5])
+    >>> Tdnn(23, 5, pad=False)(torch.randn(2, 50, 23)).shape
+    torch.Size([2, 24, 5])
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ LAYERS = ((3, 1), (5, 2), (5, 4))
 
 class Tdnn(nn.Module):
     def __init__(self, num_features: int, num_classes: int, channels: int = 32,
-                 pad: bool = False):
+                 pad: bool = True):
         super().__init__()
         #: input frames an unpadded model's output lacks (26)
         self.context = sum(d * (k - 1) for k, d in LAYERS)
