@@ -26,6 +26,8 @@
 #   0 check / download (--download 1)   3 training transcripts   6 1-gram LM (yes/no are i.i.d.)
 #   1 validated manifests               4 BPE model              7 G and LG for each lang dir
 #   2 23-bin fbank                      5 lang dirs              8 summary
+#   9 HLG for each lang dir             10 fbank with the training split's 0.9/1.1 speed copies
+#                                          (data/fbank_sp, for tdnn/ as icefall's yesno TDNN)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -109,4 +111,9 @@ fi
 if stage_enabled 9; then
   log "Stage 9: HLG = H o LG (CTC topology, for the CTC decoding methods) for each lang dir"
   step_hlg "$lang_bpe" $lang_phone
+fi
+
+if stage_enabled 10; then
+  log "Stage 10: $num_mel_bins-bin fbank, training split with its speed copies (tdnn/)"
+  step_fbank $corpus $manifests data/fbank_sp "$num_workers" train
 fi

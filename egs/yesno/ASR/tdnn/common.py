@@ -3,6 +3,7 @@ supervisions."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -14,14 +15,23 @@ from icefall_lite.lang.symbol_table import SymbolTable, is_disambig_symbol
 
 LANG_DIR = Path("data/lang_phone")
 MANIFEST_DIR = Path("data/fbank")
+#: prepare.sh stage 10: the same features, the training split with its 0.9 and 1.1 speed copies
+SPEED_MANIFEST_DIR = Path("data/fbank_sp")
 EXP_DIR = Path("tdnn/exp")
 
 
-def data_module(max_duration: float = 30.0, seed: int = 42) -> AsrDataModule:
+def data_module(max_duration: float = 30.0, seed: int = 42,
+                speed_copies: bool = False) -> AsrDataModule:
     """The yesno loaders as icefall's yesno recipe has them: no bucketing (with one bucket per
     cut, the bucketing sampler's batches hold 1-2 of the ~6 s utterances instead of ~5);
-    ``seed``: the shuffling's (each epoch's order also depends on the epoch)."""
-    return AsrDataModule(AsrDataConfig(manifest_dir=MANIFEST_DIR, max_duration=max_duration,
+    ``seed``: the shuffling's (each epoch's order also depends on the epoch);
+    ``speed_copies``: the cuts of ``data/fbank_sp`` (training split 90 cuts), else of
+    ``data/fbank`` (30)."""
+    manifest_dir = SPEED_MANIFEST_DIR if speed_copies else MANIFEST_DIR
+    if speed_copies and not manifest_dir.is_dir():
+        raise FileNotFoundError(f"no {manifest_dir}: run prepare.sh stage 10 (the speed-"
+                                "perturbed training features)")
+    return AsrDataModule(AsrDataConfig(manifest_dir=manifest_dir, max_duration=max_duration,
                                        bucketing_sampler=False, num_workers=0,
                                        enable_spec_aug=False, drop_last=False, shuffle=True,
                                        return_cuts=True, seed=seed))
@@ -30,20 +40,34 @@ def data_module(max_duration: float = 30.0, seed: int = 42) -> AsrDataModule:
 #: every DEV_EVERY-th training utterance (by id) is held out by ``--dev 1`` (6 of the 30)
 DEV_EVERY = 5
 SPLITS = ("train", "dev", "test")
+#: the suffix lhotse's ``perturb_speed`` gives the ids of a speed copy
+_SPEED_SUFFIX = re.compile(r"_sp[0-9.]+$")
+
+
+def original_id(cut_id: str) -> str:
+    """The id of the utterance a (speed-perturbed) cut was made from.
+
+    >>> original_id("0_1_1_0_sp0.9"), original_id("0_1_1_0")
+    ('0_1_1_0', '0_1_1_0')
+    """
+    return _SPEED_SUFFIX.sub("", cut_id)
 
 
 def load_split(data: AsrDataModule, split: str, hold_out_dev: bool) -> CutSet:
-    """The cuts of ``split``: ``test`` as it is; ``train`` all 30 training utterances, or, with
-    ``hold_out_dev``, the 24 that ``dev`` (6, for tuning without the test set) leaves."""
+    """The cuts of ``split``: ``test`` as it is; ``train`` all 30 training utterances (and their
+    speed copies, if ``data`` has them), or, with ``hold_out_dev``, those of the 24 that ``dev``
+    (6 original utterances, for tuning without the test set) leaves."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "test":
         return data.load_cuts("yesno", "test")
     cuts = data.load_cuts("yesno", "train").to_eager()
-    dev_ids = set(sorted(cuts.ids)[::DEV_EVERY])
+    dev_ids = set(sorted({original_id(i) for i in cuts.ids})[::DEV_EVERY])
     if split == "dev":
         return cuts.filter(lambda c: c.id in dev_ids).to_eager()
-    return cuts.filter(lambda c: c.id not in dev_ids).to_eager() if hold_out_dev else cuts
+    if not hold_out_dev:
+        return cuts
+    return cuts.filter(lambda c: original_id(c.id) not in dev_ids).to_eager()
 
 
 class Lexicon:
@@ -67,17 +91,36 @@ class Lexicon:
                 "tokens": [self.tokens[i] for i in range(self.num_classes)]}
 
 
-def supervision_rows(batch: dict) -> torch.Tensor:
+#: which output frames an utterance's supervision covers: ``padded`` (the default) one per
+#: input frame (zero-padded convolutions); ``valid`` those whose receptive field lies inside
+#: the utterance (unpadded convolutions: no frame sees the zero padding or the batch's);
+#: ``batch`` icefall's: the whole padded batch output, whatever the utterance's length
+#: (unpadded convolutions)
+FRAMES = ("padded", "valid", "batch")
+
+
+def output_segments(batch: dict, frames: str, context: int, num_out_frames: int) -> torch.Tensor:
     """``[S, 3]`` int32 ``(sequence_idx, start_frame, num_frames)`` of the batch's
-    supervisions, in their order."""
+    supervisions, in their order, on the model's output frames (see ``FRAMES``; ``context``:
+    the input frames an unpadded model's output lacks, ``num_out_frames``: its ``T'``)."""
+    if frames not in FRAMES:
+        raise ValueError(f"unknown frames {frames!r}; expected one of {', '.join(FRAMES)}")
     sup = batch["supervisions"]
-    return torch.stack([sup["sequence_idx"], sup["start_frame"], sup["num_frames"]],
+    rows = torch.stack([sup["sequence_idx"], sup["start_frame"], sup["num_frames"]],
                        1).to(torch.int32)
+    if frames == "valid":
+        rows[:, 2] -= context
+        if bool((rows[:, 2] <= 0).any()):
+            short = [c.id for c, n in zip(sup["cut"], rows[:, 2].tolist()) if n <= 0]
+            raise ValueError(f"utterances {short} have no more frames than the TDNN's "
+                             f"context ({context})")
+    elif frames == "batch":
+        rows[:, 1], rows[:, 2] = 0, num_out_frames
+    return rows
 
 
-def sorted_supervisions(batch: dict) -> tuple[torch.Tensor, list[int]]:
+def sorted_segments(rows: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
     """Supervision segments sorted by decreasing duration (what ``intersect_dense``
-    requires) and the order used (indexes into the batch's supervisions)."""
-    rows = supervision_rows(batch)
+    requires) and the order used (indexes into ``rows``)."""
     order = torch.argsort(rows[:, 2], descending=True, stable=True).tolist()
     return rows[order], order

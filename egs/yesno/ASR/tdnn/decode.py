@@ -6,7 +6,7 @@ active states; result files in tdnn/exp/1best/. Prints the WER. Checks first tha
 data/lang_phone/tokens.txt is the vocabulary the checkpoint was trained with (its ``lang``
 record).
 
-    ./tdnn/decode.py --epoch 49 --avg 2
+    ./tdnn/decode.py --epoch 14 --avg 2
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import logging
 from pathlib import Path
 
 import torch
-from common import EXP_DIR, LANG_DIR, SPLITS, Lexicon, data_module, load_split, supervision_rows
+from common import (
+    EXP_DIR,
+    FRAMES,
+    LANG_DIR,
+    SPLITS,
+    Lexicon,
+    data_module,
+    load_split,
+    output_segments,
+)
 from model import Tdnn
 
 from icefall_lite.decoding.ctc import check_lang_tokens, get_lattice, one_best_decoding
@@ -27,9 +36,11 @@ from icefall_lite.lang.files import require_file
 from icefall_lite.training.safe_load import load_weights_only
 
 
-def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DIR) -> Tdnn:
-    """The average of ``epoch-{epoch - avg + 1..epoch}.pt``, after checking that
-    ``lang_dir/tokens.txt`` is the vocabulary the newest of them was trained with."""
+def averaged_model(exp_dir: Path, epoch: int, avg: int,
+                   lang_dir: Path = LANG_DIR) -> tuple[Tdnn, str]:
+    """The average of ``epoch-{epoch - avg + 1..epoch}.pt`` and the frames it was trained on
+    (``common.FRAMES``), after checking that ``lang_dir/tokens.txt`` is the vocabulary the
+    newest of them was trained with."""
     checkpoints = [load_weights_only(exp_dir / f"epoch-{e}.pt", "a TDNN checkpoint")
                    for e in range(epoch - avg + 1, epoch + 1)]
     lang = checkpoints[-1].get("lang")
@@ -37,17 +48,21 @@ def averaged_model(exp_dir: Path, epoch: int, avg: int, lang_dir: Path = LANG_DI
         raise ValueError(f"{exp_dir / f'epoch-{epoch}.pt'} has no 'lang' record (written by an "
                          "older train.py): retrain")
     check_lang_tokens(lang_dir / "tokens.txt", lang["tokens"])
+    frames = checkpoints[-1].get("frames")
+    if frames not in FRAMES:
+        raise ValueError(f"{exp_dir / f'epoch-{epoch}.pt'} has no valid 'frames' record "
+                         f"(got {frames!r}; written by an older train.py): retrain")
     states = [c["model"] for c in checkpoints]
-    model = Tdnn(23, len(lang["tokens"]), pad=not checkpoints[-1].get("icefall_frames", 0))
+    model = Tdnn(23, len(lang["tokens"]), pad=frames == "padded")
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
-    return model.eval()
+    return model.eval(), frames
 
 
 def main(argv: list[str] | None = None) -> float:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epoch", type=int, default=49)
+    p.add_argument("--epoch", type=int, default=14)
     p.add_argument("--avg", type=int, default=2)
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--split", choices=SPLITS, default="test",
@@ -58,7 +73,7 @@ def main(argv: list[str] | None = None) -> float:
     # on a loaded 2-core machine)
     torch.set_num_threads(1)
     lexicon = Lexicon()
-    model = averaged_model(args.exp_dir, args.epoch, args.avg)
+    model, frames = averaged_model(args.exp_dir, args.epoch, args.avg)
     hlg = load_fsa(require_file(LANG_DIR / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
     data = data_module()
     results = []
@@ -66,9 +81,7 @@ def main(argv: list[str] | None = None) -> float:
         sup = batch["supervisions"]
         with torch.no_grad():
             log_probs = model(batch["inputs"])
-        segments = supervision_rows(batch)
-        if not model.tdnn[0].padding[0]:  # icefall's frames: the whole (padded) output
-            segments[:, 1], segments[:, 2] = 0, log_probs.shape[1]
+        segments = output_segments(batch, frames, model.context, log_probs.shape[1])
         lattice = get_lattice(log_probs, hlg, segments,
                               search_beam=20, output_beam=8, min_active_states=30,
                               max_active_states=10000)

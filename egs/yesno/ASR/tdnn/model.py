@@ -2,16 +2,19 @@
 dilation 2; kernel 5 with dilation 4), each followed by ReLU and batch norm without affine,
 then a linear layer to the tokens and a log-softmax.
 
-The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word); the
-earlier version of this model had three undilated kernel-3 layers, 7 frames (70 ms), see
-egs/yesno/ASR/RESULTS.md. Unlike icefall, each convolution pads its input so the output has
-one frame per input frame and the supervisions' frame counts apply as they are
-(``pad=False``: icefall's, 26 frames fewer).
+The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word).
+``pad=True`` (the recipe's default, ``train.py --frames padded``) pads each convolution with
+zeros so the output has one frame per input frame and the supervisions' frame counts apply as
+they are. ``pad=False`` is icefall's: output frame ``t`` sees input frames ``t .. t + 26``, and
+``T`` input frames give ``T - 26`` (``context``); ``common.output_segments`` says which of them
+each utterance's loss covers.
 
 Example::
 
     >>> Tdnn(23, 5)(torch.randn(2, 50, 23)).shape
     torch.Size([2, 50, 5])
+    >>> Tdnn(23, 5, pad=False)(torch.randn(2, 50, 23)).shape
+    torch.Size([2, 24, 5])
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class Tdnn(nn.Module):
     def __init__(self, num_features: int, num_classes: int, channels: int = 32,
                  pad: bool = True):
         super().__init__()
-        self.context = sum(d * (k - 1) for k, d in LAYERS)  # frames an unpadded model loses
+        #: input frames an unpadded model's output lacks (26)
+        self.context = sum(d * (k - 1) for k, d in LAYERS)
         layers: list[nn.Module] = []
         dim = num_features
         for kernel, dilation in LAYERS:
@@ -39,6 +43,7 @@ class Tdnn(nn.Module):
         self.output_linear = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[N, T, num_features]`` -> log-probs ``[N, T, num_classes]``."""
+        """``x``: ``[N, T, num_features]`` -> log-probs ``[N, T', num_classes]``, ``T' = T``
+        with padding, else ``T - context``."""
         x = self.tdnn(x.permute(0, 2, 1)).permute(0, 2, 1)
         return self.output_linear(x).log_softmax(-1)
