@@ -475,8 +475,9 @@ class _Pruner:
 
     def _dense_step(self, t: int, fr: _Frame, nxt: _Frame, is_begin: bool) -> torch.Tensor:
         tables = self.tables
-        ll, keep, st_b = tables.prune_scores(self.step.frame_rows(t), fr, nxt, self.beam)
-        arcs = tables.kept_arcs(ll, keep, st_b, fr, nxt)
+        ll, bwd_arc, src_fwd, st_b = tables.prune_scores(self.step.frame_rows(t), fr, nxt,
+                                                         self.beam)
+        arcs = tables.kept_arcs(ll, bwd_arc, src_fwd, st_b, fr, nxt, self.beam)
         fr.dense = False
         return self._keep(fr, st_b[fr.seq, fr.a_state], arcs, is_begin)
 
