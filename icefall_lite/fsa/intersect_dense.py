@@ -144,12 +144,15 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     arc_rows = rows_a.index_select(0, g.fsa)
     arc_row0 = row0_a.index_select(0, g.fsa)
 
-    def arc_scores(t: int) -> torch.Tensor:
-        """Scores of every graph arc on frame t (-inf where the FSA has no frame t)."""
-        live = arc_rows > t
-        row = torch.where(live, arc_row0 + t, torch.zeros_like(arc_row0))
-        s = g.scores + bscores.reshape(-1).index_select(0, row * ncols + g.col)
-        return torch.where(live, s, torch.full_like(s, NEG_INF))
+    # scores of every graph arc on every frame, [t_max, A] (-inf where the FSA has no frame
+    # t), in one gather rather than one per frame
+    t_col = torch.arange(t_max, device=device).unsqueeze(1)
+    live = arc_rows.unsqueeze(0) > t_col
+    row = torch.where(live, arc_row0.unsqueeze(0) + t_col, torch.zeros_like(t_col))
+    per_frame = g.scores + bscores.reshape(-1).index_select(
+        0, (row * ncols + g.col).reshape(-1)).view(t_max, g.src.numel())
+    per_frame.masked_fill_(~live, NEG_INF)
+    del row, live
 
     start, final = g.info["start"], g.info["final"]
     nonempty = final >= 0
@@ -157,7 +160,6 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     beta = torch.full_like(alpha, NEG_INF)
     alpha[0, start[nonempty]] = 0.0
     beta[rows_a[nonempty], final[nonempty]] = 0.0
-    per_frame = [arc_scores(t) for t in range(t_max)]
     for t in range(t_max):
         cand = alpha[t].index_select(0, g.src) + per_frame[t]
         alpha[t + 1].scatter_reduce_(0, g.dst, cand, reduce="amax")
