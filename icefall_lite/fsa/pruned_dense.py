@@ -25,7 +25,7 @@ Example::
     >>> lp = torch.randn(2, 3, 4).log_softmax(-1)
     >>> dense = DenseFsaVec(lp, torch.tensor([[0, 0, 3], [1, 0, 3]], dtype=torch.int32))
     >>> tables = SharedGraphTables.build(_Graph(ctc_topo(3), dense, "example"), 2)
-    >>> tables.by_dst.shape, tables.by_src.shape  # 5 states; in-degree 4, out-degree 5
+    >>> tuple(tables.by_dst.shape), tuple(tables.by_src.shape)  # 5 states; in 4, out 5 arcs
     ((5, 4), (5, 5))
 """
 
