@@ -25,8 +25,10 @@ Example::
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from icefall_lite.fsa.cpu_loops import as_numpy
 from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.fsa import Fsa
 from icefall_lite.fsa.pruned_dense import SharedGraphTables
@@ -100,6 +102,33 @@ def _finish(a: Fsa, b: DenseFsaVec, splits1: torch.Tensor, splits2: torch.Tensor
     return out
 
 
+def _tropical_frames(alpha: torch.Tensor, beta: torch.Tensor, per_frame: torch.Tensor,
+                     src: torch.Tensor, dst: torch.Tensor) -> None:
+    """Fill ``alpha``/``beta`` (``[T + 1, S]``, start/final entries set) frame by frame:
+    ``alpha[t + 1][dst] max= alpha[t][src] + per_frame[t]`` forwards, ``beta[t][src] max=
+    beta[t + 1][dst] + per_frame[t]`` backwards. On the CPU the loops run on numpy views
+    (a numpy call costs ~1 us, a torch op several); max is exact, so both agree bit for bit."""
+    T = per_frame.shape[0]
+    if alpha.device.type == "cpu":
+        a, b, pf = as_numpy(alpha), as_numpy(beta), as_numpy(per_frame)
+        s, d = as_numpy(src), as_numpy(dst)
+        for t in range(T):
+            cand = a[t].take(s)
+            cand += pf[t]
+            np.maximum.at(a[t + 1], d, cand)
+        for t in range(T - 1, -1, -1):
+            cand = b[t + 1].take(d)
+            cand += pf[t]
+            np.maximum.at(b[t], s, cand)
+        return
+    for t in range(T):
+        cand = alpha[t].index_select(0, src) + per_frame[t]
+        alpha[t + 1].scatter_reduce_(0, dst, cand, reduce="amax")
+    for t in range(T - 1, -1, -1):
+        cand = beta[t + 1].index_select(0, dst) + per_frame[t]
+        beta[t].scatter_reduce_(0, src, cand, reduce="amax")
+
+
 # --------------------------------------------------------------------------------------------
 # intersect_dense: exact pruning with tropical forward/backward scores
 # --------------------------------------------------------------------------------------------
@@ -160,12 +189,7 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     beta = torch.full_like(alpha, NEG_INF)
     alpha[0, start[nonempty]] = 0.0
     beta[rows_a[nonempty], final[nonempty]] = 0.0
-    for t in range(t_max):
-        cand = alpha[t].index_select(0, g.src) + per_frame[t]
-        alpha[t + 1].scatter_reduce_(0, g.dst, cand, reduce="amax")
-    for t in range(t_max - 1, -1, -1):
-        cand = beta[t + 1].index_select(0, g.dst) + per_frame[t]
-        beta[t].scatter_reduce_(0, g.src, cand, reduce="amax")
+    _tropical_frames(alpha, beta, per_frame, g.src, g.dst)
     fin = final.clamp(min=0)
     tot_f = alpha[rows_a, fin]
     tot_b = beta[0, start.clamp(max=S - 1)]
