@@ -14,14 +14,16 @@ Usage::
 
     .venv-k2/bin/python bench/ctc.py                       # 16 x 500 x 500, both backends
     .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200
+    .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200 --interleave --repeats 3
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
-from timing import best_seconds
+from timing import best_seconds, time_interleaved
 
 from icefall_lite.k2 import builtin
 
@@ -40,10 +42,12 @@ def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool,
     return lp, segs, transcripts.tolist()
 
 
-def run(k2, lp, segs, transcripts, vocab: int, repeats: int) -> dict:
+def jobs(k2, lp, segs, transcripts, vocab: int) -> tuple[dict, Callable, Callable]:
+    """(results dict, decode callable, loss callable) of one backend; each call stores its
+    results in the dict."""
     H = k2.ctc_topo(vocab - 1)
     graphs = k2.ctc_graph(transcripts)
-    out = {}
+    out: dict = {}
 
     def decode():
         out["lattice"] = k2.intersect_dense_pruned(H, k2.DenseFsaVec(lp, segs), 20.0, 8.0, 30,
@@ -55,9 +59,24 @@ def run(k2, lp, segs, transcripts, vocab: int, repeats: int) -> dict:
         value.backward()
         out["loss"], out["grad"] = value.detach(), x.grad
 
-    out["t_decode"] = best_seconds(decode, repeats)
-    out["t_loss"] = best_seconds(loss, repeats)
-    return out
+    return out, decode, loss
+
+
+def run_all(backends: list, inputs: tuple, vocab: int, repeats: int, interleave: bool
+            ) -> dict:
+    """Per backend: results and times ``t_decode``/``t_loss`` (best wall time of
+    ``repeats``, or with ``interleave`` medians after a warm-up, backends taking turns, plus
+    CPU times ``c_decode``/``c_loss``)."""
+    made = {name: jobs(k2, *inputs, vocab) for name, k2 in backends}
+    for key, i in (("decode", 1), ("loss", 2)):
+        if interleave:
+            times = time_interleaved({name: m[i] for name, m in made.items()}, repeats)
+            for name, (wall, cpu) in times.items():
+                made[name][0]["t_" + key], made[name][0]["c_" + key] = wall, cpu
+        else:
+            for m in made.values():
+                m[0]["t_" + key] = best_seconds(m[i], repeats)
+    return {name: m[0] for name, m in made.items()}
 
 
 def main() -> None:
@@ -70,19 +89,24 @@ def main() -> None:
     p.add_argument("--flat", action="store_true", help="random (not peaky) log-probs")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--interleave", action="store_true",
+                   help="backends take turns (medians after a warm-up, wall and CPU): steadier "
+                        "ratios on a loaded machine")
+    p.add_argument("--only", choices=["builtin", "k2"],
+                   help="run one backend (e.g. to read its peak memory from /usr/bin/time -v)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     lp, segs, transcripts = make_inputs(args.num_utts, args.frames, args.vocab, args.tokens,
                                         args.flat, seed=0)
-    backends = [("builtin", builtin)]
-    try:
-        import k2 as real_k2  # noqa: PLC0415
+    backends = [] if args.only == "k2" else [("builtin", builtin)]
+    if args.only != "builtin":
+        try:
+            import k2 as real_k2  # noqa: PLC0415
 
-        backends.append(("k2", real_k2))
-    except ImportError:
-        pass
-    res = {name: run(k2, lp, segs, transcripts, args.vocab, args.repeats)
-           for name, k2 in backends}
+            backends.append(("k2", real_k2))
+        except ImportError:
+            pass
+    res = run_all(backends, (lp, segs, transcripts), args.vocab, args.repeats, args.interleave)
     print(f"{args.num_utts} utts x {args.frames} frames x {args.vocab} classes, "
           f"{'flat' if args.flat else 'peaky'} log-probs, {args.threads} thread(s)")
     print("| operation | " + " | ".join(f"{n} (s)" for n, _ in backends) + " | built-in / k2 |")
@@ -92,7 +116,11 @@ def main() -> None:
         times = [res[n][key] for n, _ in backends]
         ratio = f"{times[0] / times[1]:.2f}" if len(times) > 1 else "-"
         print(f"| {label} | " + " | ".join(f"{t:.3f}" for t in times) + f" | {ratio} |")
-    if "k2" in res:
+        if args.interleave and len(times) > 1:
+            cpu = [res[n]["c" + key[1:]] for n, _ in backends]
+            print(f"| {label}, CPU | " + " | ".join(f"{t:.3f}" for t in cpu) +
+                  f" | {cpu[0] / cpu[1]:.2f} |")
+    if "k2" in res and "builtin" in res:
         a, b = res["builtin"], res["k2"]
         same = a["lattice"].num_arcs == b["lattice"].num_arcs and torch.equal(
             a["lattice"].arcs.values()[:, :3].long(), b["lattice"].arcs.values()[:, :3].long())

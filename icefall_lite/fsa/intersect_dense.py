@@ -25,10 +25,13 @@ Example::
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from icefall_lite.fsa.cpu_loops import as_numpy
 from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.fsa import Fsa
+from icefall_lite.fsa.pruned_dense import SharedGraphTables
 from icefall_lite.fsa.ragged import expand_ranges, splits_from_row_ids, splits_from_sizes
 
 NEG_INF = float("-inf")
@@ -99,6 +102,33 @@ def _finish(a: Fsa, b: DenseFsaVec, splits1: torch.Tensor, splits2: torch.Tensor
     return out
 
 
+def _tropical_frames(alpha: torch.Tensor, beta: torch.Tensor, per_frame: torch.Tensor,
+                     src: torch.Tensor, dst: torch.Tensor) -> None:
+    """Fill ``alpha``/``beta`` (``[T + 1, S]``, start/final entries set) frame by frame:
+    ``alpha[t + 1][dst] max= alpha[t][src] + per_frame[t]`` forwards, ``beta[t][src] max=
+    beta[t + 1][dst] + per_frame[t]`` backwards. On the CPU the loops run on numpy views
+    (a numpy call costs ~1 us, a torch op several); max is exact, so both agree bit for bit."""
+    T = per_frame.shape[0]
+    if alpha.device.type == "cpu":
+        a, b, pf = as_numpy(alpha), as_numpy(beta), as_numpy(per_frame)
+        s, d = as_numpy(src), as_numpy(dst)
+        for t in range(T):
+            cand = a[t].take(s)
+            cand += pf[t]
+            np.maximum.at(a[t + 1], d, cand)
+        for t in range(T - 1, -1, -1):
+            cand = b[t + 1].take(d)
+            cand += pf[t]
+            np.maximum.at(b[t], s, cand)
+        return
+    for t in range(T):
+        cand = alpha[t].index_select(0, src) + per_frame[t]
+        alpha[t + 1].scatter_reduce_(0, dst, cand, reduce="amax")
+    for t in range(T - 1, -1, -1):
+        cand = beta[t + 1].index_select(0, dst) + per_frame[t]
+        beta[t].scatter_reduce_(0, src, cand, reduce="amax")
+
+
 # --------------------------------------------------------------------------------------------
 # intersect_dense: exact pruning with tropical forward/backward scores
 # --------------------------------------------------------------------------------------------
@@ -143,12 +173,15 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     arc_rows = rows_a.index_select(0, g.fsa)
     arc_row0 = row0_a.index_select(0, g.fsa)
 
-    def arc_scores(t: int) -> torch.Tensor:
-        """Scores of every graph arc on frame t (-inf where the FSA has no frame t)."""
-        live = arc_rows > t
-        row = torch.where(live, arc_row0 + t, torch.zeros_like(arc_row0))
-        s = g.scores + bscores.reshape(-1).index_select(0, row * ncols + g.col)
-        return torch.where(live, s, torch.full_like(s, NEG_INF))
+    # scores of every graph arc on every frame, [t_max, A] (-inf where the FSA has no frame
+    # t), in one gather rather than one per frame
+    t_col = torch.arange(t_max, device=device).unsqueeze(1)
+    live = arc_rows.unsqueeze(0) > t_col
+    row = torch.where(live, arc_row0.unsqueeze(0) + t_col, torch.zeros_like(t_col))
+    per_frame = g.scores + bscores.reshape(-1).index_select(
+        0, (row * ncols + g.col).reshape(-1)).view(t_max, g.src.numel())
+    per_frame.masked_fill_(~live, NEG_INF)
+    del row, live
 
     start, final = g.info["start"], g.info["final"]
     nonempty = final >= 0
@@ -156,13 +189,7 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     beta = torch.full_like(alpha, NEG_INF)
     alpha[0, start[nonempty]] = 0.0
     beta[rows_a[nonempty], final[nonempty]] = 0.0
-    per_frame = [arc_scores(t) for t in range(t_max)]
-    for t in range(t_max):
-        cand = alpha[t].index_select(0, g.src) + per_frame[t]
-        alpha[t + 1].scatter_reduce_(0, g.dst, cand, reduce="amax")
-    for t in range(t_max - 1, -1, -1):
-        cand = beta[t + 1].index_select(0, g.dst) + per_frame[t]
-        beta[t].scatter_reduce_(0, g.src, cand, reduce="amax")
+    _tropical_frames(alpha, beta, per_frame, g.src, g.dst)
     fin = final.clamp(min=0)
     tot_f = alpha[rows_a, fin]
     tot_b = beta[0, start.clamp(max=S - 1)]
@@ -212,6 +239,7 @@ class _Frame:
     def __init__(self, seq: torch.Tensor, a_state: torch.Tensor, fwd: torch.Tensor):
         self.seq, self.a_state, self.fwd = seq, a_state, fwd
         self.bwd = torch.full_like(fwd, NEG_INF)
+        self.dense = False  # stepped by the dense tables: arcs not stored until pruned
         self.arc_src = self.arc_a = self.arc_ll = self.arc_dest = None
 
 
@@ -315,11 +343,8 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
                          "sequences (need 1 or one per sequence)")
     shared = g.num_fsas == 1
     search_beam = float(torch.tensor(search_beam, dtype=torch.float32))  # k2 keeps a float
-    b_rows = b_fsas.row_splits.long().to(device)
-    final_t = b_rows.diff()
+    final_t = b_fsas.row_splits.long().to(device).diff()
     T = int(final_t.max()) if num_seqs else 0
-    bflat = b_fsas.scores.detach().reshape(-1)
-    ncols = b_fsas.num_cols
     start, a_final = g.info["start"], g.info["final"]
     graph_of_seq = torch.zeros(num_seqs, dtype=torch.int64, device=device) if shared else \
         torch.arange(num_seqs, device=device)
@@ -328,40 +353,91 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
     frames = [_Frame(seq0, start.index_select(0, graph_of_seq.index_select(0, seq0)),
                      torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
     beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
-    key_stride = max(g.num_states, 1)
-    first_arrival = _FirstArrival(num_seqs * key_stride, device)
-    deg_all = g.splits2.diff()
+    step = _SparseStep(g, b_fsas, num_seqs, device)
+    tables = SharedGraphTables.build(g, num_seqs) if shared else None
+    is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
+    is_final_a[a_final[a_final >= 0]] = True
+    prune = _Pruner(frames, output_beam, is_final_a, tables, step)
+    windows = _prune_ranges(T)
     for t in range(T + 1):
         cur = frames[-1]
-        deg = deg_all.index_select(0, cur.a_state)
-        arc, src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
-        seq = cur.seq.index_select(0, src)
-        row = b_rows[:-1].index_select(0, seq) + t
-        ll = bflat.index_select(0, row * ncols + g.col.index_select(0, arc)) + \
-            g.scores.index_select(0, arc)
-        end = cur.fwd.index_select(0, src) + ll
-        best = torch.full((num_seqs,), NEG_INF, dtype=torch.float32, device=device)
-        best.scatter_reduce_(0, seq, end, reduce="amax")
+        active_arcs = step.deg.index_select(0, cur.a_state)
         active = torch.bincount(cur.seq, minlength=num_seqs)
+        dense = tables is not None and tables.worth_it(int(active_arcs.sum()))
+        if dense:
+            end = tables.forward_scores(step.frame_rows(t), cur.seq, cur.a_state, cur.fwd)
+            best = end.amax(1)
+        else:
+            end, best = step.expand(t, cur, active_arcs)
         cutoff = _dynamic_cutoffs(beams, best, active, t, final_t, search_beam,
                                   min_active_states, max_active_states)
-        dst = g.dst.index_select(0, arc)
-        keys = seq * key_stride + dst
-        dest, first = first_arrival(keys, end > cutoff.index_select(0, seq))
-        fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=device)
+        if dense:
+            cur.dense = True
+            seq_start = torch.cumsum(active, 0) - active
+            frames.append(_Frame(*tables.next_states(end, cutoff, cur.seq, cur.a_state,
+                                                     seq_start)))
+        else:
+            frames.append(step.next_frame(cur, end, cutoff))
+        # prune as soon as a window's frames exist (as k2 does), so that memory stays bounded
+        while windows and windows[0][1] == t + 1:
+            prune(*windows.pop(0))
+    frames.pop()  # frame T + 1 has no states
+    for begin, end_t in windows:
+        prune(begin, end_t)
+    return _format_pruned(a_fsas, b_fsas, frames, num_seqs, final_t, has_start,
+                          seqframe_idx_name, frame_idx_name)
+
+
+class _SparseStep:
+    """The forward step over the arcs of the active states, expanded one by one."""
+
+    def __init__(self, g: _Graph, b: DenseFsaVec, num_seqs: int, device: torch.device):
+        self.g, self.num_seqs, self.device = g, num_seqs, device
+        self.b_rows = b.row_splits.long().to(device)
+        self.bscores = b.scores.detach()
+        self.bflat = self.bscores.reshape(-1)
+        self.ncols = b.num_cols
+        self.deg = g.splits2.diff()
+        self.key_stride = max(g.num_states, 1)
+        self.first_arrival = _FirstArrival(num_seqs * self.key_stride, device)
+        self.arc = self.src = self.seq = None
+
+    def frame_rows(self, t: int) -> torch.Tensor:
+        """``[num_seqs, C + 1]``: each sequence's row of frame ``t`` (clamped where the
+        sequence is shorter: no state of it has arcs then)."""
+        rows = (self.b_rows[:-1] + t).clamp(max=self.bscores.shape[0] - 1)
+        return self.bscores.index_select(0, rows)
+
+    def expand(self, t: int, cur: _Frame, deg: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """End scores of the arcs leaving the frame's states and the best one of each
+        sequence."""
+        g = self.g
+        self.arc, self.src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
+        self.seq = cur.seq.index_select(0, self.src)
+        row = self.b_rows[:-1].index_select(0, self.seq) + t
+        self.ll = self.bflat.index_select(0, row * self.ncols + g.col.index_select(0, self.arc)) \
+            + g.scores.index_select(0, self.arc)
+        end = cur.fwd.index_select(0, self.src) + self.ll
+        best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
+        best.scatter_reduce_(0, self.seq, end, reduce="amax")
+        return end, best
+
+    def next_frame(self, cur: _Frame, end: torch.Tensor, cutoff: torch.Tensor) -> _Frame:
+        """The next frame's states (in order of first arrival); stores on ``cur`` the arcs
+        into them."""
+        src, arc, ll, seq = self.src, self.arc, self.ll, self.seq
+        dst = self.g.dst.index_select(0, arc)
+        keys = seq * self.key_stride + dst
+        dest, first = self.first_arrival(keys, end > cutoff.index_select(0, seq))
+        fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=self.device)
         # only arcs into surviving states can stay in the lattice: keep just those
         ok = (dest >= 0).nonzero().squeeze(1)
         src, arc, ll, dest = (x.index_select(0, ok) for x in (src, arc, ll, dest))
         fwd.scatter_reduce_(0, dest, end.index_select(0, ok), reduce="amax")
         cur.arc_src, cur.arc_a, cur.arc_ll, cur.arc_dest = src, arc, ll, dest
-        frames.append(_Frame(seq.index_select(0, first), dst.index_select(0, first), fwd))
-    frames.pop()  # frame T + 1 has no states
-    is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
-    is_final_a[a_final[a_final >= 0]] = True
-    for begin, end_t in _prune_ranges(T):
-        _prune_time_range(frames, begin, end_t, output_beam, is_final_a)
-    return _format_pruned(a_fsas, b_fsas, frames, num_seqs, final_t, has_start,
-                          seqframe_idx_name, frame_idx_name)
+        self.arc = self.src = self.seq = self.ll = None
+        return _Frame(seq.index_select(0, first), dst.index_select(0, first), fwd)
 
 
 def _prune_ranges(T: int) -> list[tuple[int, int]]:
@@ -377,17 +453,33 @@ def _prune_ranges(T: int) -> list[tuple[int, int]]:
         begin += 20
 
 
-def _prune_time_range(frames: list[_Frame], begin: int, end: int, beam: float,
-                      is_final_a: torch.Tensor) -> None:
-    """Backward pass over frames ``begin..end-1`` from frame ``end`` (whose backward score
-    is taken as minus its forward score), dropping arcs outside ``beam`` and the states left
-    without a backward score (except on frame ``begin``); renumbers arcs' destinations."""
-    last = frames[end]
-    last.bwd = torch.where(torch.isfinite(last.fwd), -last.fwd,
-                           torch.full_like(last.fwd, NEG_INF))
-    new_of_old: torch.Tensor | None = None  # renumbering of the frame after the current
-    for t in range(end - 1, begin - 1, -1):
-        fr, nxt = frames[t], frames[t + 1]
+class _Pruner:
+    """k2's backward pruning of one window of frames (``__call__(begin, end)``): from frame
+    ``end`` (whose backward score is taken as minus its forward score) back to ``begin``,
+    drop arcs outside the beam and the states left without a backward score (except on
+    frame ``begin``); renumber the arcs' destinations. A frame stepped densely gets its
+    arcs back (only the kept ones) on its first pruning."""
+
+    def __init__(self, frames: list[_Frame], beam: float, is_final_a: torch.Tensor,
+                 tables: SharedGraphTables | None, step: _SparseStep):
+        self.frames, self.beam, self.is_final_a = frames, beam, is_final_a
+        self.tables, self.step = tables, step
+
+    def __call__(self, begin: int, end: int) -> None:
+        frames = self.frames
+        last = frames[end]
+        last.bwd = torch.where(torch.isfinite(last.fwd), -last.fwd,
+                               torch.full_like(last.fwd, NEG_INF))
+        new_of_old: torch.Tensor | None = None  # renumbering of the frame after the current
+        for t in range(end - 1, begin - 1, -1):
+            fr, nxt = frames[t], frames[t + 1]
+            if fr.dense:
+                new_of_old = self._dense_step(t, fr, nxt, t == begin)
+            else:
+                new_of_old = self._sparse_step(fr, nxt, new_of_old, t == begin)
+
+    def _sparse_step(self, fr: _Frame, nxt: _Frame, new_of_old: torch.Tensor | None,
+                     is_begin: bool) -> torch.Tensor:
         dest = fr.arc_dest
         if new_of_old is not None:
             ext = torch.cat([new_of_old, new_of_old.new_full((1,), -1)])
@@ -398,24 +490,41 @@ def _prune_time_range(frames: list[_Frame], begin: int, end: int, beam: float,
         nb = torch.cat([nxt.bwd, nxt.bwd.new_full((1,), NEG_INF)])
         bwd_arc = fr.arc_ll + nb.index_select(0, torch.where(valid, dest,
                                                              torch.full_like(dest, nb.numel() - 1)))
-        keep_arc = valid & (bwd_arc + fr.fwd.index_select(0, fr.arc_src) >= -beam)
+        keep_arc = valid & (bwd_arc + fr.fwd.index_select(0, fr.arc_src) >= -self.beam)
         bwd_arc = torch.where(keep_arc, bwd_arc, torch.full_like(bwd_arc, NEG_INF))
         st_b = torch.full_like(fr.fwd, NEG_INF)
         st_b.scatter_reduce_(0, fr.arc_src, bwd_arc, reduce="amax")
-        fr.bwd = torch.where(is_final_a.index_select(0, fr.a_state), -fr.fwd, st_b)
+        ka = keep_arc.nonzero().squeeze(1)
+        arcs = (fr.arc_src.index_select(0, ka), fr.arc_a.index_select(0, ka),
+                fr.arc_ll.index_select(0, ka), dest.index_select(0, ka))
+        return self._keep(fr, st_b, arcs, is_begin)
+
+    def _dense_step(self, t: int, fr: _Frame, nxt: _Frame, is_begin: bool) -> torch.Tensor:
+        tables = self.tables
+        ll, bwd_arc, src_fwd, st_b = tables.prune_scores(self.step.frame_rows(t), fr, nxt,
+                                                         self.beam)
+        arcs = tables.kept_arcs(ll, bwd_arc, src_fwd, st_b, fr, nxt, self.beam)
+        fr.dense = False
+        return self._keep(fr, st_b[fr.seq, fr.a_state], arcs, is_begin)
+
+    def _keep(self, fr: _Frame, st_b: torch.Tensor, arcs: tuple[torch.Tensor, ...],
+              is_begin: bool) -> torch.Tensor:
+        """Set the frame's backward scores from ``st_b`` (the best kept arc of each state),
+        keep its states with one (all on the window's first frame) and the kept ``arcs``
+        (source position, graph arc, log-like, destination position); returns the frame's
+        renumbering (-1: dropped)."""
+        fr.bwd = torch.where(self.is_final_a.index_select(0, fr.a_state), -fr.fwd, st_b)
         keep_state = fr.bwd != NEG_INF
-        if t == begin:
+        if is_begin:
             keep_state = torch.ones_like(keep_state)
         rank = torch.cumsum(keep_state.to(torch.int64), 0) - 1
         old2new = torch.where(keep_state, rank, torch.full_like(rank, -1))
-        ka = keep_arc.nonzero().squeeze(1)
-        fr.arc_src = old2new.index_select(0, fr.arc_src.index_select(0, ka))
-        fr.arc_a, fr.arc_ll = fr.arc_a.index_select(0, ka), fr.arc_ll.index_select(0, ka)
-        fr.arc_dest = dest.index_select(0, ka)
+        src, fr.arc_a, fr.arc_ll, fr.arc_dest = arcs
+        fr.arc_src = old2new.index_select(0, src)
         ks = keep_state.nonzero().squeeze(1)
         fr.seq, fr.a_state = fr.seq.index_select(0, ks), fr.a_state.index_select(0, ks)
         fr.fwd, fr.bwd = fr.fwd.index_select(0, ks), fr.bwd.index_select(0, ks)
-        new_of_old = old2new
+        return old2new
 
 
 def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,

@@ -116,3 +116,16 @@ def assert_same(a, b, path: str = "fsa") -> None:
             assert_same(x, y, f"{path}[{i}]")
     else:
         assert a == b, path
+
+
+def force_pruned_steps(monkeypatch, steps: str) -> None:
+    """Make the built-in ``intersect_dense_pruned`` step every frame of a shared graph with
+    the dense tables (``"dense"``, whatever their padding) or with the sparse arc expansion
+    (``"sparse"``); ``"auto"`` leaves its per-frame choice alone."""
+    from icefall_lite.fsa import pruned_dense  # noqa: PLC0415
+
+    if steps == "auto":
+        return
+    monkeypatch.setattr(pruned_dense, "_MAX_PADDING", 10 ** 6)
+    monkeypatch.setattr(pruned_dense.SharedGraphTables, "worth_it",
+                        lambda self, active_arcs: steps == "dense")

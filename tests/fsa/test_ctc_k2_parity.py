@@ -12,7 +12,7 @@ import random
 import pytest
 import torch
 
-from tests.fsa.helpers import arcs_to_text, plain_fsa, random_acyclic_arcs
+from tests.fsa.helpers import arcs_to_text, force_pruned_steps, plain_fsa, random_acyclic_arcs
 
 pytestmark = pytest.mark.k2
 
@@ -151,6 +151,38 @@ def test_intersect_dense_pruned_matches_k2(on_both, beams, kind):
                 graph = k2.ctc_topo(4, modified=seed % 2 == 1).requires_grad_(True)
             else:
                 graph = _graphs(k2, kind, seed, 3, 5).requires_grad_(True)
+            lat = k2.intersect_dense_pruned(graph, k2.DenseFsaVec(lp, segs), *beams,
+                                            frame_idx_name="frame")
+            out.append(_lattice_result(k2, lat, lp, graph))
+        return out
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("steps", ["auto", "dense", "sparse"])
+def test_intersect_dense_pruned_on_a_large_shared_topology_matches_k2(on_both, steps,
+                                                                       monkeypatch):
+    """40 classes, 3 sequences cut into 5 segments (two sequences twice), up to 50 frames
+    (several pruning windows); icefall's beams, and beams that max_active_states=12 keeps
+    shrinking; once with random graph scores on the topology."""
+    force_pruned_steps(monkeypatch, steps)
+    segs = torch.tensor([[0, 0, 50], [1, 0, 44], [2, 5, 40], [0, 10, 30], [1, 20, 24]],
+                        dtype=torch.int32)
+
+    def check(k2):
+        out = []
+        for case, (modified, beams) in enumerate([(False, (20.0, 8.0, 30, 10000)),
+                                                  (True, (10.0, 6.0, 3, 12)),
+                                                  (False, (12.0, 5.0, 2, 20))]):
+            g = torch.Generator().manual_seed(11 + case)
+            logits = torch.randn(3, 50, 40, generator=g)
+            logits[..., 0] += 3.0  # blank-heavy, like a trained model
+            lp = logits.log_softmax(-1).requires_grad_()
+            graph = k2.ctc_topo(39, modified=modified)
+            if case == 2:
+                graph.scores = torch.randn(graph.num_arcs, generator=g)
+            graph.requires_grad_(True)
             lat = k2.intersect_dense_pruned(graph, k2.DenseFsaVec(lp, segs), *beams,
                                             frame_idx_name="frame")
             out.append(_lattice_result(k2, lat, lp, graph))

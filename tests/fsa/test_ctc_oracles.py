@@ -27,7 +27,7 @@ from icefall_lite.fsa import (
     linear_fst,
     linear_fst_with_self_loops,
 )
-from tests.fsa.helpers import arcs_to_text, random_acyclic_arcs
+from tests.fsa.helpers import arcs_to_text, force_pruned_steps, random_acyclic_arcs
 
 
 def brute_ctc_loss(lp: torch.Tensor, target: list[int], modified: bool) -> torch.Tensor:
@@ -122,8 +122,10 @@ def _graph_paths(arcs: list, num_states: int, length: int):
     return out
 
 
-@pytest.mark.parametrize("pruned", [False, True])
-def test_lattice_totals_and_gradients_equal_all_paths_of_the_graph(pruned):
+@pytest.mark.parametrize("pruned", [False, "dense", "sparse"])
+def test_lattice_totals_and_gradients_equal_all_paths_of_the_graph(pruned, monkeypatch):
+    if pruned:  # intersect_dense_pruned, every frame stepped one way
+        force_pruned_steps(monkeypatch, pruned)
     rng = random.Random(3)
     C, T = 3, 3
     for case in range(12):
