@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from icefall_lite.fsa import paths
 from icefall_lite.fsa.cpu_loops import as_numpy
 from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.fsa import Fsa
@@ -107,9 +108,10 @@ def _tropical_frames(alpha: torch.Tensor, beta: torch.Tensor, per_frame: torch.T
     """Fill ``alpha``/``beta`` (``[T + 1, S]``, start/final entries set) frame by frame:
     ``alpha[t + 1][dst] max= alpha[t][src] + per_frame[t]`` forwards, ``beta[t][src] max=
     beta[t + 1][dst] + per_frame[t]`` backwards. On the CPU the loops run on numpy views
-    (a numpy call costs ~1 us, a torch op several); max is exact, so both agree bit for bit."""
+    (a numpy call costs ~1 us, a torch op several; ``paths.NUMPY_LOOPS`` = False uses the torch
+    loops, as other devices do); max is exact, so both agree bit for bit."""
     T = per_frame.shape[0]
-    if alpha.device.type == "cpu":
+    if paths.NUMPY_LOOPS and alpha.device.type == "cpu":
         a, b, pf = as_numpy(alpha), as_numpy(beta), as_numpy(per_frame)
         s, d = as_numpy(src), as_numpy(dst)
         for t in range(T):

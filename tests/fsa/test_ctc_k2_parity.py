@@ -12,6 +12,7 @@ import random
 import pytest
 import torch
 
+from icefall_lite.fsa import paths
 from tests.fsa.helpers import arcs_to_text, force_pruned_steps, plain_fsa, random_acyclic_arcs
 
 pytestmark = pytest.mark.k2
@@ -107,7 +108,11 @@ def _lattice_result(k2, lat, lp, graph, tot_double=True):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ctc_graph", "topo", "random"])
 @pytest.mark.parametrize("beam", [1.0, 5.0, 100.0])
-def test_intersect_dense_matches_k2(on_both, kind, beam):
+@pytest.mark.parametrize("loops", ["numpy", "torch"])
+def test_intersect_dense_matches_k2(on_both, kind, beam, loops, monkeypatch):
+    """Both frame loops of the built-in (numpy views on the CPU, torch ops elsewhere)."""
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", loops == "numpy")
+
     def check(k2):
         out = []
         for seed in range(6):
