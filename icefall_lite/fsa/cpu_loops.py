@@ -87,10 +87,17 @@ def sample_by_search(src: np.ndarray, dst: np.ndarray, cdf: np.ndarray, width: n
             p = np.where(w > 0, q, 0.0)
             steps.append(arc)
             cur = dst_ext.take(arc)
+    return _paths_of_steps(steps, p.size, num_arcs)
+
+
+def _paths_of_steps(steps: list[np.ndarray], num_paths: int, sentinel_arc: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(the arcs of all paths in path order, the length of each path) from the arc every
+    path took at each step, the ``sentinel_arc`` once it has ended."""
     if not steps:
-        return np.zeros(0, dtype=np.int64), np.zeros(p.size, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(num_paths, dtype=np.int64)
     table = np.stack(steps, 1)
-    real = table < num_arcs
+    real = table < sentinel_arc
     return table[real], np.add.reduce(real, 1, dtype=np.int64)
 
 
@@ -148,11 +155,7 @@ def sample_padded(table: np.ndarray, base: np.ndarray, cdf_ext: np.ndarray,
         p /= width_ext.take(arc)
         steps.append(arc)
         cur = dst_ext.take(arc)
-    if not steps:
-        return np.zeros(0, dtype=np.int64), np.zeros(p.size, dtype=np.int64)
-    table_ = np.stack(steps, 1)
-    real = table_ < sentinel_arc
-    return table_[real], np.add.reduce(real, 1, dtype=np.int64)
+    return _paths_of_steps(steps, p.size, sentinel_arc)
 
 
 def best_entering_arcs(src: np.ndarray, dst: np.ndarray, scores: np.ndarray,

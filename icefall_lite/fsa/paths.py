@@ -737,22 +737,22 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     path_pos = torch.arange(num_total, device=device) - splits_from_sizes(paths_per_fsa)[path_fsa]
     p = (path_pos.to(dtype) + 0.5) / num_paths
     cur = info["start"][path_fsa]
-    final = info["final"][path_fsa]
     src = info["src"]
     # width of each arc's interval: next arc's cdf in the same state (or 1) minus its own
     c_next = torch.ones_like(cdf)
     if cdf.numel() > 1:
         c_next[:-1] = torch.where(src[1:] == src[:-1], cdf[1:], c_next[:-1])
     width = c_next - cdf
-    splits2 = fsas.as_vec_shape().row_splits_long(2)
-    deg = splits2.diff()
-    max_deg = int(deg.max()) if deg.numel() else 0
     if NUMPY_LOOPS and device.type == "cpu":
         arcs, lengths = _sample_numpy(fsas, cdf, width, p, cur)
-    elif num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
-        arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
     else:
-        arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur, final)
+        deg = fsas.as_vec_shape().row_splits_long(2).diff()
+        max_deg = int(deg.max()) if deg.numel() else 0
+        if num_total and (deg.numel() + 1) * max_deg <= 4 * cdf.numel() + _PAD_SLACK:
+            arcs, lengths = _sample_padded(fsas, cdf, width, p, cur)
+        else:
+            arcs, lengths = _sample_compacting(fsas, cdf, width, p, cur,
+                                               info["final"][path_fsa])
     shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
     return RaggedTensor(shape, arcs.to(torch.int32))
 
