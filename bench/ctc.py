@@ -8,6 +8,11 @@ which keeps far more states active (a worst case). Decoding: H = ``ctc_topo(voca
 ``search_beam 20, output_beam 8, min_active 30, max_active 10000`` (icefall's ctc-decoding
 settings). Loss: ``ctc_graph`` of the transcripts, ``output_beam 10``, sum reduction.
 
+``--lang-dir DIR`` decodes with ``DIR/HLG.pt`` instead of H (e.g. AN4's
+``egs/an4/ASR/data/lang_bpe_101``, prepare.sh stage 9; ~464k arcs): the classes are then
+``DIR/tokens.txt``'s tokens and each transcript is random words of ``DIR/lexicon.txt``
+spelled out in tokens, so that the HLG has paths near the peaks.
+
 Each backend's results are checked against the other's (lattice arcs, loss, gradient).
 
 Usage::
@@ -15,23 +20,42 @@ Usage::
     .venv-k2/bin/python bench/ctc.py                       # 16 x 500 x 500, both backends
     .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200
     .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200 --interleave --repeats 3
+    .venv-k2/bin/python bench/ctc.py --interleave --lang-dir egs/an4/ASR/data/lang_bpe_101
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from timing import best_seconds, time_interleaved
 
+from icefall_lite.fsa.fsa import load_fsa_dict
 from icefall_lite.k2 import builtin
+from icefall_lite.lang.lexicon import read_lexicon
 
 
-def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool, seed: int):
+def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool, seed: int,
+                words: list[list[int]] | None = None):
+    """(log-probs ``[num_utts, frames, vocab]``, supervision segments, transcripts). With
+    ``words`` (token ids of each word), every transcript is random words spelled out, cut at
+    ``tokens`` tokens."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(num_utts, frames, vocab, generator=g)
-    transcripts = torch.randint(1, vocab, (num_utts, tokens), generator=g)
+    if words is None:
+        transcripts = torch.randint(1, vocab, (num_utts, tokens), generator=g)
+    else:
+        rng = random.Random(seed)
+        rows = []
+        for _ in range(num_utts):
+            row: list[int] = []
+            while len(row) < tokens:
+                row += rng.choice(words)
+            rows.append(row[:tokens])
+        transcripts = torch.tensor(rows)
     if not flat:
         pos = torch.sort(torch.randperm(frames, generator=g)[:tokens])[0]
         logits[:, :, 0] += 8.0
@@ -42,10 +66,24 @@ def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool,
     return lp, segs, transcripts.tolist()
 
 
-def jobs(k2, lp, segs, transcripts, vocab: int) -> tuple[dict, Callable, Callable]:
+def lang_inputs(lang_dir: Path) -> tuple[dict, int, list[list[int]]]:
+    """(the HLG's Fsa dict, the number of classes, each lexicon word's token ids)."""
+    ids = {}
+    for line in (lang_dir / "tokens.txt").read_text(encoding="utf-8").splitlines():
+        sym, i = line.split()
+        ids[sym] = int(i)
+    vocab = 1 + max(i for sym, i in ids.items() if not sym.startswith("#"))
+    words = [[ids[t] for t in toks] for w, toks in read_lexicon(lang_dir / "lexicon.txt")
+             if not w.startswith("<")]
+    hlg = load_fsa_dict(lang_dir / "HLG.pt")
+    return {k: v for k, v in hlg.items() if k in ("arcs", "aux_labels")}, vocab, words
+
+
+def jobs(k2, lp, segs, transcripts, vocab: int, hlg: dict | None = None
+         ) -> tuple[dict, Callable, Callable]:
     """(results dict, decode callable, loss callable) of one backend; each call stores its
-    results in the dict."""
-    H = k2.ctc_topo(vocab - 1)
+    results in the dict. The decoding graph is H, or the HLG given as an Fsa dict."""
+    H = k2.ctc_topo(vocab - 1) if hlg is None else k2.arc_sort(k2.Fsa.from_dict(dict(hlg)))
     graphs = k2.ctc_graph(transcripts)
     out: dict = {}
 
@@ -62,12 +100,12 @@ def jobs(k2, lp, segs, transcripts, vocab: int) -> tuple[dict, Callable, Callabl
     return out, decode, loss
 
 
-def run_all(backends: list, inputs: tuple, vocab: int, repeats: int, interleave: bool
-            ) -> dict:
+def run_all(backends: list, inputs: tuple, vocab: int, repeats: int, interleave: bool,
+            hlg: dict | None = None) -> dict:
     """Per backend: results and times ``t_decode``/``t_loss`` (best wall time of
     ``repeats``, or with ``interleave`` medians after a warm-up, backends taking turns, plus
     CPU times ``c_decode``/``c_loss``)."""
-    made = {name: jobs(k2, *inputs, vocab) for name, k2 in backends}
+    made = {name: jobs(k2, *inputs, vocab, hlg) for name, k2 in backends}
     for key, i in (("decode", 1), ("loss", 2)):
         if interleave:
             times = time_interleaved({name: m[i] for name, m in made.items()}, repeats)
@@ -92,12 +130,17 @@ def main() -> None:
     p.add_argument("--interleave", action="store_true",
                    help="backends take turns (medians after a warm-up, wall and CPU): steadier "
                         "ratios on a loaded machine")
+    p.add_argument("--lang-dir", type=Path,
+                   help="decode with this lang dir's HLG.pt (its tokens set --vocab)")
     p.add_argument("--only", choices=["builtin", "k2"],
                    help="run one backend (e.g. to read its peak memory from /usr/bin/time -v)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    hlg = words = None
+    if args.lang_dir is not None:
+        hlg, args.vocab, words = lang_inputs(args.lang_dir)
     lp, segs, transcripts = make_inputs(args.num_utts, args.frames, args.vocab, args.tokens,
-                                        args.flat, seed=0)
+                                        args.flat, seed=0, words=words)
     backends = [] if args.only == "k2" else [("builtin", builtin)]
     if args.only != "builtin":
         try:
@@ -106,12 +149,14 @@ def main() -> None:
             backends.append(("k2", real_k2))
         except ImportError:
             pass
-    res = run_all(backends, (lp, segs, transcripts), args.vocab, args.repeats, args.interleave)
-    print(f"{args.num_utts} utts x {args.frames} frames x {args.vocab} classes, "
+    res = run_all(backends, (lp, segs, transcripts), args.vocab, args.repeats, args.interleave,
+                  hlg)
+    graph = "H" if hlg is None else f"HLG of {args.lang_dir} ({hlg['arcs'].shape[0]} arcs)"
+    print(f"{args.num_utts} utts x {args.frames} frames x {args.vocab} classes, {graph}, "
           f"{'flat' if args.flat else 'peaky'} log-probs, {args.threads} thread(s)")
     print("| operation | " + " | ".join(f"{n} (s)" for n, _ in backends) + " | built-in / k2 |")
     print("|---|" + "---|" * (len(backends) + 1))
-    for key, label in (("t_decode", "intersect_dense_pruned (H)"),
+    for key, label in (("t_decode", f"intersect_dense_pruned ({'H' if hlg is None else 'HLG'})"),
                        ("t_loss", "ctc_loss forward + backward")):
         times = [res[n][key] for n, _ in backends]
         ratio = f"{times[0] / times[1]:.2f}" if len(times) > 1 else "-"

@@ -131,6 +131,25 @@ def _tropical_frames(alpha: torch.Tensor, beta: torch.Tensor, per_frame: torch.T
         beta[t].scatter_reduce_(0, src, cand, reduce="amax")
 
 
+def _arc_frame_scores(g: _Graph, a: Fsa, bscores: torch.Tensor, rows_a: torch.Tensor,
+                      row0_a: torch.Tensor, t_max: int) -> torch.Tensor:
+    """``[t_max, A]``: the score of every graph arc on every frame of its dense FSA (graph
+    score + log-prob of its label), -inf past the FSA's last row. Built graph by graph: the
+    rows of a graph's frames are contiguous, so one column gather of them (no per-element
+    index, which for ``t_max x A`` cells costs several times more) fills its block."""
+    out = torch.empty((t_max, g.src.numel()), dtype=bscores.dtype, device=bscores.device)
+    arc_splits = g.splits2.index_select(0, a.as_vec_shape().row_splits_long(1)).tolist()
+    for i, (rows, row0) in enumerate(zip(rows_a.tolist(), row0_a.tolist())):
+        a0, a1 = arc_splits[i], arc_splits[i + 1]
+        if a0 == a1:
+            continue
+        block = out[:, a0:a1]
+        torch.add(bscores[row0:row0 + rows].index_select(1, g.col[a0:a1]), g.scores[a0:a1],
+                  out=block[:rows])
+        block[rows:] = NEG_INF
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # intersect_dense: exact pruning with tropical forward/backward scores
 # --------------------------------------------------------------------------------------------
@@ -172,18 +191,8 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
                        seqframe_idx_name, frame_idx_name)
     bscores = b_fsas.scores.detach()
     ncols = b_fsas.num_cols
-    arc_rows = rows_a.index_select(0, g.fsa)
-    arc_row0 = row0_a.index_select(0, g.fsa)
 
-    # scores of every graph arc on every frame, [t_max, A] (-inf where the FSA has no frame
-    # t), in one gather rather than one per frame
-    t_col = torch.arange(t_max, device=device).unsqueeze(1)
-    live = arc_rows.unsqueeze(0) > t_col
-    row = torch.where(live, arc_row0.unsqueeze(0) + t_col, torch.zeros_like(t_col))
-    per_frame = g.scores + bscores.reshape(-1).index_select(
-        0, (row * ncols + g.col).reshape(-1)).view(t_max, g.src.numel())
-    per_frame.masked_fill_(~live, NEG_INF)
-    del row, live
+    per_frame = _arc_frame_scores(g, a_fsas, bscores, rows_a, row0_a, t_max)
 
     start, final = g.info["start"], g.info["final"]
     nonempty = final >= 0
