@@ -16,7 +16,11 @@ passes, random_paths' steps, the best-path trace) run on numpy views of the tens
 ~3-5 us per torch op. Profile of one 100-frame lattice (5k arcs) before that: the tropical
 forward (100 levels x 3 ops) was ~40 % of ``shortest_path``; the log forward and backward
 passes (100 levels x 4 ops, one a ``logsumexp``), building their padded tables, and the
-sampling steps (100 x ~10 ops) ~80 % of ``random_paths``.
+sampling steps (100 x ~10 ops) ~80 % of ``random_paths``. Where both log passes are needed
+(arc posteriors, random_paths' cdf), one numpy loop does both (:func:`_forward_backward`,
+half the calls; faster than the torch passes up to 100 lattices). The sampler's steps take
+~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
+resolution).
 
 Example::
 
