@@ -16,7 +16,11 @@ passes, random_paths' steps, the best-path trace) run on numpy views of the tens
 ~3-5 us per torch op. Profile of one 100-frame lattice (5k arcs) before that: the tropical
 forward (100 levels x 3 ops) was ~40 % of ``shortest_path``; the log forward and backward
 passes (100 levels x 4 ops, one a ``logsumexp``), building their padded tables, and the
-sampling steps (100 x ~10 ops) ~80 % of ``random_paths``.
+sampling steps (100 x ~10 ops) ~80 % of ``random_paths``. Where both log passes are needed
+(arc posteriors, random_paths' cdf), one numpy loop does both (:func:`_forward_backward`,
+half the calls; faster than the torch passes up to 100 lattices). The sampler's steps take
+~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
+resolution).
 
 Example::
 
@@ -59,12 +63,20 @@ NUMPY_LOOPS = True
 # (random_paths on 100-frame lattices: numpy faster at 245 arcs per level, torch at 490); a
 # max costs numpy ~3 ns per arc, so the tropical loops stay in numpy up to big levels
 _NUMPY_MAX_ARCS_PER_LEVEL = {False: 4096, True: 320}
+# forward and backward log passes in one numpy loop (:func:`_numpy_both_passes`) beat the
+# torch padded passes (with their set-up) at every lattice batch measured: 19 against 30-40
+# ms at 20 lattices (1,000 arcs per level), 80 against 85-90 ms at 100 (5,000 per level)
+_NUMPY_MAX_ARCS_PER_LEVEL_BOTH = 8192
 
 
-def _numpy_loops(fsa: Fsa, t: torch.Tensor, log_semiring: bool = False) -> bool:
+def _numpy_loops(fsa: Fsa, t: torch.Tensor, log_semiring: bool = False,
+                 limit: int | None = None) -> bool:
+    """Whether the level loops over ``fsa`` run in numpy: CPU and at most ``limit`` (default
+    :data:`_NUMPY_MAX_ARCS_PER_LEVEL` of the semiring) arcs per level on average."""
     if not (NUMPY_LOOPS and t.device.type == "cpu"):
         return False
-    limit = _NUMPY_MAX_ARCS_PER_LEVEL[log_semiring]
+    if limit is None:
+        limit = _NUMPY_MAX_ARCS_PER_LEVEL[log_semiring]
     return fsa.num_arcs <= limit * max(state_levels(fsa)["num_levels"], 1)
 
 
@@ -344,6 +356,24 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     return out
 
 
+def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward scores by :func:`.cpu_loops.forward_backward_push` (CPU): one
+    loop over the levels for both (views of one ``[2 * num_states]`` tensor)."""
+    info = fsa.arc_info()
+    lv = state_levels(fsa)
+    n = int(info["state_fsa"].numel())
+    out = torch.full((2 * n,), NEG_INF, dtype=scores.dtype)
+    nonempty = info["num_states"] > 0
+    out[info["start"][nonempty]] = 0.0
+    out[info["final"][nonempty] + n] = 0.0
+    np_ = cpu_loops.as_numpy
+    grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
+    cpu_loops.forward_backward_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
+                                    np_(grouped), lv["out_splits"], log_semiring)
+    return out[:n], out[n:]
+
+
 def _out_parts(fsa: Fsa) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     """``out_src`` / ``out_dst`` split into one view per non-empty source level (cached):
     one split call instead of two slicing ops per level and pass."""
@@ -486,6 +516,18 @@ def _cached_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: b
     return out
 
 
+def _forward_backward(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_forward` and :func:`_backward` (cached); where both are missing and the
+    levels run in numpy, computed in one loop (:func:`_numpy_both_passes`)."""
+    keys = [("_pass", scores.dtype, log_semiring, backward) for backward in (False, True)]
+    if not any(k in fsa._cache for k in keys) and _numpy_loops(
+            fsa, scores, log_semiring, _NUMPY_MAX_ARCS_PER_LEVEL_BOTH):
+        fsa._cache[keys[0]], fsa._cache[keys[1]] = _numpy_both_passes(
+            fsa, scores.detach(), log_semiring)
+    return _forward(fsa, scores, log_semiring), _backward(fsa, scores, log_semiring)
+
+
 def _forward(fsa: Fsa, scores: torch.Tensor, log_semiring: bool) -> torch.Tensor:
     return _cached_pass(fsa, scores, log_semiring, backward=False)
 
@@ -581,7 +623,12 @@ def get_tot_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> tor
     indicator (tropical).
     """
     info = fsa.arc_info()
-    alpha = get_forward_scores(fsa, use_double_scores, log_semiring)
+    scores = _scores(fsa, use_double_scores)
+    if scores.requires_grad and torch.is_grad_enabled():
+        alpha = _ForwardScores.apply(scores, fsa, log_semiring)
+    else:
+        # no graph to build: the cached pass itself (indexing below copies it)
+        alpha = _forward(fsa, scores, log_semiring)
     final = info["final"]
     ok = final >= 0
     if alpha.numel() == 0:  # every FSA is empty; keep the autograd graph all the same
@@ -601,8 +648,7 @@ def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch
         beta = get_backward_scores(fsa, use_double_scores, log_semiring)
         tot = get_tot_scores(fsa, use_double_scores, log_semiring)
     else:
-        alpha = _forward(fsa, scores, log_semiring)
-        beta = _backward(fsa, scores, log_semiring)
+        alpha, beta = _forward_backward(fsa, scores, log_semiring)
         tot = get_tot_scores(fsa, use_double_scores, log_semiring)
     t = tot.index_select(0, info["fsa"])
     post = alpha.index_select(0, info["src"]) + scores + beta.index_select(0, info["dst"]) - t
@@ -779,12 +825,29 @@ def _sample_numpy(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Te
         width_ext = np.concatenate([width_np, np.zeros(1, dtype=width_np.dtype)])
         width_ext[~(width_ext > 0)] = np.inf
         arcs, lengths = cpu_loops.sample_padded(table, base, cdf_ext, width_ext,
-                                                np.append(dst, n), p_np, cur_np, max_steps)
+                                                np.append(dst, n), p_np, cur_np,
+                                                _step_words(fsas, deg, lanes, max_steps))
     else:
         first_arc = np.append(np.where(deg > 0, first, num_arcs), num_arcs)
         arcs, lengths = cpu_loops.sample_by_search(src, dst, cdf_np, width_np, first_arc, p_np,
                                                    cur_np, max_steps)
     return torch.from_numpy(arcs), torch.from_numpy(lengths)
+
+
+def _step_words(fsas: Fsa, deg: np.ndarray, lanes: int, max_steps: int) -> list[int]:
+    """Words of 8 lanes that :func:`.cpu_loops.sample_padded` compares at each step: in a
+    graded FsaVec whose start states have level 0, the paths of step ``t`` are in level
+    ``t``, so that level's largest out-degree decides; else every step takes all ``lanes``."""
+    graded = graded_levels(fsas)
+    info = fsas.arc_info()
+    starts = info["start"][info["num_states"] > 0]
+    if graded is None or bool(graded.index_select(0, starts).any()):
+        return [lanes // cpu_loops.LANES] * max_steps
+    per_level = np.ones(max_steps, dtype=np.int64)
+    level = cpu_loops.as_numpy(graded)
+    inner = level < max_steps  # the last level's states (final states) take no step
+    np.maximum.at(per_level, level[inner], np.maximum(-(-deg[inner] // cpu_loops.LANES), 1))
+    return per_level.tolist()
 
 
 def _sample_padded(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,

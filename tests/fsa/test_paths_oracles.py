@@ -1,0 +1,108 @@
+"""The path algorithms' CPU code paths against brute force (main environment): total
+scores and arc posteriors against enumeration of all successful paths, in both semirings,
+for the forward and backward passes in one numpy loop and in one loop each; sampled paths
+of lattices whose start state is not a root against the FSAs' successful paths."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+
+from icefall_lite import fsa as F
+from icefall_lite.fsa import paths
+from tests.fsa.lattices import lattice_text
+from tests.fsa.path_cases import cdf_walks, mixed_lattices, start_not_root_lattice
+from tests.fsa.test_fsa_oracles import enumerate_paths
+
+
+def _vec(lattices):
+    return F.create_fsa_vec([F.Fsa.from_str(lattice_text(a, n)) for a, n in lattices])
+
+
+def _expected(arcs, num_states, scores, log_semiring):
+    """(total score, per-arc posterior) over the successful paths, path sums left to right
+    in Python floats; posteriors -inf for arcs on no successful path."""
+    sums = {}
+    for path in enumerate_paths(arcs, num_states):
+        total = 0.0
+        for a in path:
+            total += scores[a]
+        sums[tuple(path)] = total
+    if not sums:
+        return -math.inf, [-math.inf] * len(arcs)
+
+    def combine(values):
+        if not log_semiring:
+            return max(values)
+        top = max(values)
+        return top + math.log(sum(math.exp(v - top) for v in values))
+
+    tot = combine(list(sums.values()))
+    post = []
+    for a in range(len(arcs)):
+        through = [v for p, v in sums.items() if a in p]
+        post.append(combine(through) - tot if through else -math.inf)
+    return tot, post
+
+
+@pytest.mark.parametrize("merged", [True, False])
+@pytest.mark.parametrize("log_semiring", [True, False])
+def test_tot_scores_and_arc_posteriors_equal_enumeration(merged, log_semiring, monkeypatch):
+    if not merged:
+        monkeypatch.setattr(paths, "_NUMPY_MAX_ARCS_PER_LEVEL_BOTH", -1)
+    for seed in range(4):
+        lattices = mixed_lattices(seed, start_not_root=True)
+        vec = _vec(lattices)
+        post = vec.get_arc_post(use_double_scores=True, log_semiring=log_semiring).tolist()
+        tot = vec.get_tot_scores(use_double_scores=True, log_semiring=log_semiring).tolist()
+        scores = vec.scores.to(torch.float64).tolist()
+        offset = 0
+        for i, (arcs, n) in enumerate(lattices):
+            want_tot, want_post = _expected(arcs, n, scores[offset:offset + len(arcs)],
+                                            log_semiring)
+            if log_semiring:
+                assert tot[i] == pytest.approx(want_tot, rel=1e-12, abs=1e-12)
+            else:  # a max of left-to-right sums, as the forward pass adds them: exact
+                assert tot[i] == want_tot
+            assert post[offset:offset + len(arcs)] == pytest.approx(want_post, rel=1e-9,
+                                                                    abs=1e-9)
+            offset += len(arcs)
+
+
+@pytest.mark.parametrize("log_semiring", [True, False])
+def test_one_loop_for_both_passes_equals_the_two_passes_bit_for_bit(log_semiring):
+    for seed in range(4):
+        vec = _vec(mixed_lattices(seed, start_not_root=True))
+        scores = paths._scores(vec, True)
+        both = paths._numpy_both_passes(vec, scores, log_semiring)
+        fwd = paths._numpy_pass(vec, scores, log_semiring, backward=False)
+        bwd = paths._numpy_pass(vec, scores, log_semiring, backward=True)
+        assert torch.equal(both[0], fwd) and torch.equal(both[1], bwd)
+
+
+def test_random_paths_of_start_not_root_lattices_follow_the_cdf():
+    """The start state in level 1 and a 12-arc state after it: the sampler must compare
+    both of that state's 8-lane words at step 1 (per-level word counts would give one);
+    every path equals the plain-Python walk, and is a successful path."""
+    alone = [[start_not_root_lattice(random.Random(seed))] for seed in range(4)]
+    for lattices in alone + [mixed_lattices(seed, start_not_root=True) for seed in range(4)]:
+        vec = _vec(lattices)
+        sampled = F.random_paths(vec, use_double_scores=True, num_paths=20).tolist()
+        info = vec.arc_info()
+        src, dst = info["src"].tolist(), info["dst"].tolist()
+        cdf = paths.get_arc_cdf(vec, True).tolist()
+        tot = vec.get_tot_scores(use_double_scores=True, log_semiring=True)
+        offset = 0
+        for i, (arcs, n) in enumerate(lattices):
+            found = {tuple(p) for p in enumerate_paths(arcs, n)}
+            assert len(sampled[i]) == (20 if found else 0)
+            assert bool(torch.isfinite(tot[i])) == bool(found)
+            if found:
+                assert sampled[i] == cdf_walks(src, dst, cdf, int(info["start"][i]),
+                                               int(info["final"][i]), 20)
+            for path in sampled[i]:
+                assert tuple(a - offset for a in path) in found
+            offset += len(arcs)
