@@ -306,7 +306,7 @@ class _FirstArrival:
                           torch.arange(first_pos.numel(), device=keys.device))
         ids = table.index_select(0, keys)
         table.index_fill_(0, pk, self.big)  # reset what this frame touched
-        return torch.where(ids == self.big, torch.full_like(ids, -1), ids), first_pos
+        return ids.masked_fill_(ids == self.big, -1), first_pos
 
     @staticmethod
     def _by_unique(keys: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -426,8 +426,10 @@ class _SparseStep:
         g = self.g
         self.arc, self.src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
         self.seq = cur.seq.index_select(0, self.src)
-        row = self.b_rows[:-1].index_select(0, self.seq) + t
-        self.ll = self.bflat.index_select(0, row * self.ncols + g.col.index_select(0, self.arc)) \
+        # where each state's row of frame t starts in the flat scores, spread to its arcs
+        base = (self.b_rows[:-1].index_select(0, cur.seq) + t) * self.ncols
+        self.ll = self.bflat.index_select(0, base.index_select(0, self.src)
+                                          + g.col.index_select(0, self.arc)) \
             + g.scores.index_select(0, self.arc)
         end = cur.fwd.index_select(0, self.src) + self.ll
         best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
