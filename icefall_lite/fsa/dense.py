@@ -48,12 +48,13 @@ class DenseFsaVec:
         src_row = (seq.to(device) * t_max + start.to(device)).index_select(0, owner) + pos
         src_row = torch.where(is_final, torch.zeros_like(src_row), src_row)
         frames = log_probs.reshape(-1, c).index_select(0, src_row)
+        # a final row's label columns are -inf (filled in place: a few rows, not a pass)
+        frames.index_fill_(0, is_final.nonzero().squeeze(1), float("-inf"))
         _check_nan(frames.detach(), owner, supervision_segments)
         neg_inf = torch.tensor(float("-inf"), dtype=log_probs.dtype, device=device)
         zero = torch.zeros((), dtype=log_probs.dtype, device=device)
-        body = torch.where(is_final.unsqueeze(1), neg_inf, frames)
         col0 = torch.where(is_final, zero, neg_inf).unsqueeze(1)
-        self.scores = torch.cat([col0, body], dim=1)
+        self.scores = torch.cat([col0, frames], dim=1)
         self.row_splits = row_splits.to(torch.int32)
         self._duration = dur.to(torch.int32).cpu()
 
