@@ -127,13 +127,15 @@ step_summary() {
     --lang-dirs "$@"
 }
 
-# HLG = H o LG (the CTC topology composed with LG) in each given lang dir
+# HLG = H o LG (the CTC topology composed with LG) in each given lang dir; rebuilt when LG.pt
+# changes (another G)
 step_hlg() {
-  local lang_dir
+  local lang_dir record
   for lang_dir in "$@"; do
-    if ! is_done "$lang_dir/.HLG.done"; then
+    record=$(step_record step=HLG -- "$lang_dir/LG.pt")
+    if ! is_done "$lang_dir/.HLG.done" "$record"; then
       lang_tool compile_hlg --lang-dir "$lang_dir"
-      mark_done "$lang_dir/.HLG.done"
+      mark_done "$lang_dir/.HLG.done" "$record"
     fi
   done
 }

@@ -2,7 +2,7 @@
 # yesno (OpenSLR 1: 60 utterances of 8 Hebrew "yes"/"no" words, 8 kHz): data preparation.
 #
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-mel-bins N]
-#                    [--vocab-size N] [--sil-piece 0|1]
+#                    [--vocab-size N] [--sil-piece 0|1] [--phone-g 1gram|uniform]
 #
 #   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker; read only);
 #                 a directory that does not exist is an error
@@ -20,6 +20,10 @@
 #                 between words, and the CTC head's targets leave it out. 0: plain words
 #                 (RESULTS.md, Run 3 and "A pause token between words").
 #   A phone lang dir (YES→Y, NO→N, as icefall's yesno recipe) is built too.
+#   --phone-g     the phone lang dir's G (tdnn/ decodes with its HLG): 1gram (default) the
+#                 1-gram estimated from the training transcripts (with an <unk> path, as the BPE
+#                 lang dir's); uniform: icefall's yesno G, YES, NO and </s> equally likely and
+#                 no <unk> (RESULTS.md, tdnn/)
 #
 # Stages (outputs under data/; finished steps leave .done markers recording their inputs, so a
 # rerun is a no-op, and a rerun with other inputs, e.g. another --dl-dir, rebuilds what changed):
@@ -41,12 +45,15 @@ download=0
 num_workers=1
 num_mel_bins=23
 sil_piece=1
+phone_g=1gram
 option_names=(dl_dir download stage stop_stage vocab_size lm_order on_error num_workers
-  num_mel_bins sil_piece)
+  num_mel_bins sil_piece phone_g)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
 require_dl_dir 0 1
+[[ $phone_g == 1gram || $phone_g == uniform ]] \
+  || die "--phone-g must be 1gram or uniform (got '$phone_g')"
 
 corpus=yesno
 manifests=data/manifests
@@ -56,6 +63,12 @@ lang_bpe=data/lang_bpe_$vocab_size
 lang_phone=data/lang_phone
 g_name=G_${lm_order}_gram
 arpa=data/lm/$g_name.arpa
+phone_g_name=$g_name
+phone_arpa=$arpa
+if [[ $phone_g == uniform ]]; then
+  phone_g_name=G_uniform
+  phone_arpa=data/lm/$phone_g_name.arpa
+fi
 log "dl_dir: $dl_dir; stages $stage to $stop_stage"
 
 if stage_enabled 0; then
@@ -95,12 +108,27 @@ fi
 if stage_enabled 6; then
   log "Stage 6: ${lm_order}-gram LM from the training transcripts"
   step_ngram $transcript "$lm_order" "$arpa"
+  if [[ $phone_g == uniform ]]; then
+    # icefall's yesno G: the two words and the sentence end equally likely, no <unk>
+    cat > "$phone_arpa" <<'EOF'
+\data\
+ngram 1=4
+
+\1-grams:
+-99.0000000	<s>
+-0.4771213	</s>
+-0.4771213	NO
+-0.4771213	YES
+
+\end\
+EOF
+  fi
 fi
 
 if stage_enabled 7; then
   log "Stage 7: G and LG"
   step_g_lg "$lang_bpe" "$arpa" "$g_name"
-  step_g_lg $lang_phone "$arpa" "$g_name"
+  step_g_lg $lang_phone "$phone_arpa" "$phone_g_name"
 fi
 
 if stage_enabled 8; then
