@@ -24,13 +24,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from icefall_lite.fsa import paths
 from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.fsa import Fsa
 from icefall_lite.fsa.intersect_dense import intersect_dense
+from icefall_lite.fsa.paths import get_tot_scores
 
 Reduction = Literal["none", "mean", "sum"]
-NEG_INF = float("-inf")
 
 
 class CtcLoss(nn.Module):
@@ -57,52 +56,14 @@ class CtcLoss(nn.Module):
                                   frame_idx_name="frame_idx" if delay_penalty > 0 else None)
         if delay_penalty > 0.0:
             _add_delay_penalty(lattice, dense_fsa_vec, delay_penalty)
-        scores = lattice.scores.to(torch.float64 if self.use_double_scores else torch.float32)
-        tot = _LogTotScores.apply(scores, lattice)
+        tot = get_tot_scores(lattice, use_double_scores=self.use_double_scores,
+                             log_semiring=True)
         loss = (-1 * tot).to(torch.float32)
         if self.reduction == "none":
             return loss
         if self.reduction == "sum":
             return loss.sum()
         return (loss / target_lengths).mean()
-
-
-class _LogTotScores(torch.autograd.Function):
-    """Log-semiring total score of each lattice (``[num_fsas]``, -inf without a path), with
-    the gradient w.r.t. the arc scores written as the arc posteriors ``exp(alpha[src] +
-    score + beta[dst] - tot)`` (what k2's backward computes): one backward-score pass in
-    place of back-propagating through the forward pass level by level."""
-
-    @staticmethod
-    def forward(ctx, scores: torch.Tensor, lattice: Fsa) -> torch.Tensor:
-        info = lattice.arc_info()
-        final = info["final"]
-        alpha = paths._forward(lattice, scores, True)
-        if alpha.numel() == 0:
-            tot = torch.full(final.shape, NEG_INF, dtype=scores.dtype, device=scores.device)
-        else:
-            tot = torch.where(final >= 0, alpha[final.clamp(min=0)],
-                              torch.full(final.shape, NEG_INF, dtype=scores.dtype,
-                                         device=scores.device))
-        ctx.lattice = lattice
-        ctx.save_for_backward(scores, alpha, tot)
-        return tot
-
-    @staticmethod
-    def backward(ctx, grad_tot: torch.Tensor) -> tuple[torch.Tensor, None]:
-        scores, alpha, tot = ctx.saved_tensors
-        lattice = ctx.lattice
-        if scores.numel() == 0:
-            return torch.zeros_like(scores), None
-        info = lattice.arc_info()
-        beta = paths._backward(lattice, scores, True)
-        arc_tot = tot.index_select(0, info["fsa"])
-        post = torch.exp(alpha.index_select(0, info["src"]) + scores
-                         + beta.index_select(0, info["dst"]) - arc_tot)
-        # arcs of a lattice without a path (or off every path) get no gradient
-        post = torch.where(torch.isfinite(arc_tot) & torch.isfinite(post), post,
-                           torch.zeros_like(post))
-        return post * grad_tot.index_select(0, info["fsa"]), None
 
 
 def _add_delay_penalty(lattice: Fsa, dense: DenseFsaVec, delay_penalty: float) -> None:

@@ -622,20 +622,57 @@ def get_tot_scores(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> tor
     Its gradient w.r.t. ``fsa.scores`` is the arc posteriors (log) or the best path
     indicator (tropical).
     """
-    info = fsa.arc_info()
     scores = _scores(fsa, use_double_scores)
     if scores.requires_grad and torch.is_grad_enabled():
+        if log_semiring:
+            return _LogTotScores.apply(scores, fsa)
         alpha = _ForwardScores.apply(scores, fsa, log_semiring)
+        if alpha.numel() == 0:  # every FSA is empty; keep the autograd graph all the same
+            return alpha.sum() * 0 + _tot_of_alpha(fsa, alpha)
     else:
         # no graph to build: the cached pass itself (indexing below copies it)
         alpha = _forward(fsa, scores, log_semiring)
-    final = info["final"]
-    ok = final >= 0
-    if alpha.numel() == 0:  # every FSA is empty; keep the autograd graph all the same
-        return alpha.sum() * 0 + torch.full(final.shape, NEG_INF, dtype=alpha.dtype,
-                                            device=alpha.device)
+    return _tot_of_alpha(fsa, alpha)
+
+
+def _tot_of_alpha(fsa: Fsa, alpha: torch.Tensor) -> torch.Tensor:
+    """Each FSA's forward score of its final state; -inf for FSAs without states."""
+    final = fsa.arc_info()["final"]
+    if alpha.numel() == 0:
+        return torch.full(final.shape, NEG_INF, dtype=alpha.dtype, device=alpha.device)
     tot = alpha[final.clamp(min=0)]
-    return torch.where(ok, tot, torch.full_like(tot, NEG_INF))
+    return torch.where(final >= 0, tot, torch.full_like(tot, NEG_INF))
+
+
+class _LogTotScores(torch.autograd.Function):
+    """Log-semiring total scores with their gradient w.r.t. the arc scores written as the
+    arc posteriors ``exp(alpha[src] + score + beta[dst] - tot)`` (what k2's backward
+    computes): one backward-score pass, in place of back-propagating through the forward
+    pass level by level."""
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor, fsa: Fsa) -> torch.Tensor:
+        alpha = _forward(fsa, scores, True)
+        tot = _tot_of_alpha(fsa, alpha)
+        ctx.fsa = fsa
+        ctx.save_for_backward(scores, alpha, tot)
+        return tot
+
+    @staticmethod
+    def backward(ctx, grad_tot: torch.Tensor) -> tuple[torch.Tensor, None]:
+        scores, alpha, tot = ctx.saved_tensors
+        fsa = ctx.fsa
+        if scores.numel() == 0:
+            return torch.zeros_like(scores), None
+        info = fsa.arc_info()
+        beta = _backward(fsa, scores, True)
+        arc_tot = tot.index_select(0, info["fsa"])
+        post = torch.exp(alpha.index_select(0, info["src"]) + scores
+                         + beta.index_select(0, info["dst"]) - arc_tot)
+        # arcs of an FSA without a path (or off every path) get no gradient
+        post = torch.where(torch.isfinite(arc_tot) & torch.isfinite(post), post,
+                           torch.zeros_like(post))
+        return post * grad_tot.index_select(0, info["fsa"]), None
 
 
 def get_arc_post(fsa: Fsa, use_double_scores: bool, log_semiring: bool) -> torch.Tensor:
