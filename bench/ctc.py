@@ -36,6 +36,7 @@ from timing import best_seconds, time_interleaved
 from icefall_lite.fsa.fsa import load_fsa_dict
 from icefall_lite.k2 import builtin
 from icefall_lite.lang.lexicon import read_lexicon
+from icefall_lite.lang.symbol_table import SymbolTable, max_token_id
 
 
 def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool, seed: int,
@@ -68,15 +69,12 @@ def make_inputs(num_utts: int, frames: int, vocab: int, tokens: int, flat: bool,
 
 def lang_inputs(lang_dir: Path) -> tuple[dict, int, list[list[int]]]:
     """(the HLG's Fsa dict, the number of classes, each lexicon word's token ids)."""
-    ids = {}
-    for line in (lang_dir / "tokens.txt").read_text(encoding="utf-8").splitlines():
-        sym, i = line.split()
-        ids[sym] = int(i)
-    vocab = 1 + max(i for sym, i in ids.items() if not sym.startswith("#"))
-    words = [[ids[t] for t in toks] for w, toks in read_lexicon(lang_dir / "lexicon.txt")
+    tokens = SymbolTable.from_file(lang_dir / "tokens.txt")
+    words = [[tokens[t] for t in toks] for w, toks in read_lexicon(lang_dir / "lexicon.txt")
              if not w.startswith("<")]
     hlg = load_fsa_dict(lang_dir / "HLG.pt")
-    return {k: v for k, v in hlg.items() if k in ("arcs", "aux_labels")}, vocab, words
+    return ({k: v for k, v in hlg.items() if k in ("arcs", "aux_labels")},
+            1 + max_token_id(tokens), words)
 
 
 def jobs(k2, lp, segs, transcripts, vocab: int, hlg: dict | None = None

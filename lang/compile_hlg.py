@@ -21,14 +21,8 @@ import torch
 from icefall_lite import k2
 from icefall_lite.lang.cli import run_tool
 from icefall_lite.lang.files import require_file
-from icefall_lite.lang.symbol_table import SymbolTable, is_disambig_symbol
+from icefall_lite.lang.symbol_table import SymbolTable, max_token_id
 from icefall_lite.utils.logging import setup_logging
-
-
-def max_token_id(tokens: SymbolTable) -> int:
-    """The largest id of a real token (disambiguation symbols excluded)."""
-    ids = [tokens[s] for s in tokens.symbols if not is_disambig_symbol(s)]
-    return max(ids)
 
 
 def compile_hlg(lg, max_token: int, modified: bool = False):

@@ -34,7 +34,7 @@ from icefall_lite.lang.files import read_text_lines, require_file
 
 Symbol = TypeVar("Symbol", bound=Hashable)
 
-__all__ = ["SymbolTable", "is_disambig_symbol"]
+__all__ = ["SymbolTable", "is_disambig_symbol", "max_token_id"]
 
 
 # repr=False as k2: a large table's repr would flood a notebook
@@ -211,3 +211,8 @@ class SymbolTable(Generic[Symbol]):
 def is_disambig_symbol(symbol: str) -> bool:
     """``#0``, ``#1``, ... are disambiguation symbols."""
     return symbol.startswith("#") and symbol[1:].isdigit()
+
+
+def max_token_id(tokens: SymbolTable) -> int:
+    """The largest id of a real token (disambiguation symbols excluded)."""
+    return max(tokens[s] for s in tokens.symbols if not is_disambig_symbol(s))
