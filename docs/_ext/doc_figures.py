@@ -241,6 +241,7 @@ def trained_setup() -> Setup | None:
         return None
     import sentencepiece
 
+    from icefall_lite.fsa.fsa import load_fsa_dict
     from icefall_lite.lang.symbol_table import SymbolTable
 
     model = torch.jit.load(str(model_path), map_location="cpu").eval()
@@ -258,7 +259,7 @@ def trained_setup() -> Setup | None:
     with torch.no_grad():
         enc, enc_lens = model.encoder(feats.unsqueeze(0), torch.tensor([feats.shape[0]]))
     sp = sentencepiece.SentencePieceProcessor(model_file=str(lang / "bpe.model"))
-    LG = k2().Fsa.from_dict(torch.load(lang / "LG.pt", map_location="cpu"))
+    LG = k2().Fsa.from_dict(load_fsa_dict(lang / "LG.pt"))  # tensors only: no code can run
     note = (f"{feat_note} Model: the AN4 recipe's trained model "
             f"({model_path.relative_to(ROOT)}, vocabulary {vocab_size}; LG from "
             f"{lang.relative_to(ROOT)}).")
