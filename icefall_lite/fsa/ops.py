@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from icefall_lite.fsa import properties as props
@@ -70,10 +72,11 @@ def _renumber(fsa: Fsa, new_of_old: torch.Tensor, keep_arc: torch.Tensor,
     info = fsa.arc_info()
     arcs = keep_arc.nonzero().squeeze(1)
     new_src = new_of_old[info["src"][arcs]]
-    order = torch.sort(new_src, stable=True)[1]
-    arcs = arcs[order]
-    out = _rebuild(fsa, num_states, new_of_old[info["src"][arcs]],
-                   new_of_old[info["dst"][arcs]], fsa.arcs.values()[arcs, 2], arcs)
+    if new_src.numel() > 1 and not bool((new_src[1:] >= new_src[:-1]).all()):
+        order = torch.sort(new_src, stable=True)[1]
+        arcs, new_src = arcs[order], new_src[order]
+    out = _rebuild(fsa, num_states, new_src, new_of_old[info["dst"][arcs]],
+                   fsa.arcs.values()[arcs, 2], arcs)
     return out, arcs
 
 
@@ -87,13 +90,18 @@ def top_sort(fsa: Fsa) -> Fsa:
     level[finals] = state_levels(fsa)["num_levels"]
     n = level.numel()
     state_fsa = info["state_fsa"]
-    key = (state_fsa * (state_levels(fsa)["num_levels"] + 1) + level) * (n + 1) + \
-        torch.arange(n, device=level.device)
-    order = torch.sort(key)[1]
+    key = state_fsa * (state_levels(fsa)["num_levels"] + 1) + level
+    if n < 2 or bool((key[1:] >= key[:-1]).all()):
+        return _rebuild(fsa, info["num_states"], info["src"], info["dst"],
+                        fsa.arcs.values()[:, 2], torch.arange(fsa.num_arcs, device=fsa.device))
+    order = torch.sort(key, stable=True)[1]  # ties keep the old state order
     new_of_old = torch.empty_like(order)
     new_of_old[order] = torch.arange(n, device=order.device)
-    keep = torch.ones(fsa.num_arcs, dtype=torch.bool, device=fsa.device)
-    out, _ = _renumber(fsa, new_of_old, keep, info["num_states"])
+    # the arcs leave the states in their new order, each state's arcs in their old order
+    splits = fsa.as_vec_shape().row_splits_long(2)
+    arcs, _ = expand_ranges(splits[order], splits[order + 1] - splits[order])
+    out = _rebuild(fsa, info["num_states"], new_of_old[info["src"][arcs]],
+                   new_of_old[info["dst"][arcs]], fsa.arcs.values()[arcs, 2], arcs)
     return out
 
 
@@ -102,12 +110,18 @@ def _reach(num_states: int, start_states: torch.Tensor, splits: torch.Tensor,
     """States reachable from ``start_states`` following arcs grouped per state by ``splits``
     over ``order`` (``nxt[arc]`` is the state an arc leads to)."""
     seen = torch.zeros(num_states, dtype=torch.bool, device=splits.device)
+    # slot[s]: a position of s in the candidate list; duplicates are dropped by keeping the
+    # candidates whose position the scatter kept (linear time, where unique would sort)
+    slot = torch.empty(num_states, dtype=torch.int64, device=splits.device)
     frontier = start_states
     seen[frontier] = True
     while frontier.numel() > 0:
         arcs, _ = expand_ranges(splits[frontier], splits[frontier + 1] - splits[frontier])
-        cand = torch.unique(nxt[order[arcs]])
-        frontier = cand[~seen[cand]]
+        cand = nxt[order[arcs]]
+        cand = cand[~seen[cand]]
+        positions = torch.arange(cand.numel(), device=cand.device)
+        slot[cand] = positions
+        frontier = cand[slot[cand] == positions]
         seen[frontier] = True
     return seen
 
@@ -158,25 +172,68 @@ def add_epsilon_self_loops(fsa: Fsa, ret_arc_map: bool = False
     is_final = torch.zeros(n, dtype=torch.bool, device=device)
     nonempty = info["num_states"] > 0
     is_final[info["final"][nonempty]] = True
-    loop_states = (~is_final).nonzero().squeeze(1)
-    # each state's loop goes first: sort key (state, 0 for loop / 1 + arc index)
-    src = torch.cat([loop_states, info["src"]])
-    dst = torch.cat([loop_states, info["dst"]])
-    arc_map = torch.cat([torch.full_like(loop_states, -1),
-                         torch.arange(fsa.num_arcs, device=device)])
-    labels = torch.cat([torch.zeros_like(loop_states), fsa.arcs.values()[:, 2].long()])
-    key = src * (fsa.num_arcs + 1) + (arc_map + 1)
-    order = torch.sort(key)[1]
-    out = _rebuild(fsa, info["num_states"], src[order], dst[order], labels[order],
-                   arc_map[order])
-    return (out, arc_map[order].to(torch.int32)) if ret_arc_map else out
+    has_loop = (~is_final).to(torch.int64)
+    loops_before = torch.cumsum(has_loop, 0) - has_loop  # loops of the states before s
+    # each state's loop goes first, then its arcs in their order (the arcs are by state)
+    src_arc = info["src"]
+    out_arc = torch.arange(fsa.num_arcs, device=device) + loops_before[src_arc] + \
+        has_loop[src_arc]
+    loop_states = has_loop.nonzero().squeeze(1)
+    out_loop = fsa.as_vec_shape().row_splits_long(2)[loop_states] + loops_before[loop_states]
+    total = fsa.num_arcs + loop_states.numel()
+    src = torch.empty(total, dtype=torch.int64, device=device)
+    src[out_loop], src[out_arc] = loop_states, src_arc
+    dst = torch.empty_like(src)
+    dst[out_loop], dst[out_arc] = loop_states, info["dst"]
+    labels = torch.zeros_like(src)
+    labels[out_arc] = fsa.arcs.values()[:, 2].long()
+    arc_map = torch.full_like(src, -1)
+    arc_map[out_arc] = torch.arange(fsa.num_arcs, device=device)
+    out = _rebuild(fsa, info["num_states"], src, dst, labels, arc_map)
+    return (out, arc_map.to(torch.int32)) if ret_arc_map else out
 
 
 def _to_ragged_labels(labels, device) -> RaggedTensor:
     if isinstance(labels, RaggedTensor):
         return labels
-    return RaggedTensor([list(x) for x in labels], dtype=torch.int32,
-                        device=device if device is not None else "cpu")
+    device = device if device is not None else "cpu"
+    if all(isinstance(x, (list, tuple)) for x in labels):  # the common case, flattened at once
+        sizes = torch.tensor([len(x) for x in labels], dtype=torch.int64)
+        values = torch.tensor(list(itertools.chain.from_iterable(labels)), dtype=torch.int32)
+        return RaggedTensor(RaggedShape([splits_from_sizes(sizes).to(device)]),
+                            values.to(device))
+    return RaggedTensor([list(x) for x in labels], dtype=torch.int32, device=device)
+
+
+def _linear_fsas(rag: RaggedTensor, self_loops: bool, single: bool) -> Fsa:
+    """Linear FSAs of the rows of a 2-axis ragged tensor of labels, built in place: FSA ``f``
+    with ``L`` labels has states ``0 .. L + 1``, state ``i < L`` an arc with label ``i`` to
+    ``i + 1``, state ``L`` the final arc (-1) to ``L + 1``; with ``self_loops`` every state but
+    the final one has an epsilon self-loop before its arc (``add_epsilon_self_loops``'s order).
+    Scores 0."""
+    lens = rag.shape.row_splits_long(1).diff()
+    device = lens.device
+    per_state = 2 if self_loops else 1
+    num_arcs = (lens + 1) * per_state
+    j, owner = expand_ranges(torch.zeros_like(num_arcs), num_arcs)  # arc within its FSA
+    state = j // per_state
+    is_arc = j % 2 == 1 if self_loops else torch.ones_like(j, dtype=torch.bool)
+    values = rag.values.to(torch.int64)
+    pos = rag.shape.row_splits_long(1)[:-1][owner] + state
+    labels = torch.full_like(j, -1)
+    has_label = state < lens[owner]
+    if values.numel():
+        labels = torch.where(has_label, values[pos.clamp(max=values.numel() - 1)], labels)
+    labels = torch.where(is_arc, labels, torch.zeros_like(labels))
+    dst = state + is_arc.to(torch.int64)
+    splits1 = splits_from_sizes(lens + 2)
+    arcs_per_state = torch.full((int(splits1[-1]),), per_state, dtype=torch.int64, device=device)
+    arcs_per_state[splits1[1:] - 1] = 0  # the final states
+    splits2 = splits_from_sizes(arcs_per_state)
+    shape = RaggedShape([splits2]) if single else RaggedShape([splits1, splits2])
+    scores = torch.zeros(j.numel(), dtype=torch.float32, device=device)
+    return Fsa._from_parts(shape, state.to(torch.int32), dst.to(torch.int32),
+                           labels.to(torch.int32), scores)
 
 
 def linear_fsa(labels: list[int] | list[list[int]] | RaggedTensor,
@@ -190,22 +247,7 @@ def linear_fsa(labels: list[int] | list[list[int]] | RaggedTensor,
     rag = _to_ragged_labels(labels, device)
     if rag.num_axes != 2:
         raise ValueError("linear_fsa: labels must have 2 axes")
-    lens = rag.shape.row_splits_long(1).diff()
-    num_states = lens + 2
-    splits1 = splits_from_sizes(num_states)
-    dev = rag.device
-    # arcs: the labels then a final -1 arc, per FSA
-    arc_lens = lens + 1
-    idx, owner = expand_ranges(torch.zeros_like(arc_lens), arc_lens)
-    src = splits1[:-1][owner] + idx
-    lab_pos = rag.shape.row_splits_long(1)[:-1][owner] + idx
-    is_last = idx == lens[owner]
-    vals = rag.values.long()
-    labels_t = torch.where(is_last, torch.full_like(idx, -1),
-                           vals[lab_pos.clamp(max=max(vals.numel() - 1, 0))]
-                           if vals.numel() else torch.full_like(idx, -1))
-    scores = torch.zeros(idx.numel(), dtype=torch.float32, device=dev)
-    return make_fsa(num_states, src, src + 1, labels_t.to(torch.int32), scores, single=single)
+    return _linear_fsas(rag, self_loops=False, single=single)
 
 
 def linear_fsa_with_self_loops(fsas: Fsa) -> Fsa:
@@ -215,8 +257,7 @@ def linear_fsa_with_self_loops(fsas: Fsa) -> Fsa:
     labels = fsas.arcs.values()[:, 2]
     splits = splits_from_row_ids(info["fsa"], info["num_states"].numel())
     rag = RaggedTensor(RaggedShape([splits]), labels).remove_values_leq(0)
-    out = add_epsilon_self_loops(linear_fsa(rag))
-    return out[0] if fsas.arcs.num_axes() == 2 else out
+    return _linear_fsas(rag, self_loops=True, single=fsas.arcs.num_axes() == 2)
 
 
 def trivial_graph(max_token: int, device: str | torch.device | None = None) -> Fsa:
