@@ -44,28 +44,30 @@ class CtcTrainingGraphCompiler:
       words: the word table; words of a transcript that it lacks become ``oov``.
       max_token_id: the largest token id (blank 0 included in the model's classes
         ``0..max_token_id``).
-      oov: the word standing for unknown words (must be in ``words``).
+      oov: the word standing for unknown words (must be in ``words``); None: a transcript
+        word missing from ``words`` is an error (a lang dir without ``<unk>``).
     """
 
-    def __init__(self, L, words: SymbolTable, max_token_id: int, oov: str = "<unk>",
+    def __init__(self, L, words: SymbolTable, max_token_id: int, oov: str | None = "<unk>",
                  device: str | torch.device = "cpu"):
-        if oov not in words:
+        if oov is not None and oov not in words:
             raise ValueError(f"the OOV word {oov!r} is not in the word table")
         top = int(L.labels.max()) if L.num_arcs else 0
         if top > max_token_id:
             raise ValueError(f"L has token id {top} but the tokens end at {max_token_id}")
         self.words = words
-        self.oov_id = words[oov]
+        self.oov_id = words[oov] if oov is not None else None
         self.device = torch.device(device)
         self.k2 = namespace_of(L)
         self.L_inv = self.k2.arc_sort(self.k2.invert(L.to(self.device)))
         self.H = self.k2.ctc_topo(max_token_id, modified=False, device=self.device)
 
     @classmethod
-    def from_lang_dir(cls, lang_dir: str | Path, oov: str = "<unk>",
+    def from_lang_dir(cls, lang_dir: str | Path, oov: str | None = "<unk>",
                       device: str | torch.device = "cpu") -> CtcTrainingGraphCompiler:
         """The compiler of a lang dir: its ``L.pt``, ``words.txt`` and ``tokens.txt`` (the
-        largest token id that is not a disambiguation symbol ``#k``)."""
+        largest token id that is not a disambiguation symbol ``#k``). ``oov=None`` for a lang
+        dir without an OOV word (``prepare_lang --unk-phone none``)."""
         lang_dir = Path(lang_dir)
         tokens = SymbolTable.from_file(require_file(lang_dir / "tokens.txt", "token table"))
         words = SymbolTable.from_file(require_file(lang_dir / "words.txt", "word table"))
@@ -77,6 +79,11 @@ class CtcTrainingGraphCompiler:
 
     def word_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """The word ids of each transcript (unknown words -> the OOV id)."""
+        if self.oov_id is None:
+            missing = sorted({w for text in texts for w in text.split() if w not in self.words})
+            if missing:
+                raise ValueError(f"words {missing} are not in the word table, and it has no "
+                                 "OOV word to map them to")
         return [[self.words[w] if w in self.words else self.oov_id for w in text.split()]
                 for text in texts]
 

@@ -72,12 +72,15 @@ def prepare_lang(
     dictionary: str | Path | None = None,
     bpe_model: str | Path | None = None,
     sil_prob: float = 0.5,
+    unk_phone: str | None = UNK_PHONE,
 ) -> LangInfo:
     """Write a lang directory's tables, lexicons and L graphs (see the module doc).
 
     Words come from ``transcript`` (and all of ``dictionary`` when given); with a dictionary,
     a transcript word it lacks is logged as ``file:line: word``, listed in ``oov.txt`` and
-    mapped to ``<unk>``.
+    mapped to ``<unk>``. ``unk_phone`` (phone lexicons): the token ``<unk>`` is pronounced
+    with; None: no ``<unk>`` word and no such token (icefall's yesno lang dir), and a transcript
+    word missing from the dictionary is an error.
     """
     if dictionary is None and bpe_model is None:
         raise ValueError("prepare_lang needs a pronunciation dictionary (--lexicon) or a "
@@ -99,11 +102,18 @@ def prepare_lang(
         base_tokens = [pieces[i] for i in pieces.ids]
         word_symbols = ["<eps>", UNK, *words, *SENTENCE_SYMBOLS]
     else:
-        lexicon = [(SIL_WORD, [SIL_PHONE]), (UNK, [UNK_PHONE])]
+        if unk_phone is None and transcript_words.oov:
+            file, line, word = transcript_words.oov[0]
+            raise ValueError(f"{file}:{line}: {word!r} is not in {dictionary}, and the lang "
+                             f"dir has no <unk> to map it to ({len(transcript_words.oov)} "
+                             "such occurrences)")
+        unk = [(UNK, [unk_phone])] if unk_phone is not None else []
+        lexicon = [(SIL_WORD, [SIL_PHONE]), *unk]
         lexicon += [(w, p) for w, p in pronunciations if w not in _SPECIAL_WORDS]
-        phones = sorted({p for _, ps in lexicon for p in ps} - {SIL_PHONE, UNK_PHONE})
-        base_tokens = ["<eps>", SIL_PHONE, UNK_PHONE, *phones]
-        word_symbols = ["<eps>", SIL_WORD, UNK, *words, *SENTENCE_SYMBOLS]
+        specials = [SIL_PHONE] + ([unk_phone] if unk_phone not in (None, SIL_PHONE) else [])
+        phones = sorted({p for _, ps in lexicon for p in ps} - set(specials))
+        base_tokens = ["<eps>", *specials, *phones]
+        word_symbols = ["<eps>", SIL_WORD, *(UNK for _ in unk), *words, *SENTENCE_SYMBOLS]
 
     lexicon_disambig, max_disambig = add_disambig_symbols(lexicon)
     token_table = SymbolTable.from_symbols(

@@ -91,3 +91,39 @@ def test_a_lang_dir_without_L_is_an_error_naming_the_file(phone_lang, tmp_path):
         (tmp_path / name).write_text((phone_lang / name).read_text())
     with pytest.raises(FileNotFoundError, match="L.pt"):
         CtcTrainingGraphCompiler.from_lang_dir(tmp_path)
+
+
+def _lang_without_unk(tmp_path, transcript: str):
+    from lang_helpers import TOY_DICT, load_cli
+    (tmp_path / "toy.dic").write_text(TOY_DICT)
+    (tmp_path / "transcript.txt").write_text(transcript)
+    load_cli("prepare_lang").main(["--lang-dir", str(tmp_path), "--transcript",
+                                   str(tmp_path / "transcript.txt"), "--lexicon",
+                                   str(tmp_path / "toy.dic"), "--unk-phone", "none"])
+    return tmp_path
+
+
+def test_a_lang_dir_without_unk_has_no_spn_and_its_graphs_sum_over_the_choices(tmp_path):
+    """``--unk-phone none`` (icefall's yesno lang dir): no ``<unk>`` word, no SPN token; the
+    training graphs are those of the same pronunciations and silences (brute-force oracle)."""
+    lang = _lang_without_unk(tmp_path, "A AB B\nB A\n")
+    tokens = SymbolTable.from_file(lang / "tokens.txt")
+    assert [tokens[i] for i in range(6)] == ["<eps>", "SIL", "AH", "B", "EY", "IY"]
+    assert "<unk>" not in SymbolTable.from_file(lang / "words.txt")
+    assert "<unk>" not in (lang / "lexicon.txt").read_text()
+    compiler = CtcTrainingGraphCompiler.from_lang_dir(lang, oov=None)
+    texts, frames = ["A AB B", "B"], 12
+    torch.manual_seed(1)
+    log_probs = torch.randn(len(texts), frames, 6).log_softmax(-1)
+    segments = torch.tensor([[i, 0, frames] for i in range(len(texts))], dtype=torch.int32)
+    got = -k2.ctc_loss(compiler.compile(texts), k2.DenseFsaVec(log_probs, segments),
+                       output_beam=1000, reduction="none", use_double_scores=True)
+    want = [brute_force_log_prob(t.split(), tokens, log_probs[i]) for i, t in enumerate(texts)]
+    assert got.tolist() == pytest.approx(want, abs=1e-4)
+    with pytest.raises(ValueError, match=r"\['C'\] are not in the word table"):
+        compiler.compile(["C A"])
+
+
+def test_a_lang_dir_without_unk_rejects_a_word_missing_from_the_dictionary(tmp_path):
+    with pytest.raises(ValueError, match=r"transcript.txt:2: 'C' is not in .*toy.dic"):
+        _lang_without_unk(tmp_path, "A B\nC A\n")

@@ -27,10 +27,10 @@ from tests.recipe.test_recipe_yesno_run import _independent_errors, _recipe_copy
 
 TDNN_DIR = Path(__file__).resolve().parents[2] / "egs" / "yesno" / "ASR" / "tdnn"
 
-#: At most 2 errors in 240 words: the defaults (seed 42, three restarts, one thread) measured
-#: 1 / 240, icefall's figure (egs/yesno/ASR/RESULTS.md), twice. Seed 2 measured 1 too, seed 1
-#: 6: the bound is for the default seed.
-MAX_ERRORS = 2
+#: At most 4 errors in 240 words: the defaults (lang dir without <unk>, seed 42, three restarts,
+#: one thread) measured 2 / 240; seeds 1, 2, 3, 4 and 5 gave 1, 2, 4, 1 and 2
+#: (egs/yesno/ASR/RESULTS.md, "Without <unk>"). One of the 240 words is not in its recording.
+MAX_ERRORS = 4
 
 
 @pytest.mark.slow
@@ -135,7 +135,8 @@ def _hlg_words(lang_dir: Path) -> set[str]:
 def test_prepare_phone_g_uniform_is_icefalls_g_and_switching_back_rebuilds_hlg(tmp_path):
     """``prepare.sh --phone-g uniform``: the phone lang dir's G is YES, NO and </s> at 1/3
     each (cost ln 3) with no ``<unk>``, and so is its HLG; ``--phone-g 1gram`` afterwards
-    rebuilds G, LG and HLG from the estimated 1-gram, whose HLG reads ``<unk>`` too."""
+    rebuilds G, LG and HLG from the estimated 1-gram (no ``<unk>`` in the default lang dir);
+    ``--phone-unk SPN`` rebuilds the lang dir with ``<unk>`` (SPN), which HLG then reads."""
     recipe = _recipe_copy(tmp_path)
     local = recipe / "data" / "local"
     local.mkdir(parents=True)
@@ -156,8 +157,15 @@ def test_prepare_phone_g_uniform_is_icefalls_g_and_switching_back_rebuilds_hlg(t
     assert _hlg_words(lang) == {"YES", "NO"}
     prepare("--stage", "6", "--phone-g", "1gram")
     arcs, _ = _g_arcs(lang, "G_1_gram")
+    assert {w for w, _ in arcs} == {"YES", "NO"}  # the default lang dir has no <unk>
+    assert _hlg_words(lang) == {"YES", "NO"}
+    assert (lang / "tokens.txt").read_text().split()[:8] == \
+        ["<eps>", "0", "SIL", "1", "N", "2", "Y", "3"]
+    prepare("--stage", "5", "--phone-g", "1gram", "--phone-unk", "SPN")
+    arcs, _ = _g_arcs(lang, "G_1_gram")
     assert {w for w, _ in arcs} == {"YES", "NO", "<unk>"}
     assert _hlg_words(lang) == {"YES", "NO", "<unk>"}
+    assert "SPN" in (lang / "tokens.txt").read_text().split()
     bad = subprocess.run(["bash", str(recipe / "prepare.sh"), "--stage", "6", "--phone-g", "2"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode != 0 and "--phone-g must be 1gram or uniform" in bad.stderr

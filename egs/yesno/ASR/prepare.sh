@@ -3,6 +3,7 @@
 #
 # Usage: ./prepare.sh [--dl-dir DIR] [--stage N] [--stop-stage N] [--num-mel-bins N]
 #                    [--vocab-size N] [--sil-piece 0|1] [--phone-g 1gram|uniform]
+#                    [--phone-unk none|SPN]
 #
 #   --dl-dir      download root holding waves_yesno/ (with lhotse's .completed marker; read only);
 #                 a directory that does not exist is an error
@@ -21,9 +22,13 @@
 #                 (RESULTS.md, Run 3 and "A pause token between words").
 #   A phone lang dir (YES→Y, NO→N, as icefall's yesno recipe) is built too.
 #   --phone-g     the phone lang dir's G (tdnn/ decodes with its HLG): 1gram (default) the
-#                 1-gram estimated from the training transcripts (with an <unk> path, as the BPE
-#                 lang dir's); uniform: icefall's yesno G, YES, NO and </s> equally likely and
+#                 1-gram estimated from the training transcripts (with an <unk> path when the
+#                 lang dir has <unk>: --phone-unk SPN); uniform: icefall's yesno G, YES, NO and </s> equally likely and
 #                 no <unk> (RESULTS.md, tdnn/)
+#   --phone-unk   the phone lang dir's <unk>: none (default, icefall's yesno lang dir: tokens
+#                 SIL, N, Y only; G's <unk> entry is skipped) or SPN (a <unk> word pronounced
+#                 with an SPN token, as the phone lang dirs of other corpora). Chosen on dev:
+#                 with SPN one seed in five fails (RESULTS.md, tdnn/)
 #
 # Stages (outputs under data/; finished steps leave .done markers recording their inputs, so a
 # rerun is a no-op, and a rerun with other inputs, e.g. another --dl-dir, rebuilds what changed):
@@ -46,14 +51,17 @@ num_workers=1
 num_mel_bins=23
 sil_piece=1
 phone_g=1gram
+phone_unk=none
 option_names=(dl_dir download stage stop_stage vocab_size lm_order on_error num_workers
-  num_mel_bins sil_piece phone_g)
+  num_mel_bins sil_piece phone_g phone_unk)
 . ../../shared/prepare_lib.sh
 . ../../shared/prepare_steps.sh
 parse_options "$@"
 require_dl_dir 0 1
 [[ $phone_g == 1gram || $phone_g == uniform ]] \
   || die "--phone-g must be 1gram or uniform (got '$phone_g')"
+[[ $phone_unk == none || $phone_unk == SPN ]] \
+  || die "--phone-unk must be none or SPN (got '$phone_unk')"
 
 corpus=yesno
 manifests=data/manifests
@@ -102,7 +110,7 @@ if stage_enabled 5; then
   step_lang "$lang_bpe" $transcript --bpe-model "$lang_bpe/bpe.model"
   mkdir -p "$(dirname $lexicon)"
   [[ -f $lexicon ]] || printf 'NO N\nYES Y\n' > $lexicon
-  step_lang $lang_phone $transcript --lexicon $lexicon
+  step_lang $lang_phone $transcript --lexicon $lexicon --unk-phone "$phone_unk"
 fi
 
 if stage_enabled 6; then

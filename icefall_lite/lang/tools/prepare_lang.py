@@ -33,6 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
                         help="sentencepiece model: spell words by its pieces (BPE lexicon)")
     parser.add_argument("--sil-prob", type=float, default=0.5,
                         help="probability of optional silence after a word (phone lexicons)")
+    parser.add_argument("--unk-phone", default="SPN",
+                        help="phone lexicons: the token <unk> is pronounced with ('none': no "
+                        "<unk> word and no such token; an out-of-dictionary word is an error)")
     return parser
 
 
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --lexicon (phone lexicon) or --bpe-model (BPE lexicon)")
     setup_logging()
     info = prepare_lang(args.lang_dir, args.transcript, dictionary=args.lexicon,
-                        bpe_model=args.bpe_model, sil_prob=args.sil_prob)
+                        bpe_model=args.bpe_model, sil_prob=args.sil_prob,
+                        unk_phone=None if args.unk_phone == "none" else args.unk_phone)
     logging.info(f"{args.lang_dir}: vocabulary {info.num_words} words, {info.num_tokens} tokens, "
                  f"{len(info.oov)} out-of-dictionary word occurrences mapped to <unk>")
 

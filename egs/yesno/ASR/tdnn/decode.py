@@ -67,14 +67,16 @@ def main(argv: list[str] | None = None) -> float:
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="dev: the 6 training utterances that train.py --dev 1 holds out")
+    p.add_argument("--lang-dir", type=Path, default=LANG_DIR,
+                   help="the phone lang dir the model was trained with (its HLG.pt decodes)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # the model and the lattices are tiny: more threads only add synchronisation (8x slower
     # on a loaded 2-core machine)
     torch.set_num_threads(1)
-    lexicon = Lexicon()
-    model, frames = averaged_model(args.exp_dir, args.epoch, args.avg)
-    hlg = load_fsa(require_file(LANG_DIR / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
+    lexicon = Lexicon(args.lang_dir)
+    model, frames = averaged_model(args.exp_dir, args.epoch, args.avg, args.lang_dir)
+    hlg = load_fsa(require_file(args.lang_dir / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
     data = data_module()
     results = []
     for batch in data.test_dataloaders(load_split(data, args.split, True)):

@@ -67,6 +67,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "--restart-epochs epochs each and continue the one with the lowest training "
                    "loss (1: a single run)")
     p.add_argument("--restart-epochs", type=int, default=5)
+    p.add_argument("--lang-dir", type=Path, default=LANG_DIR,
+                   help="phone lang dir: the tokens, and L for the training graphs")
     return p
 
 
@@ -117,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     # the model and the lattices are tiny: more threads only add synchronisation (8x slower
     # on a loaded 2-core machine)
     torch.set_num_threads(1)
-    lexicon = Lexicon()
-    compiler = CtcTrainingGraphCompiler.from_lang_dir(LANG_DIR)
+    lexicon = Lexicon(args.lang_dir)
+    # a lang dir built with prepare_lang --unk-phone none has no <unk> (icefall's yesno)
+    compiler = CtcTrainingGraphCompiler.from_lang_dir(
+        args.lang_dir, oov="<unk>" if "<unk>" in lexicon.words else None)
     args.exp_dir.mkdir(parents=True, exist_ok=True)
 
     def checkpoint(model: Tdnn, epoch: int) -> dict:
