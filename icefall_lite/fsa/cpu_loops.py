@@ -270,11 +270,15 @@ def graded_depths(src: np.ndarray, dst: np.ndarray, num_states: int) -> np.ndarr
     anc = np.full(n + 1, n, dtype=np.int64)
     anc[dst] = src
     depth = (anc != n).astype(np.int64)
+    # every pointer has reached the sentinel (the largest value) when the smallest has
     for _ in range(max(n, 1).bit_length() + 1):
-        if bool((anc == n).all()):
+        if anc.min() == n:
             level = depth[:n]
-            if src.size and not bool((level.take(dst) == level.take(src) + 1).all()):
-                return None
+            if src.size:
+                diff = level.take(dst)
+                diff -= level.take(src)
+                if not (diff == 1).all():
+                    return None
             return level
         depth += depth.take(anc)
         anc = anc.take(anc)
