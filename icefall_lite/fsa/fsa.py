@@ -220,7 +220,7 @@ def check_arcs(src, dst, labels, arc_fsa, num_states) -> None:
 #: they stay valid when ``scores`` or ``labels`` are assigned (:mod:`.paths`' levels among
 #: them); every other entry is dropped then
 STRUCTURE_CACHE_KEYS = frozenset({
-    "_arc_info", "_graded", "_levels", "_level_rank", "_in_levels", "_out_parts",
+    "_arc_info", "_graded", "_levels", "_level_rank", "_in_levels", "_out_parts", "_lanes",
     ("_padded", False), ("_padded", True)})
 
 

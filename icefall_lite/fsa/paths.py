@@ -826,8 +826,68 @@ def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
 # --------------------------------------------------------------------------------------------
 # random paths
 # --------------------------------------------------------------------------------------------
+def _lanes_numpy(fsa: Fsa, scores: torch.Tensor) -> bool:
+    """Whether random_paths and get_arc_cdf run on :func:`.cpu_loops.lane_layout`'s tables:
+    CPU, both log passes in one numpy loop, and out-degrees even enough to pad (the table
+    costs at most 4x the arcs plus :data:`_PAD_SLACK` entries)."""
+    return _numpy_loops(fsa, scores, True, _NUMPY_MAX_ARCS_PER_LEVEL_BOTH) and bool(
+        _lane_structure(fsa))
+
+
+def _lane_structure(fsa: Fsa) -> dict[str, object]:
+    """:func:`.cpu_loops.lane_layout` of ``fsa`` plus the sampler's words per step
+    (:func:`_step_words`), or an empty dict where the out-degrees are too skewed to pad;
+    structure only, cached."""
+    cached = fsa._cache.get("_lanes")
+    if cached is None:
+        info = fsa.arc_info()
+        np_ = cpu_loops.as_numpy
+        splits2 = np_(fsa.as_vec_shape().row_splits_long(2))
+        deg = np.diff(splits2)
+        words = cpu_loops.padded_width(deg)
+        cached = {}
+        if (deg.size + 1) * words <= 4 * fsa.num_arcs + _PAD_SLACK:
+            cached = cpu_loops.lane_layout(np_(info["src"]), splits2)
+            cached["step_words"] = _step_words(fsa, deg, words,
+                                               max(state_levels(fsa)["num_levels"] - 1, 0))
+        fsa._cache["_lanes"] = cached
+    return cached
+
+
+def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`.cpu_loops.lane_cdf`'s table, the total log score of each FSA), from the log
+    arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
+    key = ("_lane_cdf", use_double_scores)
+    cached = fsa._cache.get(key)
+    if cached is None:
+        info = fsa.arc_info()
+        np_ = cpu_loops.as_numpy
+        scores = _scores(fsa, use_double_scores).detach()
+        alpha, beta = (np_(t) for t in _forward_backward(fsa, scores, True))
+        final = np_(info["final"])
+        tot = np.full(final.size, -np.inf, dtype=alpha.dtype)
+        has_final = final >= 0
+        tot[has_final] = alpha.take(final[has_final])
+        t = tot.take(np_(info["fsa"]))
+        post = alpha.take(np_(info["src"]))
+        post += np_(scores)
+        post += beta.take(np_(info["dst"]))
+        with np.errstate(invalid="ignore"):  # -inf - -inf on arcs off every path
+            post -= t
+        if not (np.abs(tot) < np.inf).all():
+            post[~(np.abs(t) < np.inf)] = -np.inf
+        cached = (cpu_loops.lane_cdf(post, _lane_structure(fsa)), tot)
+        fsa._cache[key] = cached
+    return cached
+
+
 def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
-    """Exclusive cumulative sum of each state's normalised leaving-arc probabilities."""
+    """Exclusive cumulative sum of each state's normalised leaving-arc probabilities (on
+    CPU as k2 computes it: :func:`.cpu_loops.lane_cdf`)."""
+    if NUMPY_LOOPS and fsa.device.type == "cpu" and _lanes_numpy(
+            fsa, _scores(fsa, use_double_scores)):
+        (_, lo, _), _ = _lane_cdf(fsa, use_double_scores)
+        return torch.from_numpy(lo)
     info = fsa.arc_info()
     post = get_arc_post(fsa, use_double_scores, True)
     src = info["src"]
@@ -855,6 +915,9 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     info = fsas.arc_info()
     dtype = torch.float64 if use_double_scores else torch.float32
     device = fsas.device
+    if NUMPY_LOOPS and device.type == "cpu" and _lanes_numpy(
+            fsas, _scores(fsas, use_double_scores)):
+        return _random_paths_lanes(fsas, use_double_scores, num_paths)
     with torch.no_grad():
         cdf = get_arc_cdf(fsas, use_double_scores).to(dtype)
         tot = get_tot_scores(fsas, use_double_scores, True).detach()
@@ -885,6 +948,33 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
                                                info["final"][path_fsa])
     shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
     return RaggedTensor(shape, arcs.to(torch.int32))
+
+
+def _random_paths_lanes(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTensor:
+    """random_paths on CPU, all in numpy: k2's cdf (:func:`_lane_cdf`) and the sampler
+    over its table (:func:`.cpu_loops.sample_lanes`)."""
+    info = fsas.arc_info()
+    np_ = cpu_loops.as_numpy
+    with torch.no_grad():
+        cdf, tot = _lane_cdf(fsas, use_double_scores)
+    lanes = _lane_structure(fsas)
+    paths_per_fsa = np.where(np.abs(tot) < np.inf, num_paths, 0)
+    num_fsas = tot.size
+    path_fsa = np.repeat(np.arange(num_fsas), paths_per_fsa)
+    path_splits = np.zeros(num_fsas + 1, dtype=np.int64)
+    np.cumsum(paths_per_fsa, out=path_splits[1:])
+    # k2: p = (0.5 + i) / num_paths for path i of an FSA
+    p = np.arange(path_fsa.size, dtype=cdf[1].dtype)
+    p -= path_splits[:-1].take(path_fsa)
+    p += 0.5
+    p /= num_paths
+    arcs, lengths = cpu_loops.sample_lanes(cdf, lanes, np_(info["dst"]), p,
+                                           np_(info["start"]).take(path_fsa),
+                                           lanes["step_words"])
+    splits2 = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=splits2[1:])
+    shape = RaggedShape([torch.from_numpy(path_splits), torch.from_numpy(splits2)])
+    return RaggedTensor(shape, torch.from_numpy(arcs.astype(np.int32)))
 
 
 def _sample_numpy(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,
@@ -924,11 +1014,12 @@ def _step_words(fsas: Fsa, deg: np.ndarray, lanes: int, max_steps: int) -> list[
     ``t``, so that level's largest out-degree decides; else every step takes all ``lanes``."""
     graded = graded_levels(fsas)
     info = fsas.arc_info()
-    starts = info["start"][info["num_states"] > 0]
-    if graded is None or bool(graded.index_select(0, starts).any()):
+    np_ = cpu_loops.as_numpy
+    starts = np_(info["start"])[np_(info["num_states"]) > 0]
+    if graded is None or np_(graded).take(starts).any():
         return [lanes // cpu_loops.LANES] * max_steps
     per_level = np.ones(max_steps, dtype=np.int64)
-    level = cpu_loops.as_numpy(graded)
+    level = np_(graded)
     inner = level < max_steps  # the last level's states (final states) take no step
     np.maximum.at(per_level, level[inner], np.maximum(-(-deg[inner] // cpu_loops.LANES), 1))
     return per_level.tolist()
