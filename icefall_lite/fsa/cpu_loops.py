@@ -335,25 +335,30 @@ def sample_lanes(cdf: tuple[np.ndarray, np.ndarray, np.ndarray], layout: dict[st
     steps = np.empty((max_steps, num_paths), dtype=np.int64)
     sentinel_state = rows - 1
     done = max_steps
+    # the loop's names bound once (each lookup costs ~50 ns, ~20 per step)
+    less_equal, multiply, right_shift, add = np.less_equal, np.multiply, np.right_shift, np.add
+    take0, take_base, take_pair, take_dst = words[0].take, base.take, pair.take, dst_ext.take
+    count_i = count.view(np.int64)
+    shape = (num_paths, LANES)
     for step, num_words in enumerate(step_words):
         if step % 16 == 15 and bool((cur == sentinel_state).all()):
             done = step
             break
-        p_col = p.repeat(LANES).reshape(num_paths, LANES)
-        np.less_equal(words[0].take(cur, 0), p_col, out=cmp)
-        np.multiply(cmp64, byte_sum, out=count)
-        np.right_shift(count, top_byte, out=count)
+        p_col = p.repeat(LANES).reshape(shape)
+        less_equal(take0(cur, 0), p_col, out=cmp)
+        multiply(cmp64, byte_sum, out=count)
+        right_shift(count, top_byte, out=count)
         for w in range(1, num_words):
-            np.less_equal(words[w].take(cur, 0), p_col, out=cmp)
-            np.multiply(cmp64, byte_sum, out=more)
-            np.right_shift(more, top_byte, out=more)
+            less_equal(words[w].take(cur, 0), p_col, out=cmp)
+            multiply(cmp64, byte_sum, out=more)
+            right_shift(more, top_byte, out=more)
             count += more
         arc = steps[step]
-        np.add(base.take(cur), count.view(np.int64), out=arc)
-        cw = pair.take(arc)
+        add(take_base(cur), count_i, out=arc)
+        cw = take_pair(arc)
         p -= cw.real
         p /= cw.imag
-        dst_ext.take(arc, out=cur)
+        take_dst(arc, out=cur)
     return _paths_of_table(steps[:done], num_arcs)
 
 
