@@ -22,6 +22,14 @@ half the calls; faster than the torch passes up to 100 lattices). The sampler's 
 ~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
 resolution).
 
+Fixed costs on CPU (what is left of a one-lattice call besides the ~100 levels): the levels
+of a lattice vec come from ~10-25 numpy calls (:func:`_sorted_levels_numpy`: no sort, no
+torch op), random_paths' cdf is computed as k2 does (per-state sums on a lane-major table,
+:func:`.cpu_loops.lane_cdf`) and sampled from without leaving numpy, and shortest_path
+builds its linear output directly (:func:`.fsa.linear_paths_fsa`). Structure (levels,
+lane layout) is cached on the Fsa and survives assigning ``scores``/``labels``, so a lattice
+used by both random_paths and shortest_path (n-best decoding) computes it once.
+
 Example::
 
     >>> from icefall_lite.fsa import Fsa, create_fsa_vec
@@ -89,7 +97,8 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     Returns ``level`` (int64 per global state), ``num_levels``, the states grouped by level
     (``state_order``, ``state_splits``) and the arcs grouped by the level of their source
     (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order;
-    ``out_identity`` if ``out_order`` is the identity). The grouping
+    ``out_identity`` if ``out_order`` is the identity; ``sorted_states`` where levels never
+    decrease along the state numbering, so that state order is path order). The grouping
     by destination level that pull-style passes need is :func:`_in_levels`. Raises
     ValueError if some FSA has a cycle.
     """
@@ -410,13 +419,13 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     """Forward or backward scores by :func:`.cpu_loops.level_push` (CPU)."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
-    out = torch.full((int(info["state_fsa"].numel()),), NEG_INF, dtype=scores.dtype)
-    out[info["final" if backward else "start"][info["num_states"] > 0]] = 0.0
     np_ = cpu_loops.as_numpy
+    out = np.full(int(info["state_fsa"].numel()), NEG_INF, dtype=np_(scores).dtype)
+    out[np_(info["final" if backward else "start"])[np_(info["num_states"]) > 0]] = 0.0
     grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
-    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
+    cpu_loops.level_push(out, np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
                          lv["out_splits"], log_semiring, backward)
-    return out
+    return torch.from_numpy(out)
 
 
 def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
@@ -426,15 +435,16 @@ def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
     info = fsa.arc_info()
     lv = state_levels(fsa)
     n = int(info["state_fsa"].numel())
-    out = torch.full((2 * n,), NEG_INF, dtype=scores.dtype)
-    nonempty = info["num_states"] > 0
-    out[info["start"][nonempty]] = 0.0
-    out[info["final"][nonempty] + n] = 0.0
     np_ = cpu_loops.as_numpy
+    out = np.full(2 * n, NEG_INF, dtype=np_(scores).dtype)
+    nonempty = np_(info["num_states"]) > 0
+    out[np_(info["start"])[nonempty]] = 0.0
+    out[np_(info["final"])[nonempty] + n] = 0.0
     grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
-    cpu_loops.forward_backward_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
+    cpu_loops.forward_backward_push(out, np_(lv["out_src"]), np_(lv["out_dst"]),
                                     np_(grouped), lv["out_splits"], log_semiring)
-    return out[:n], out[n:]
+    out_t = torch.from_numpy(out)
+    return out_t[:n], out_t[n:]
 
 
 def _out_parts(fsa: Fsa) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
