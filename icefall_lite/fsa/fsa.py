@@ -106,7 +106,7 @@ def _arcs_from_tensor(arcs: torch.Tensor) -> RaggedArc:
         raise ValueError(f"Fsa: arcs tensor of shape {tuple(arcs.shape)} is not k2's format")
     num_fsas = int(arcs[0])
     head = 2 + 2 * (num_fsas + 1)
-    if arcs.device.type == "cpu" and arcs.numel() >= head:
+    if arcs.device.type == "cpu" and num_fsas >= 0 and arcs.numel() >= head:
         built = _vec_arcs_from_numpy(arcs, num_fsas, head)
         if built is not None:
             return built
