@@ -22,6 +22,14 @@ half the calls; faster than the torch passes up to 100 lattices). The sampler's 
 ~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
 resolution).
 
+Fixed costs on CPU (what is left of a one-lattice call besides the ~100 levels): the levels
+of a lattice vec come from ~10-25 numpy calls (:func:`_sorted_levels_numpy`: no sort, no
+torch op), random_paths' cdf is computed as k2 does (per-state sums on a lane-major table,
+:func:`.cpu_loops.lane_cdf`) and sampled from without leaving numpy, and shortest_path
+builds its linear output directly (:func:`.fsa.linear_paths_fsa`). Structure (levels,
+lane layout) is cached on the Fsa and survives assigning ``scores``/``labels``, so a lattice
+used by both random_paths and shortest_path (n-best decoding) computes it once.
+
 Example::
 
     >>> from icefall_lite.fsa import Fsa, create_fsa_vec
@@ -36,7 +44,7 @@ import numpy as np
 import torch
 
 from icefall_lite.fsa import cpu_loops
-from icefall_lite.fsa.fsa import Fsa, make_fsa, propagate_unary
+from icefall_lite.fsa.fsa import Fsa, linear_paths_fsa, make_fsa, propagate_unary
 from icefall_lite.fsa.ragged import (
     RaggedShape,
     RaggedTensor,
@@ -89,7 +97,8 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     Returns ``level`` (int64 per global state), ``num_levels``, the states grouped by level
     (``state_order``, ``state_splits``) and the arcs grouped by the level of their source
     (``out_order``, ``out_splits``, with ``out_src``/``out_dst`` in that order;
-    ``out_identity`` if ``out_order`` is the identity). The grouping
+    ``out_identity`` if ``out_order`` is the identity; ``sorted_states`` where levels never
+    decrease along the state numbering, so that state order is path order). The grouping
     by destination level that pull-style passes need is :func:`_in_levels`. Raises
     ValueError if some FSA has a cycle.
     """
@@ -101,6 +110,11 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
     device = src.device
     num_states = int(info["state_fsa"].numel())
     graded = graded_levels(fsa)
+    if graded is not None and device.type == "cpu":
+        cached = _sorted_levels_numpy(fsa, graded)
+        if cached is not None:
+            fsa._cache["_levels"] = cached
+            return cached
     if graded is not None:
         state_order, state_splits, out_order, out_splits, out_src, out_dst = _group_by_level(
             fsa, graded)
@@ -136,6 +150,64 @@ def state_levels(fsa: Fsa) -> dict[str, object]:
 
 
 _Kahn = tuple[torch.Tensor, list[int], torch.Tensor, list[int], torch.Tensor, torch.Tensor]
+
+
+def _sorted_levels_numpy(fsa: Fsa, level: torch.Tensor) -> dict[str, object] | None:
+    """:func:`state_levels`' dict, in ~10-25 numpy calls, for graded levels that never
+    decrease along each FSA's state numbering (lattices: states numbered frame by frame).
+    Then each (FSA, level) pair holds one range of states, and of arcs (those leaving the
+    range: arcs are grouped by source state), so the grouping by level is a permutation of
+    whole blocks, made by one ``repeat`` (no sort); with one FSA, or where the levels never
+    decrease at all, it is the identity. None if the levels decrease within an FSA."""
+    info = fsa.arc_info()
+    np_ = cpu_loops.as_numpy
+    lv = np_(level)
+    n = lv.size
+    num_levels = int(lv.max()) + 1 if n else 0
+    splits2 = np_(fsa.as_vec_shape().row_splits_long(2))
+    src = info["src"]
+    out = {"level": level, "num_levels": num_levels, "out_src": src, "out_dst": info["dst"],
+           "out_identity": True, "sorted_states": True}
+    if n < 2 or (lv[1:] >= lv[:-1]).all():
+        state_splits = np.searchsorted(lv, np.arange(num_levels + 1))
+        out.update(state_order=torch.from_numpy(np.arange(n)),
+                   state_splits=state_splits.tolist(),
+                   out_order=torch.from_numpy(np.arange(src.numel())),
+                   out_splits=splits2.take(state_splits).tolist())
+        return out
+    state_fsa = np_(info["state_fsa"])
+    num_fsas = int(info["num_states"].numel())
+    key = state_fsa * num_levels
+    key += lv
+    if not (key[1:] >= key[:-1]).all():
+        return None
+    # block (f, l): states block_start[f, l] .. + block_size[f, l]; taken level by level
+    block_start = np.searchsorted(key, np.arange(num_fsas * num_levels + 1))
+    state_lo = block_start[:-1].reshape(num_fsas, num_levels).T.reshape(-1)
+    state_hi = block_start[1:].reshape(num_fsas, num_levels).T.reshape(-1)
+    arc_lo, arc_hi = splits2.take(state_lo), splits2.take(state_hi)
+    state_order, state_ends = _block_permutation(state_lo, state_hi)
+    out_order, arc_ends = _block_permutation(arc_lo, arc_hi)
+    ends = np.arange(num_fsas - 1, num_fsas * num_levels, num_fsas)
+    out_order_t = torch.from_numpy(out_order)
+    out.update(state_order=torch.from_numpy(state_order),
+               state_splits=[0] + state_ends.take(ends).tolist(),
+               out_order=out_order_t, out_splits=[0] + arc_ends.take(ends).tolist(),
+               out_src=src.index_select(0, out_order_t),
+               out_dst=info["dst"].index_select(0, out_order_t), out_identity=False,
+               sorted_states=False)
+    return out
+
+
+def _block_permutation(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ranges ``lo[k]:hi[k]`` concatenated (as one index array), and the end of each in
+    it (inclusive cumulative sizes)."""
+    size = hi - lo
+    ends = np.cumsum(size)
+    total = int(ends[-1]) if ends.size else 0
+    order = np.repeat(lo - ends + size, size)
+    order += np.arange(total)
+    return order, ends
 
 
 def graded_levels(fsa: Fsa) -> torch.Tensor | None:
@@ -347,13 +419,13 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
     """Forward or backward scores by :func:`.cpu_loops.level_push` (CPU)."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
-    out = torch.full((int(info["state_fsa"].numel()),), NEG_INF, dtype=scores.dtype)
-    out[info["final" if backward else "start"][info["num_states"] > 0]] = 0.0
     np_ = cpu_loops.as_numpy
+    out = np.full(int(info["state_fsa"].numel()), NEG_INF, dtype=np_(scores).dtype)
+    out[np_(info["final" if backward else "start"])[np_(info["num_states"]) > 0]] = 0.0
     grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
-    cpu_loops.level_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
+    cpu_loops.level_push(out, np_(lv["out_src"]), np_(lv["out_dst"]), np_(grouped),
                          lv["out_splits"], log_semiring, backward)
-    return out
+    return torch.from_numpy(out)
 
 
 def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
@@ -363,15 +435,16 @@ def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
     info = fsa.arc_info()
     lv = state_levels(fsa)
     n = int(info["state_fsa"].numel())
-    out = torch.full((2 * n,), NEG_INF, dtype=scores.dtype)
-    nonempty = info["num_states"] > 0
-    out[info["start"][nonempty]] = 0.0
-    out[info["final"][nonempty] + n] = 0.0
     np_ = cpu_loops.as_numpy
+    out = np.full(2 * n, NEG_INF, dtype=np_(scores).dtype)
+    nonempty = np_(info["num_states"]) > 0
+    out[np_(info["start"])[nonempty]] = 0.0
+    out[np_(info["final"])[nonempty] + n] = 0.0
     grouped = scores if lv["out_identity"] else scores.index_select(0, lv["out_order"])
-    cpu_loops.forward_backward_push(np_(out), np_(lv["out_src"]), np_(lv["out_dst"]),
+    cpu_loops.forward_backward_push(out, np_(lv["out_src"]), np_(lv["out_dst"]),
                                     np_(grouped), lv["out_splits"], log_semiring)
-    return out[:n], out[n:]
+    out_t = torch.from_numpy(out)
+    return out_t[:n], out_t[n:]
 
 
 def _out_parts(fsa: Fsa) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
@@ -706,7 +779,8 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
         scores = _scores(fsa, use_double_scores).detach()
         alpha = _forward(fsa, scores, False)
     if _numpy_loops(fsa, alpha):
-        return _trace_best_paths_cpu(fsa, scores, alpha)
+        arcs, lengths = _trace_best_paths_cpu(fsa, scores, alpha)
+        return torch.from_numpy(arcs), torch.from_numpy(lengths)
     entering = _best_entering_arcs(fsa, scores, alpha)
     final = info["final"]
     num_fsas = final.numel()
@@ -739,8 +813,9 @@ def _trace_best_paths(fsa: Fsa, use_double_scores: bool) -> tuple[torch.Tensor, 
 
 
 def _trace_best_paths_cpu(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_trace_best_paths` after the forward pass, on numpy views."""
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_trace_best_paths` after the forward pass, on numpy views (returns numpy
+    arrays)."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
     np_ = cpu_loops.as_numpy
@@ -750,19 +825,33 @@ def _trace_best_paths_cpu(fsa: Fsa, scores: torch.Tensor, alpha: torch.Tensor
     finals = finals[finals >= 0]
     finals = finals[np.abs(alpha_np.take(finals)) < np.inf]
     chain = cpu_loops.trace_back(entering, src, finals)
-    arcs = entering.take(chain)
-    on_path = arcs >= 0
-    arcs, chain = arcs[on_path], chain[on_path]
-    own = np_(info["state_fsa"]).take(chain)
-    lengths = np.bincount(own, minlength=info["final"].numel())
-    # order by FSA, then from start to final (levels increase along a path)
-    key = own * (lv["num_levels"] + 1) + np_(lv["level"]).take(chain)
-    return torch.from_numpy(arcs[np.argsort(key)]), torch.from_numpy(lengths)
+    if lv.get("sorted_states"):
+        # levels never decrease along the state numbering and increase along a path, so
+        # the state order is the order by FSA, then from start to final
+        chain.sort()
+        arcs = entering.take(chain)
+        arcs = arcs[arcs >= 0]
+        own = np_(info["fsa"]).take(arcs)
+    else:
+        arcs = entering.take(chain)
+        on_path = arcs >= 0
+        arcs, chain = arcs[on_path], chain[on_path]
+        own = np_(info["state_fsa"]).take(chain)
+        # order by FSA, then from start to final (levels increase along a path)
+        key = own * (lv["num_levels"] + 1) + np_(lv["level"]).take(chain)
+        arcs = arcs[np.argsort(key)]
+    return arcs, np.bincount(own, minlength=info["final"].numel())
 
 
 def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
     """Best (max-score) path of each FSA as a linear FSA with the input's attributes; FSAs
     without a successful path give an FSA with no states. Output has the input's axes."""
+    if NUMPY_LOOPS and fsa.device.type == "cpu":
+        with torch.no_grad():
+            scores = _scores(fsa, use_double_scores).detach()
+            alpha = _forward(fsa, scores, False)
+        if _numpy_loops(fsa, alpha):
+            return linear_paths_fsa(fsa, *_trace_best_paths_cpu(fsa, scores, alpha))
     arc_map, lengths = _trace_best_paths(fsa, use_double_scores)
     num_states = torch.where(lengths > 0, lengths + 1, torch.zeros_like(lengths))
     splits1 = splits_from_sizes(num_states)
@@ -779,8 +868,68 @@ def shortest_path(fsa: Fsa, use_double_scores: bool) -> Fsa:
 # --------------------------------------------------------------------------------------------
 # random paths
 # --------------------------------------------------------------------------------------------
+def _lanes_numpy(fsa: Fsa, scores: torch.Tensor) -> bool:
+    """Whether random_paths and get_arc_cdf run on :func:`.cpu_loops.lane_layout`'s tables:
+    CPU, both log passes in one numpy loop, and out-degrees even enough to pad (the table
+    costs at most 4x the arcs plus :data:`_PAD_SLACK` entries)."""
+    return _numpy_loops(fsa, scores, True, _NUMPY_MAX_ARCS_PER_LEVEL_BOTH) and bool(
+        _lane_structure(fsa))
+
+
+def _lane_structure(fsa: Fsa) -> dict[str, object]:
+    """:func:`.cpu_loops.lane_layout` of ``fsa`` plus the sampler's words per step
+    (:func:`_step_words`), or an empty dict where the out-degrees are too skewed to pad;
+    structure only, cached."""
+    cached = fsa._cache.get("_lanes")
+    if cached is None:
+        info = fsa.arc_info()
+        np_ = cpu_loops.as_numpy
+        splits2 = np_(fsa.as_vec_shape().row_splits_long(2))
+        deg = np.diff(splits2)
+        words = cpu_loops.padded_width(deg)
+        cached = {}
+        if (deg.size + 1) * words <= 4 * fsa.num_arcs + _PAD_SLACK:
+            cached = cpu_loops.lane_layout(np_(info["src"]), splits2)
+            cached["step_words"] = _step_words(fsa, deg, words,
+                                               max(state_levels(fsa)["num_levels"] - 1, 0))
+        fsa._cache["_lanes"] = cached
+    return cached
+
+
+def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`.cpu_loops.lane_cdf`'s table, the total log score of each FSA), from the log
+    arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
+    key = ("_lane_cdf", use_double_scores)
+    cached = fsa._cache.get(key)
+    if cached is None:
+        info = fsa.arc_info()
+        np_ = cpu_loops.as_numpy
+        scores = _scores(fsa, use_double_scores).detach()
+        alpha, beta = (np_(t) for t in _forward_backward(fsa, scores, True))
+        final = np_(info["final"])
+        tot = np.full(final.size, -np.inf, dtype=alpha.dtype)
+        has_final = final >= 0
+        tot[has_final] = alpha.take(final[has_final])
+        t = tot.take(np_(info["fsa"]))
+        post = alpha.take(np_(info["src"]))
+        post += np_(scores)
+        post += beta.take(np_(info["dst"]))
+        with np.errstate(invalid="ignore"):  # -inf - -inf on arcs off every path
+            post -= t
+        if not (np.abs(tot) < np.inf).all():
+            post[~(np.abs(t) < np.inf)] = -np.inf
+        cached = (cpu_loops.lane_cdf(post, _lane_structure(fsa)), tot)
+        fsa._cache[key] = cached
+    return cached
+
+
 def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
-    """Exclusive cumulative sum of each state's normalised leaving-arc probabilities."""
+    """Exclusive cumulative sum of each state's normalised leaving-arc probabilities (on
+    CPU as k2 computes it: :func:`.cpu_loops.lane_cdf`)."""
+    if NUMPY_LOOPS and fsa.device.type == "cpu" and _lanes_numpy(
+            fsa, _scores(fsa, use_double_scores)):
+        (_, lo, _), _ = _lane_cdf(fsa, use_double_scores)
+        return torch.from_numpy(lo)
     info = fsa.arc_info()
     post = get_arc_post(fsa, use_double_scores, True)
     src = info["src"]
@@ -808,6 +957,9 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
     info = fsas.arc_info()
     dtype = torch.float64 if use_double_scores else torch.float32
     device = fsas.device
+    if NUMPY_LOOPS and device.type == "cpu" and _lanes_numpy(
+            fsas, _scores(fsas, use_double_scores)):
+        return _random_paths_lanes(fsas, use_double_scores, num_paths)
     with torch.no_grad():
         cdf = get_arc_cdf(fsas, use_double_scores).to(dtype)
         tot = get_tot_scores(fsas, use_double_scores, True).detach()
@@ -838,6 +990,33 @@ def random_paths(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTe
                                                info["final"][path_fsa])
     shape = RaggedShape([splits_from_sizes(paths_per_fsa), splits_from_sizes(lengths)])
     return RaggedTensor(shape, arcs.to(torch.int32))
+
+
+def _random_paths_lanes(fsas: Fsa, use_double_scores: bool, num_paths: int) -> RaggedTensor:
+    """random_paths on CPU, all in numpy: k2's cdf (:func:`_lane_cdf`) and the sampler
+    over its table (:func:`.cpu_loops.sample_lanes`)."""
+    info = fsas.arc_info()
+    np_ = cpu_loops.as_numpy
+    with torch.no_grad():
+        cdf, tot = _lane_cdf(fsas, use_double_scores)
+    lanes = _lane_structure(fsas)
+    paths_per_fsa = np.where(np.abs(tot) < np.inf, num_paths, 0)
+    num_fsas = tot.size
+    path_fsa = np.repeat(np.arange(num_fsas), paths_per_fsa)
+    path_splits = np.zeros(num_fsas + 1, dtype=np.int64)
+    np.cumsum(paths_per_fsa, out=path_splits[1:])
+    # k2: p = (0.5 + i) / num_paths for path i of an FSA
+    p = np.arange(path_fsa.size, dtype=cdf[1].dtype)
+    p -= path_splits[:-1].take(path_fsa)
+    p += 0.5
+    p /= num_paths
+    arcs, lengths = cpu_loops.sample_lanes(cdf, lanes, np_(info["dst"]), p,
+                                           np_(info["start"]).take(path_fsa),
+                                           lanes["step_words"])
+    splits2 = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=splits2[1:])
+    shape = RaggedShape([torch.from_numpy(path_splits), torch.from_numpy(splits2)])
+    return RaggedTensor(shape, torch.from_numpy(arcs.astype(np.int32)))
 
 
 def _sample_numpy(fsas: Fsa, cdf: torch.Tensor, width: torch.Tensor, p: torch.Tensor,
@@ -877,11 +1056,12 @@ def _step_words(fsas: Fsa, deg: np.ndarray, lanes: int, max_steps: int) -> list[
     ``t``, so that level's largest out-degree decides; else every step takes all ``lanes``."""
     graded = graded_levels(fsas)
     info = fsas.arc_info()
-    starts = info["start"][info["num_states"] > 0]
-    if graded is None or bool(graded.index_select(0, starts).any()):
+    np_ = cpu_loops.as_numpy
+    starts = np_(info["start"])[np_(info["num_states"]) > 0]
+    if graded is None or np_(graded).take(starts).any():
         return [lanes // cpu_loops.LANES] * max_steps
     per_level = np.ones(max_steps, dtype=np.int64)
-    level = cpu_loops.as_numpy(graded)
+    level = np_(graded)
     inner = level < max_steps  # the last level's states (final states) take no step
     np.maximum.at(per_level, level[inner], np.maximum(-(-deg[inner] // cpu_loops.LANES), 1))
     return per_level.tolist()

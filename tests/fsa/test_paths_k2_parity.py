@@ -1,7 +1,8 @@
 """Parity with real k2 of the path algorithms' CPU code paths (k2 environment only): the
 forward and backward passes in one numpy loop, the single numpy passes and the torch
-passes, in both semirings and precisions, and random_paths' sampler with per-step word
-counts (graded vecs) and with all words (general vecs)."""
+passes, in both semirings and precisions, random_paths' sampler with per-step word counts
+(graded vecs) and with all words (general vecs), and the arc cdf it samples from against
+k2's own (``Fsa._get_arc_cdf``), to rounding."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from icefall_lite.fsa import paths
 from tests.fsa.helpers import RandomVec
-from tests.fsa.lattices import lattice_text
+from tests.fsa.lattices import lattice_text, random_lattice
 from tests.fsa.path_cases import mixed_lattices
 
 pytestmark = pytest.mark.k2
@@ -70,6 +71,23 @@ def test_random_paths_of_wide_lattices_and_general_vecs_match_k2(on_both, loops,
     on_both(check)
 
 
+@pytest.mark.parametrize("use_double", [True, False])
+def test_arc_cdf_matches_k2s_to_rounding(on_both, use_double):
+    """Per-state sums as k2 forms them, so the cdf agrees to a few ulps, also on long
+    lattices (a global running sum would lose ~1e-13 at 5k arcs)."""
+    rng = random.Random(4)
+    long_lattices = [random_lattice(rng, frames=80, width=8) for _ in range(3)]
+
+    def check(k2):
+        vecs = _inputs(k2) + [_lattice_vec(k2, long_lattices)]
+        if hasattr(vecs[0], "_get_arc_cdf"):  # real k2
+            return [v._get_arc_cdf(use_double, True).clone() for v in vecs]
+        return [paths.get_arc_cdf(v, use_double) for v in vecs]
+
+    tol = 1e-13 if use_double else 1e-6
+    on_both(check, rtol=tol, atol=tol)
+
+
 def test_the_inputs_take_the_intended_code_paths(builtin_k2):
     vecs = _inputs(builtin_k2)
     for vec in vecs[:6]:
@@ -77,4 +95,5 @@ def test_the_inputs_take_the_intended_code_paths(builtin_k2):
         assert bool((vec.arc_info()["num_states"] == 0).any())
         scores = paths._scores(vec, True)
         assert paths._numpy_loops(vec, scores, True, paths._NUMPY_MAX_ARCS_PER_LEVEL_BOTH)
+        assert paths._lanes_numpy(vec, scores)  # the cdf table and its sampler
     assert any(paths.graded_levels(v) is None for v in vecs[6:])  # Kahn's levels

@@ -1,7 +1,9 @@
 """The path algorithms' CPU code paths against brute force (main environment): total
 scores and arc posteriors against enumeration of all successful paths, in both semirings,
 for the forward and backward passes in one numpy loop and in one loop each; sampled paths
-of lattices whose start state is not a root against the FSAs' successful paths."""
+of lattices whose start state is not a root against the FSAs' successful paths; the levels
+of lattice vecs against longest-path depths; the arc cdf against k2's recipe written out
+in plain Python."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch
 
 from icefall_lite import fsa as F
 from icefall_lite.fsa import paths
-from tests.fsa.lattices import lattice_text
+from tests.fsa.lattices import lattice_text, longest_depths, random_lattice
 from tests.fsa.path_cases import cdf_walks, mixed_lattices, start_not_root_lattice
 from tests.fsa.test_fsa_oracles import enumerate_paths
 
@@ -106,3 +108,86 @@ def test_random_paths_of_start_not_root_lattices_follow_the_cdf():
             for path in sampled[i]:
                 assert tuple(a - offset for a in path) in found
             offset += len(arcs)
+
+
+def _global_arcs(lattices):
+    """(source state, destination state) of every arc of the vec, global state numbers."""
+    src, dst, offset = [], [], 0
+    for arcs, n in lattices:
+        src += [a[0] + offset for a in arcs]
+        dst += [a[1] + offset for a in arcs]
+        offset += n
+    return src, dst
+
+
+def test_levels_of_lattice_vecs_group_states_and_arcs_by_longest_path_depth():
+    """Vecs of several lattices (states numbered level by level within each): the states,
+    and the arcs by their source's level, grouped level by level, index order within a
+    level (the block permutation of the numpy grouping; one lattice alone: the identity;
+    a lattice with a state that nothing enters, a level-0 root among later levels, takes
+    the general grouping)."""
+    rng = random.Random(5)
+    vecs = [mixed_lattices(seed, start_not_root=False) for seed in range(6)]
+    vecs += [[random_lattice(rng, frames=7, width=3)]]
+    numpy_grouped = 0
+    for lattices in vecs:
+        vec = _vec(lattices)
+        lv = paths.state_levels(vec)
+        numpy_grouped += "sorted_states" in lv
+        depth = [d for arcs, n in lattices for d in longest_depths(arcs, n)]
+        src, dst = _global_arcs(lattices)
+        num_levels = max(depth) + 1
+        states = sorted(range(len(depth)), key=lambda s: (depth[s], s))
+        arcs = sorted(range(len(src)), key=lambda a: (depth[src[a]], a))
+        assert lv["num_levels"] == num_levels
+        assert lv["level"].tolist() == depth
+        assert lv["state_order"].tolist() == states
+        assert lv["out_order"].tolist() == arcs
+        assert lv["out_src"].tolist() == [src[a] for a in arcs]
+        assert lv["out_dst"].tolist() == [dst[a] for a in arcs]
+        assert lv["state_splits"] == [sum(d < lev for d in depth)
+                                      for lev in range(num_levels + 1)]
+        assert lv["out_splits"] == [sum(depth[s] < lev for s in src)
+                                    for lev in range(num_levels + 1)]
+        assert lv["out_identity"] == (arcs == list(range(len(src))))
+    assert numpy_grouped >= 4
+
+
+def _k2_cdf(src: list, post: list, num_states: int) -> list:
+    """k2's GetArcCdf in Python floats: per state the log-sum of its arcs' posteriors (one
+    by one), probabilities exp(post - sum), their exclusive sum times 1 / the total (if
+    > 0), each value lowered to the smallest later one of its state and to 1."""
+    arcs_of: dict[int, list[int]] = {}
+    for arc, state in enumerate(src):
+        arcs_of.setdefault(state, []).append(arc)
+    cdf = [0.0] * len(src)
+    for state in range(num_states):
+        own = arcs_of.get(state, [])
+        total = -math.inf
+        for a in own:
+            x, y = max(total, post[a]), min(total, post[a])
+            total = x if y == -math.inf else x + math.log1p(math.exp(y - x))
+        norm = 0.0 if total == -math.inf else total
+        run, values = 0.0, []
+        for a in own:
+            values.append(run)
+            run += math.exp(post[a] - norm)
+        inv = 1.0 / run if run > 0 else 1.0
+        values = [v * inv for v in values]
+        for k, a in enumerate(own):
+            cdf[a] = min(values[k:] + [1.0])
+    return cdf
+
+
+def test_arc_cdf_follows_k2s_recipe():
+    rng = random.Random(3)
+    vecs = [mixed_lattices(seed, start_not_root=True) for seed in range(3)]
+    vecs += [[random_lattice(rng, frames=40, width=6) for _ in range(2)]]
+    for lattices in vecs:
+        vec = _vec(lattices)
+        assert paths._lanes_numpy(vec, paths._scores(vec, True))
+        post = vec.get_arc_post(use_double_scores=True, log_semiring=True).tolist()
+        src, _ = _global_arcs(lattices)
+        want = _k2_cdf(src, post, sum(n for _, n in lattices))
+        got = paths.get_arc_cdf(vec, True).tolist()
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
