@@ -276,54 +276,6 @@ def _dynamic_cutoffs(beams: torch.Tensor, best: torch.Tensor, active: torch.Tens
     return best - new
 
 
-class _FirstArrival:
-    """Ids for the distinct keys among the passing arcs of a frame, numbered in order of
-    their first passing arc (k2 keeps the first arc that reaches a state). Keys below
-    ``size`` use one dense table (a scatter-min of positions, no sort); larger key spaces
-    fall back to ``torch.unique``."""
-
-    def __init__(self, size: int, device: torch.device):
-        self.big = torch.iinfo(torch.int64).max
-        self.table = torch.full((size,), self.big, dtype=torch.int64, device=device) \
-            if size <= _DENSE_KEYS else None
-
-    def __call__(self, keys: torch.Tensor, passing: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(id of every arc's key, -1 where no passing arc has it; position of the first
-        passing arc of each id)."""
-        pos = passing.nonzero().squeeze(1)
-        if pos.numel() == 0:
-            return torch.full_like(keys, -1), pos
-        if self.table is None:
-            return self._by_unique(keys, pos)
-        pk = keys.index_select(0, pos)
-        table = self.table
-        table.scatter_reduce_(0, pk, pos, reduce="amin")
-        # a passing arc is its key's first iff the table holds its own position
-        first_pos = pos[table.index_select(0, pk) == pos]
-        # the table now maps each new key to its id (first arrivals are in position order)
-        table.index_copy_(0, keys.index_select(0, first_pos),
-                          torch.arange(first_pos.numel(), device=keys.device))
-        ids = table.index_select(0, keys)
-        table.index_fill_(0, pk, self.big)  # reset what this frame touched
-        return ids.masked_fill_(ids == self.big, -1), first_pos
-
-    @staticmethod
-    def _by_unique(keys: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pk = keys.index_select(0, pos)
-        uniq, inv = torch.unique(pk, return_inverse=True)
-        first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64,
-                           device=keys.device)
-        first = first.scatter_reduce(0, inv, pos, reduce="amin", include_self=True)
-        first_sorted, by_first = torch.sort(first)
-        rank = torch.empty_like(by_first)
-        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
-        where = torch.searchsorted(uniq, keys).clamp(max=uniq.numel() - 1)
-        hit = uniq.index_select(0, where) == keys
-        ids = torch.where(hit, rank.index_select(0, where), torch.full_like(keys, -1))
-        return ids, first_sorted
-
-
 _DENSE_KEYS = 1 << 26  # (sequence, graph state) key spaces up to this use a dense table
 
 
@@ -364,7 +316,7 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
     frames = [_Frame(seq0, start.index_select(0, graph_of_seq.index_select(0, seq0)),
                      torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
     beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
-    step = _SparseStep(g, b_fsas, num_seqs, device)
+    step = _SparseStep(g, b_fsas, num_seqs, output_beam, device)
     tables = SharedGraphTables.build(g, num_seqs) if shared else None
     is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
     is_final_a[a_final[a_final >= 0]] = True
@@ -400,18 +352,50 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
 
 
 class _SparseStep:
-    """The forward step over the arcs of the active states, expanded one by one."""
+    """The forward step over the arcs of the active states (any graph, any device).
 
-    def __init__(self, g: _Graph, b: DenseFsaVec, num_seqs: int, device: torch.device):
+    The graph's arcs are laid out once in rows of ``width`` slots (a power of two): each
+    state's arcs, in order, fill ``ceil(out-degree / width)`` consecutive rows, pad slots
+    scoring ``-inf``. A frame gathers the rows of its active states whole (row copies, not
+    per-arc indexes) and scores every slot in ``[rows, width]`` tensors; row-major order is
+    k2's expansion order (source state, then arc). Only the slots that pass the cutoff, or
+    that are stored, are then listed one by one.
+
+    Stored arcs: k2 keeps every arc into a surviving state for the backward pruning, but an
+    arc with end score ``end < fwd[dst] - output_beam`` can never pass that pruning: every
+    backward score a pruning window computes has ``bwd[dst] <= -fwd[dst]`` (``fwd[dst]`` is
+    the best end score into ``dst``; a window's last frame has ``bwd = -fwd``). So only arcs
+    at or above that bound, less a margin far larger than the float rounding within a
+    window, are stored: the lattice is the same, and the pruning sees a few arcs per state
+    instead of its whole fan-in."""
+
+    def __init__(self, g: _Graph, b: DenseFsaVec, num_seqs: int, output_beam: float,
+                 device: torch.device):
         self.g, self.num_seqs, self.device = g, num_seqs, device
+        self.output_beam = float(output_beam)
         self.b_rows = b.row_splits.long().to(device)
         self.bscores = b.scores.detach()
-        self.bflat = self.bscores.reshape(-1)
         self.ncols = b.num_cols
         self.deg = g.splits2.diff()
-        self.key_stride = max(g.num_states, 1)
-        self.first_arrival = _FirstArrival(num_seqs * self.key_stride, device)
-        self.arc = self.src = self.seq = None
+        self.next_states = _NextStates(num_seqs, max(g.num_states, 1), device)
+        self._layout()
+
+    def _layout(self) -> None:
+        g, deg = self.g, self.deg
+        self.shift = _row_shift(deg)
+        width = self.width = 1 << self.shift
+        nrows = (deg + width - 1) >> self.shift
+        self.row_splits = splits_from_sizes(nrows)
+        row, owner = expand_ranges(torch.zeros_like(nrows), nrows)  # row rank in its state
+        arc = (g.splits2[:-1].index_select(0, owner) + row * width).unsqueeze(1) + \
+            torch.arange(width, device=deg.device)
+        real = arc < g.splits2[1:].index_select(0, owner).unsqueeze(1)
+        arc = torch.where(real, arc, torch.zeros_like(arc)).reshape(-1)
+        shape = real.shape
+        self.r_arc = arc.view(shape)
+        self.r_col = g.col.index_select(0, arc).view(shape).masked_fill(~real, 0).to(torch.int32)
+        self.r_score = g.scores.index_select(0, arc).view(shape).masked_fill(~real, NEG_INF)
+        self.r_dst = g.dst.index_select(0, arc).view(shape).to(self.next_states.key_dtype)
 
     def frame_rows(self, t: int) -> torch.Tensor:
         """``[num_seqs, C + 1]``: each sequence's row of frame ``t`` (clamped where the
@@ -421,36 +405,147 @@ class _SparseStep:
 
     def expand(self, t: int, cur: _Frame, deg: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """End scores of the arcs leaving the frame's states and the best one of each
-        sequence."""
-        g = self.g
-        self.arc, self.src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
-        self.seq = cur.seq.index_select(0, self.src)
-        # where each state's row of frame t starts in the flat scores, spread to its arcs
-        base = (self.b_rows[:-1].index_select(0, cur.seq) + t) * self.ncols
-        self.ll = self.bflat.index_select(0, base.index_select(0, self.src)
-                                          + g.col.index_select(0, self.arc)) \
-            + g.scores.index_select(0, self.arc)
-        end = cur.fwd.index_select(0, self.src) + self.ll
+        """End scores ``[rows, width]`` of the slots of the frame's states' rows and the best
+        one of each sequence."""
+        rs = self.row_splits
+        first = rs[:-1].index_select(0, cur.a_state)
+        rows, pos = expand_ranges(first, rs[1:].index_select(0, cur.a_state) - first)
+        seq = cur.seq.index_select(0, pos)
+        idx = self.r_col.index_select(0, rows)
+        idx += (seq * self.ncols).to(torch.int32).unsqueeze(1)
+        ll = self.frame_rows(t).view(-1).index_select(0, idx.view(-1)).view_as(idx)
+        ll += self.r_score.index_select(0, rows)  # log-prob + graph score, k2's order
+        end = ll + cur.fwd.index_select(0, pos).unsqueeze(1)
         best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
-        best.scatter_reduce_(0, self.seq, end, reduce="amax")
+        best.scatter_reduce_(0, seq, end.amax(1), reduce="amax")
+        self.rows, self.pos, self.rseq, self.ll = rows, pos, seq, ll
         return end, best
 
     def next_frame(self, cur: _Frame, end: torch.Tensor, cutoff: torch.Tensor) -> _Frame:
         """The next frame's states (in order of first arrival); stores on ``cur`` the arcs
-        into them."""
-        src, arc, ll, seq = self.src, self.arc, self.ll, self.seq
-        dst = self.g.dst.index_select(0, arc)
-        keys = seq * self.key_stride + dst
-        dest, first = self.first_arrival(keys, end > cutoff.index_select(0, seq))
+        into them that may pass the output pruning."""
+        rows, pos, rseq, ll = self.rows, self.pos, self.rseq, self.ll
+        shift, mask = self.shift, self.width - 1
+        ns = self.next_states
+        p = _flat_nonzero_gt(end, cutoff.index_select(0, rseq).unsqueeze(1), strict=True)
+        rp = p >> shift
+        p_key = rseq.index_select(0, rp) * ns.stride + self.r_dst.view(-1).index_select(
+            0, (rows.index_select(0, rp) << shift) + (p & mask))
+        first, p_id = ns.arrivals(p_key)
         fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=self.device)
-        # only arcs into surviving states can stay in the lattice: keep just those
-        ok = (dest >= 0).nonzero().squeeze(1)
-        src, arc, ll, dest = (x.index_select(0, ok) for x in (src, arc, ll, dest))
-        fwd.scatter_reduce_(0, dest, end.index_select(0, ok), reduce="amax")
-        cur.arc_src, cur.arc_a, cur.arc_ll, cur.arc_dest = src, arc, ll, dest
-        self.arc = self.src = self.seq = self.ll = None
-        return _Frame(seq.index_select(0, first), dst.index_select(0, first), fwd)
+        fwd.scatter_reduce_(0, p_id, end.view(-1).index_select(0, p), reduce="amax")
+        new_key = p_key.index_select(0, first)
+        key = self.r_dst.index_select(0, rows)
+        key += (rseq.to(ns.key_dtype) * ns.stride).unsqueeze(1)
+        thr = ns.thresholds(new_key, fwd - self.output_beam - _margin(fwd), key)
+        s = _flat_nonzero_gt(end, thr, strict=False)
+        rs_, ss = s >> shift, (rows.index_select(0, s >> shift) << shift) + (s & mask)
+        cur.arc_src = pos.index_select(0, rs_)
+        cur.arc_a = self.r_arc.view(-1).index_select(0, ss)
+        cur.arc_ll = ll.view(-1).index_select(0, s)
+        cur.arc_dest = ns.ids(key.view(-1).index_select(0, s))
+        ns.reset(p_key, new_key)
+        self.rows = self.pos = self.rseq = self.ll = None
+        stride = ns.stride
+        return _Frame(torch.div(new_key, stride, rounding_mode="floor"), new_key % stride, fwd)
+
+
+def _flat_nonzero_gt(a: torch.Tensor, b: torch.Tensor, strict: bool) -> torch.Tensor:
+    """Flat (row-major) positions where ``a > b`` (``a >= b`` unless ``strict``), ``b``
+    broadcast to ``a``; int64. On the CPU numpy's comparison and nonzero are several times
+    faster than torch's."""
+    if a.device.type == "cpu":
+        x, y = as_numpy(a), as_numpy(b)
+        m = np.greater(x, y) if strict else np.greater_equal(x, y)
+        return torch.from_numpy(np.flatnonzero(m))
+    m = a > b if strict else a >= b
+    return m.reshape(-1).nonzero().squeeze(1)
+
+
+def _margin(score: torch.Tensor) -> torch.Tensor:
+    """Slack of the storing bound: 1 + 1e-3 |score| (the float32 rounding of the ~60
+    additions that link an arc to a pruning window's end is below 4e-6 |score|)."""
+    return score.abs().mul_(1e-3).add_(1.0)
+
+
+def _row_shift(deg: torch.Tensor) -> int:
+    """log2 of the slots per row: fewest slots, counting 4 more per row for its per-row work
+    (its state's scores, row reductions)."""
+    best_s, best_cost = 0, None
+    for s in range(8):
+        w = 1 << s
+        cost = int(((deg + w - 1) >> s).sum()) * (w + 4)
+        if best_cost is None or cost < best_cost:
+            best_s, best_cost = s, cost
+    return best_s
+
+
+class _NextStates:
+    """Ids of the next frame's states, keyed ``sequence * stride + graph state``, numbered in
+    order of their first passing arc (k2 keeps the first arc that reaches a state), and the
+    storing threshold of each. Key spaces up to ``_DENSE_KEYS`` use dense tables (reset
+    after each frame, entries touched only); larger ones sorted keys and binary search."""
+
+    def __init__(self, num_seqs: int, stride: int, device: torch.device):
+        self.stride = stride
+        size = num_seqs * stride
+        self.key_dtype = torch.int32 if size < (1 << 31) else torch.int64
+        self.dense = size <= _DENSE_KEYS
+        self.big = torch.iinfo(torch.int64).max
+        if self.dense:
+            self.table = torch.full((size,), self.big, dtype=torch.int64, device=device)
+            self.thr = torch.full((size,), float("inf"), dtype=torch.float32, device=device)
+        self.uniq = self.rank = None
+
+    def arrivals(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the passing arcs' ``keys`` (in expansion order): (position of each new state's
+        first arc, in that order; the new state's id of every key)."""
+        n = keys.numel()
+        order = torch.arange(n, device=keys.device)
+        if self.dense:
+            table = self.table
+            table.scatter_reduce_(0, keys, order, reduce="amin")
+            first = (table.index_select(0, keys) == order).nonzero().squeeze(1)
+            table.index_copy_(0, keys.index_select(0, first),
+                              torch.arange(first.numel(), device=keys.device))
+            return first, table.index_select(0, keys)
+        uniq, inv = torch.unique(keys, return_inverse=True)
+        first = torch.full((uniq.numel(),), n, dtype=torch.int64, device=keys.device)
+        first = first.scatter_reduce(0, inv, order, reduce="amin", include_self=True)
+        first, by_first = torch.sort(first)
+        rank = torch.empty_like(by_first)
+        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
+        self.uniq, self.rank = uniq, rank
+        return first, rank.index_select(0, inv)
+
+    def thresholds(self, new_keys: torch.Tensor, thr: torch.Tensor, keys: torch.Tensor
+                   ) -> torch.Tensor:
+        """``thr`` of the new state of each of ``keys`` (+inf for keys of no new state)."""
+        if self.dense:
+            self.thr.index_copy_(0, new_keys, thr)
+            return self.thr.index_select(0, keys.reshape(-1)).view(keys.shape)
+        flat = keys.reshape(-1).long()
+        inf = torch.full((flat.numel(),), float("inf"), dtype=torch.float32,
+                         device=keys.device)
+        if self.uniq.numel() == 0:
+            return inf.view(keys.shape)
+        by_key = thr.index_select(0, self.rank)
+        where = torch.searchsorted(self.uniq, flat).clamp_(max=self.uniq.numel() - 1)
+        hit = self.uniq.index_select(0, where) == flat
+        return torch.where(hit, by_key.index_select(0, where), inf).view(keys.shape)
+
+    def ids(self, keys: torch.Tensor) -> torch.Tensor:
+        """The new state id of each of ``keys`` (which must all be new states' keys)."""
+        if self.dense:
+            return self.table.index_select(0, keys)
+        where = torch.searchsorted(self.uniq, keys.long())
+        return self.rank.index_select(0, where)
+
+    def reset(self, keys: torch.Tensor, new_keys: torch.Tensor) -> None:
+        if self.dense:
+            self.table.index_fill_(0, keys, self.big)
+            self.thr.index_fill_(0, new_keys, float("inf"))
+        self.uniq = self.rank = None
 
 
 def _prune_ranges(T: int) -> list[tuple[int, int]]:
