@@ -386,6 +386,8 @@ class _SparseStep:
         width = self.width = 1 << self.shift
         nrows = (deg + width - 1) >> self.shift
         self.row_splits = splits_from_sizes(nrows)
+        if self.row_splits.device.type == "cpu":
+            self._np_rs, self._np_nrows = as_numpy(self.row_splits[:-1]), as_numpy(nrows)
         row, owner = expand_ranges(torch.zeros_like(nrows), nrows)  # row rank in its state
         arc = (g.splits2[:-1].index_select(0, owner) + row * width).unsqueeze(1) + \
             torch.arange(width, device=deg.device)
@@ -403,13 +405,25 @@ class _SparseStep:
         rows = (self.b_rows[:-1] + t).clamp(max=self.bscores.shape[0] - 1)
         return self.bscores.index_select(0, rows)
 
+    def _rows_of(self, a_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the layout rows of the states ``a_state``, in order; the position in
+        ``a_state`` of each row's state)."""
+        if a_state.device.type != "cpu":
+            rs = self.row_splits
+            first = rs[:-1].index_select(0, a_state)
+            return expand_ranges(first, rs[1:].index_select(0, a_state) - first)
+        a = as_numpy(a_state)
+        first, count = self._np_rs[a], self._np_nrows[a]
+        pos = np.repeat(np.arange(a.size), count)
+        rows = np.repeat(first - (np.cumsum(count) - count), count)
+        rows += np.arange(rows.size)
+        return torch.from_numpy(rows), torch.from_numpy(pos)
+
     def expand(self, t: int, cur: _Frame, deg: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """End scores ``[rows, width]`` of the slots of the frame's states' rows and the best
         one of each sequence."""
-        rs = self.row_splits
-        first = rs[:-1].index_select(0, cur.a_state)
-        rows, pos = expand_ranges(first, rs[1:].index_select(0, cur.a_state) - first)
+        rows, pos = self._rows_of(cur.a_state)
         seq = cur.seq.index_select(0, pos)
         idx = self.r_col.index_select(0, rows)
         idx += (seq * self.ncols).to(torch.int32).unsqueeze(1)
@@ -417,9 +431,30 @@ class _SparseStep:
         ll += self.r_score.index_select(0, rows)  # log-prob + graph score, k2's order
         end = ll + cur.fwd.index_select(0, pos).unsqueeze(1)
         best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
-        best.scatter_reduce_(0, seq, end.amax(1), reduce="amax")
+        if end.device.type == "cpu":  # rows are grouped by sequence: one max per block
+            e, b = as_numpy(end), as_numpy(best)
+            splits = torch.bincount(seq, minlength=self.num_seqs).cumsum(0).tolist()
+            self.blocks = list(zip([0] + splits[:-1], splits))
+            for i, (r0, r1) in enumerate(self.blocks):
+                if r1 > r0:
+                    b[i] = e[r0:r1].max()
+        else:
+            best.scatter_reduce_(0, seq, end.amax(1), reduce="amax")
         self.rows, self.pos, self.rseq, self.ll = rows, pos, seq, ll
         return end, best
+
+    def _passing(self, end: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
+        """Flat positions of the slots whose end score is above their sequence's cutoff
+        (on the CPU one numpy comparison with a scalar per sequence's block of rows)."""
+        if end.device.type != "cpu":
+            return _flat_nonzero_gt(end, cutoff.index_select(0, self.rseq).unsqueeze(1),
+                                    strict=True)
+        e, c = as_numpy(end), as_numpy(cutoff)
+        m = np.empty(e.shape, dtype=bool)
+        for i, (r0, r1) in enumerate(self.blocks):
+            if r1 > r0:
+                np.greater(e[r0:r1], c[i], out=m[r0:r1])
+        return torch.from_numpy(np.flatnonzero(m))
 
     def next_frame(self, cur: _Frame, end: torch.Tensor, cutoff: torch.Tensor) -> _Frame:
         """The next frame's states (in order of first arrival); stores on ``cur`` the arcs
@@ -427,16 +462,14 @@ class _SparseStep:
         rows, pos, rseq, ll = self.rows, self.pos, self.rseq, self.ll
         shift, mask = self.shift, self.width - 1
         ns = self.next_states
-        p = _flat_nonzero_gt(end, cutoff.index_select(0, rseq).unsqueeze(1), strict=True)
-        rp = p >> shift
-        p_key = rseq.index_select(0, rp) * ns.stride + self.r_dst.view(-1).index_select(
-            0, (rows.index_select(0, rp) << shift) + (p & mask))
+        key = self.r_dst.index_select(0, rows)  # (sequence, destination) of every slot
+        key += (rseq.to(ns.key_dtype) * ns.stride).unsqueeze(1)
+        p = self._passing(end, cutoff)
+        p_key = key.view(-1).index_select(0, p).long()
         first, p_id = ns.arrivals(p_key)
         fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=self.device)
         fwd.scatter_reduce_(0, p_id, end.view(-1).index_select(0, p), reduce="amax")
         new_key = p_key.index_select(0, first)
-        key = self.r_dst.index_select(0, rows)
-        key += (rseq.to(ns.key_dtype) * ns.stride).unsqueeze(1)
         thr = ns.thresholds(new_key, fwd - self.output_beam - _margin(fwd), key)
         s = _flat_nonzero_gt(end, thr, strict=False)
         rs_, ss = s >> shift, (rows.index_select(0, s >> shift) << shift) + (s & mask)
@@ -659,6 +692,7 @@ def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,
             0, f.seq) + rank)
     src_g, dst_g, amap, bmap = [], [], [], []
     b_rows = b.row_splits.long().to(device)
+    col = a.arcs.values()[:, 2].long() + 1
     for t, f in enumerate(frames):
         if f.arc_src is None or f.arc_src.numel() == 0 or t + 1 > T:
             continue
@@ -666,8 +700,8 @@ def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,
         dst_g.append(state_pos[t + 1].index_select(0, f.arc_dest))
         amap.append(f.arc_a)
         seq = f.seq.index_select(0, f.arc_src)
-        lab1 = a.arcs.values()[:, 2].long().index_select(0, f.arc_a) + 1
-        bmap.append((b_rows[:-1].index_select(0, seq) + t) * b.num_cols + lab1)
+        bmap.append((b_rows[:-1].index_select(0, seq) + t) * b.num_cols +
+                    col.index_select(0, f.arc_a))
     if src_g:
         src_g, dst_g = torch.cat(src_g), torch.cat(dst_g)
         amap, bmap = torch.cat(amap), torch.cat(bmap)
