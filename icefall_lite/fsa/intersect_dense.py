@@ -255,25 +255,24 @@ class _Frame:
 
 
 def _dynamic_cutoffs(beams: torch.Tensor, best: torch.Tensor, active: torch.Tensor,
-                     t: int, final_t: torch.Tensor, search_beam: float, min_active: int,
+                     t: int, final_t: np.ndarray, search_beam: float, min_active: int,
                      max_active: int) -> torch.Tensor:
-    """k2's per-sequence beam update (float32 state, double arithmetic) and the cutoffs."""
-    b = beams.double()
+    """k2's per-sequence beam update (float32 state, double arithmetic) and the cutoffs;
+    ``beams`` is a float32 numpy array (updated in place), ``final_t`` int64 numpy. One
+    value per sequence: numpy (on the CPU), whatever the device."""
+    b = beams.astype(np.float64)
     near_end = t + 5 >= final_t
-    cur_min = torch.where(near_end, torch.full_like(b, max(float(min_active),
-                                                          float(max_active) / 2)),
-                          torch.full_like(b, float(min_active)))
-    act = active.double()
+    cur_min = np.where(near_end, max(float(min_active), float(max_active) / 2),
+                       float(min_active))
+    act = active.cpu().numpy().astype(np.float64)
     within = act <= max_active
     relax = (act >= cur_min) | (act == 0)
-    grow = torch.clamp(b, min=search_beam) * 1.25
+    grow = np.maximum(b, search_beam) * 1.25
     approach = 0.8 * b + 0.2 * search_beam
-    shrink = torch.clamp(b, max=search_beam) * 0.8
-    new = torch.where(within, torch.where(relax, approach, grow),
-                      torch.where(near_end, b, shrink))
-    new = torch.where(final_t - 1 == t, torch.full_like(new, 1.0e10), new).float()
-    beams.copy_(new)
-    return best - new
+    shrink = np.minimum(b, search_beam) * 0.8
+    new = np.where(within, np.where(relax, approach, grow), np.where(near_end, b, shrink))
+    beams[:] = np.where(final_t - 1 == t, 1.0e10, new)  # rounded to float32, as k2 keeps it
+    return best - torch.from_numpy(beams.copy()).to(best.device)
 
 
 _DENSE_KEYS = 1 << 26  # (sequence, graph state) key spaces up to this use a dense table
@@ -315,7 +314,8 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
     seq0 = has_start.nonzero().squeeze(1)
     frames = [_Frame(seq0, start.index_select(0, graph_of_seq.index_select(0, seq0)),
                      torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
-    beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
+    beams = np.full(num_seqs, search_beam, dtype=np.float32)
+    final_t_np = final_t.cpu().numpy()
     step = _SparseStep(g, b_fsas, num_seqs, output_beam, device)
     tables = SharedGraphTables.build(g, num_seqs) if shared else None
     is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
@@ -332,7 +332,7 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
             best = end.amax(1)
         else:
             end, best = step.expand(t, cur, active_arcs)
-        cutoff = _dynamic_cutoffs(beams, best, active, t, final_t, search_beam,
+        cutoff = _dynamic_cutoffs(beams, best, active, t, final_t_np, search_beam,
                                   min_active_states, max_active_states)
         if dense:
             cur.dense = True
@@ -502,12 +502,13 @@ def _margin(score: torch.Tensor) -> torch.Tensor:
 
 
 def _row_shift(deg: torch.Tensor) -> int:
-    """log2 of the slots per row: fewest slots, counting 4 more per row for its per-row work
-    (its state's scores, row reductions)."""
+    """log2 of the slots per row: fewest slots, counting 16 more per row for its per-row
+    work (its state's score and sequence, broadcasts over short rows; measured on AN4's
+    HLG: 32 slots per row beat 16 by ~10 %)."""
     best_s, best_cost = 0, None
     for s in range(8):
         w = 1 << s
-        cost = int(((deg + w - 1) >> s).sum()) * (w + 4)
+        cost = int(((deg + w - 1) >> s).sum()) * (w + 16)
         if best_cost is None or cost < best_cost:
             best_s, best_cost = s, cost
     return best_s
