@@ -211,8 +211,7 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     in_range = t_idx <= rows_a.index_select(0, state_fsa).unsqueeze(0)
     keep = in_range & (alpha + beta > cutoff.index_select(0, state_fsa).unsqueeze(0))
     # output states ordered by (graph, t, state)
-    flat = _flat_nonzero(keep)
-    kt, ks = torch.div(flat, S, rounding_mode="floor"), flat % S
+    kt, ks = keep.nonzero(as_tuple=True)
     order = torch.sort(state_fsa.index_select(0, ks) * (t_max + 1) + kt, stable=True)[1]
     kt, ks = kt.index_select(0, order), ks.index_select(0, order)
     new_id = torch.full((t_max + 1, S), -1, dtype=torch.int64, device=device)
@@ -232,7 +231,7 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     dest = new_id[at + 1, ad]
     fb = alpha[at, ks.index_select(0, owner)] + sc + beta[at + 1, ad]
     ok = (dest >= 0) & (fb > cutoff.index_select(0, g.fsa.index_select(0, arc)))
-    sel = _flat_nonzero(ok)
+    sel = ok.nonzero().squeeze(1)
     owner, arc, dest, flat_b = (x.index_select(0, sel) for x in (owner, arc, dest, flat_b))
     splits2 = splits_from_row_ids(owner, kt.numel())
     base = splits1[:-1].index_select(0, k_fsa)
