@@ -408,7 +408,7 @@ class _SparseStep:
     def _rows_of(self, a_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the layout rows of the states ``a_state``, in order; the position in
         ``a_state`` of each row's state)."""
-        if a_state.device.type != "cpu":
+        if not _numpy(a_state):
             rs = self.row_splits
             first = rs[:-1].index_select(0, a_state)
             return expand_ranges(first, rs[1:].index_select(0, a_state) - first)
@@ -431,7 +431,7 @@ class _SparseStep:
         ll += self.r_score.index_select(0, rows)  # log-prob + graph score, k2's order
         end = ll + cur.fwd.index_select(0, pos).unsqueeze(1)
         best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
-        if end.device.type == "cpu":  # rows are grouped by sequence: one max per block
+        if _numpy(end):  # rows are grouped by sequence: one max per block
             e, b = as_numpy(end), as_numpy(best)
             splits = torch.bincount(seq, minlength=self.num_seqs).cumsum(0).tolist()
             self.blocks = list(zip([0] + splits[:-1], splits))
@@ -446,7 +446,7 @@ class _SparseStep:
     def _passing(self, end: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
         """Flat positions of the slots whose end score is above their sequence's cutoff
         (on the CPU one numpy comparison with a scalar per sequence's block of rows)."""
-        if end.device.type != "cpu":
+        if not _numpy(end):
             return _flat_nonzero_gt(end, cutoff.index_select(0, self.rseq).unsqueeze(1),
                                     strict=True)
         e, c = as_numpy(end), as_numpy(cutoff)
@@ -483,10 +483,16 @@ class _SparseStep:
         return _Frame(torch.div(new_key, stride, rounding_mode="floor"), new_key % stride, fwd)
 
 
+def _numpy(t: torch.Tensor) -> bool:
+    """Whether the pruned search's small steps run on numpy views of ``t`` (CPU tensors,
+    unless ``paths.NUMPY_LOOPS`` is False: then torch ops, as on other devices)."""
+    return paths.NUMPY_LOOPS and t.device.type == "cpu"
+
+
 def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
     """Flat (row-major) positions of the true entries, int64 (on the CPU numpy's nonzero,
     several times faster than torch's)."""
-    if mask.device.type == "cpu":
+    if _numpy(mask):
         return torch.from_numpy(np.flatnonzero(as_numpy(mask)))
     return mask.reshape(-1).nonzero().squeeze(1)
 
@@ -494,7 +500,7 @@ def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
 def _flat_nonzero_gt(a: torch.Tensor, b: torch.Tensor, strict: bool) -> torch.Tensor:
     """Flat positions where ``a > b`` (``a >= b`` unless ``strict``), ``b`` broadcast to
     ``a`` (on the CPU numpy's comparison, several times faster than torch's)."""
-    if a.device.type == "cpu":
+    if _numpy(a):
         x, y = as_numpy(a), as_numpy(b)
         return torch.from_numpy(np.flatnonzero(np.greater(x, y) if strict else
                                                np.greater_equal(x, y)))

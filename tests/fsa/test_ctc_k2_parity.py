@@ -218,13 +218,14 @@ def _hlg_like(k2, seed: int, num_states: int, c: int):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", ["auto", "width 1", "width 8", "sorted keys"])
+@pytest.mark.parametrize("layout", ["auto", "width 1", "width 8", "sorted keys", "torch ops"])
 def test_intersect_dense_pruned_on_an_hlg_like_graph_matches_k2(on_both, layout,
                                                                 monkeypatch):
     """Large fan-outs and fan-ins, as in an HLG: most arcs into surviving states are far
     below the best arc into them (the built-in does not store those); peaky and flat
     log-probs, icefall's beams and max_active_states that keeps shrinking the beam; the
-    step's row layout forced to 1 or 8 slots per row, or its state tables to sorted keys."""
+    step's row layout forced to 1 or 8 slots per row, its state tables to sorted keys, or its
+    numpy steps to torch ops."""
     import sys  # noqa: PLC0415
 
     mod = sys.modules["icefall_lite.fsa.intersect_dense"]
@@ -232,6 +233,8 @@ def test_intersect_dense_pruned_on_an_hlg_like_graph_matches_k2(on_both, layout,
         monkeypatch.setattr(mod, "_row_shift", lambda deg: {"1": 0, "8": 3}[layout[-1]])
     elif layout == "sorted keys":
         monkeypatch.setattr(mod, "_DENSE_KEYS", 0)
+    elif layout == "torch ops":  # the steps other devices take, instead of numpy views
+        monkeypatch.setattr(paths, "NUMPY_LOOPS", False)
     segs = torch.tensor([[0, 0, 70], [1, 0, 64], [2, 3, 45], [0, 10, 31]], dtype=torch.int32)
 
     def check(k2):
