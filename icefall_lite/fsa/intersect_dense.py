@@ -255,73 +255,24 @@ class _Frame:
 
 
 def _dynamic_cutoffs(beams: torch.Tensor, best: torch.Tensor, active: torch.Tensor,
-                     t: int, final_t: torch.Tensor, search_beam: float, min_active: int,
+                     t: int, final_t: np.ndarray, search_beam: float, min_active: int,
                      max_active: int) -> torch.Tensor:
-    """k2's per-sequence beam update (float32 state, double arithmetic) and the cutoffs."""
-    b = beams.double()
+    """k2's per-sequence beam update (float32 state, double arithmetic) and the cutoffs;
+    ``beams`` is a float32 numpy array (updated in place), ``final_t`` int64 numpy. One
+    value per sequence: numpy (on the CPU), whatever the device."""
+    b = beams.astype(np.float64)
     near_end = t + 5 >= final_t
-    cur_min = torch.where(near_end, torch.full_like(b, max(float(min_active),
-                                                          float(max_active) / 2)),
-                          torch.full_like(b, float(min_active)))
-    act = active.double()
+    cur_min = np.where(near_end, max(float(min_active), float(max_active) / 2),
+                       float(min_active))
+    act = active.cpu().numpy().astype(np.float64)
     within = act <= max_active
     relax = (act >= cur_min) | (act == 0)
-    grow = torch.clamp(b, min=search_beam) * 1.25
+    grow = np.maximum(b, search_beam) * 1.25
     approach = 0.8 * b + 0.2 * search_beam
-    shrink = torch.clamp(b, max=search_beam) * 0.8
-    new = torch.where(within, torch.where(relax, approach, grow),
-                      torch.where(near_end, b, shrink))
-    new = torch.where(final_t - 1 == t, torch.full_like(new, 1.0e10), new).float()
-    beams.copy_(new)
-    return best - new
-
-
-class _FirstArrival:
-    """Ids for the distinct keys among the passing arcs of a frame, numbered in order of
-    their first passing arc (k2 keeps the first arc that reaches a state). Keys below
-    ``size`` use one dense table (a scatter-min of positions, no sort); larger key spaces
-    fall back to ``torch.unique``."""
-
-    def __init__(self, size: int, device: torch.device):
-        self.big = torch.iinfo(torch.int64).max
-        self.table = torch.full((size,), self.big, dtype=torch.int64, device=device) \
-            if size <= _DENSE_KEYS else None
-
-    def __call__(self, keys: torch.Tensor, passing: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(id of every arc's key, -1 where no passing arc has it; position of the first
-        passing arc of each id)."""
-        pos = passing.nonzero().squeeze(1)
-        if pos.numel() == 0:
-            return torch.full_like(keys, -1), pos
-        if self.table is None:
-            return self._by_unique(keys, pos)
-        pk = keys.index_select(0, pos)
-        table = self.table
-        table.scatter_reduce_(0, pk, pos, reduce="amin")
-        # a passing arc is its key's first iff the table holds its own position
-        first_pos = pos[table.index_select(0, pk) == pos]
-        # the table now maps each new key to its id (first arrivals are in position order)
-        table.index_copy_(0, keys.index_select(0, first_pos),
-                          torch.arange(first_pos.numel(), device=keys.device))
-        ids = table.index_select(0, keys)
-        table.index_fill_(0, pk, self.big)  # reset what this frame touched
-        return ids.masked_fill_(ids == self.big, -1), first_pos
-
-    @staticmethod
-    def _by_unique(keys: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pk = keys.index_select(0, pos)
-        uniq, inv = torch.unique(pk, return_inverse=True)
-        first = torch.full((uniq.numel(),), keys.numel(), dtype=torch.int64,
-                           device=keys.device)
-        first = first.scatter_reduce(0, inv, pos, reduce="amin", include_self=True)
-        first_sorted, by_first = torch.sort(first)
-        rank = torch.empty_like(by_first)
-        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
-        where = torch.searchsorted(uniq, keys).clamp(max=uniq.numel() - 1)
-        hit = uniq.index_select(0, where) == keys
-        ids = torch.where(hit, rank.index_select(0, where), torch.full_like(keys, -1))
-        return ids, first_sorted
+    shrink = np.minimum(b, search_beam) * 0.8
+    new = np.where(within, np.where(relax, approach, grow), np.where(near_end, b, shrink))
+    beams[:] = np.where(final_t - 1 == t, 1.0e10, new)  # rounded to float32, as k2 keeps it
+    return best - torch.from_numpy(beams.copy()).to(best.device)
 
 
 _DENSE_KEYS = 1 << 26  # (sequence, graph state) key spaces up to this use a dense table
@@ -363,8 +314,9 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
     seq0 = has_start.nonzero().squeeze(1)
     frames = [_Frame(seq0, start.index_select(0, graph_of_seq.index_select(0, seq0)),
                      torch.zeros(seq0.numel(), dtype=torch.float32, device=device))]
-    beams = torch.full((num_seqs,), float(search_beam), dtype=torch.float32, device=device)
-    step = _SparseStep(g, b_fsas, num_seqs, device)
+    beams = np.full(num_seqs, search_beam, dtype=np.float32)
+    final_t_np = final_t.cpu().numpy()
+    step = _SparseStep(g, b_fsas, num_seqs, output_beam, device)
     tables = SharedGraphTables.build(g, num_seqs) if shared else None
     is_final_a = torch.zeros(g.num_states, dtype=torch.bool, device=device)
     is_final_a[a_final[a_final >= 0]] = True
@@ -380,7 +332,7 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
             best = end.amax(1)
         else:
             end, best = step.expand(t, cur, active_arcs)
-        cutoff = _dynamic_cutoffs(beams, best, active, t, final_t, search_beam,
+        cutoff = _dynamic_cutoffs(beams, best, active, t, final_t_np, search_beam,
                                   min_active_states, max_active_states)
         if dense:
             cur.dense = True
@@ -400,18 +352,52 @@ def intersect_dense_pruned(a_fsas: Fsa, b_fsas: DenseFsaVec, search_beam: float,
 
 
 class _SparseStep:
-    """The forward step over the arcs of the active states, expanded one by one."""
+    """The forward step over the arcs of the active states (any graph, any device).
 
-    def __init__(self, g: _Graph, b: DenseFsaVec, num_seqs: int, device: torch.device):
+    The graph's arcs are laid out once in rows of ``width`` slots (a power of two): each
+    state's arcs, in order, fill ``ceil(out-degree / width)`` consecutive rows, pad slots
+    scoring ``-inf``. A frame gathers the rows of its active states whole (row copies, not
+    per-arc indexes) and scores every slot in ``[rows, width]`` tensors; row-major order is
+    k2's expansion order (source state, then arc). Only the slots that pass the cutoff, or
+    that are stored, are then listed one by one.
+
+    Stored arcs: k2 keeps every arc into a surviving state for the backward pruning, but an
+    arc with end score ``end < fwd[dst] - output_beam`` can never pass that pruning: every
+    backward score a pruning window computes has ``bwd[dst] <= -fwd[dst]`` (``fwd[dst]`` is
+    the best end score into ``dst``; a window's last frame has ``bwd = -fwd``). So only arcs
+    at or above that bound, less a margin far larger than the float rounding within a
+    window, are stored: the lattice is the same, and the pruning sees a few arcs per state
+    instead of its whole fan-in."""
+
+    def __init__(self, g: _Graph, b: DenseFsaVec, num_seqs: int, output_beam: float,
+                 device: torch.device):
         self.g, self.num_seqs, self.device = g, num_seqs, device
+        self.output_beam = float(output_beam)
         self.b_rows = b.row_splits.long().to(device)
         self.bscores = b.scores.detach()
-        self.bflat = self.bscores.reshape(-1)
         self.ncols = b.num_cols
         self.deg = g.splits2.diff()
-        self.key_stride = max(g.num_states, 1)
-        self.first_arrival = _FirstArrival(num_seqs * self.key_stride, device)
-        self.arc = self.src = self.seq = None
+        self.next_states = _NextStates(num_seqs, max(g.num_states, 1), device)
+        self._layout()
+
+    def _layout(self) -> None:
+        g, deg = self.g, self.deg
+        self.shift = _row_shift(deg)
+        width = self.width = 1 << self.shift
+        nrows = (deg + width - 1) >> self.shift
+        self.row_splits = splits_from_sizes(nrows)
+        if self.row_splits.device.type == "cpu":
+            self._np_rs, self._np_nrows = as_numpy(self.row_splits[:-1]), as_numpy(nrows)
+        row, owner = expand_ranges(torch.zeros_like(nrows), nrows)  # row rank in its state
+        arc = (g.splits2[:-1].index_select(0, owner) + row * width).unsqueeze(1) + \
+            torch.arange(width, device=deg.device)
+        real = arc < g.splits2[1:].index_select(0, owner).unsqueeze(1)
+        arc = torch.where(real, arc, torch.zeros_like(arc)).reshape(-1)
+        shape = real.shape
+        self.r_arc = arc.view(shape)
+        self.r_col = g.col.index_select(0, arc).view(shape).masked_fill(~real, 0).to(torch.int32)
+        self.r_score = g.scores.index_select(0, arc).view(shape).masked_fill(~real, NEG_INF)
+        self.r_dst = g.dst.index_select(0, arc).view(shape).to(self.next_states.key_dtype)
 
     def frame_rows(self, t: int) -> torch.Tensor:
         """``[num_seqs, C + 1]``: each sequence's row of frame ``t`` (clamped where the
@@ -419,38 +405,193 @@ class _SparseStep:
         rows = (self.b_rows[:-1] + t).clamp(max=self.bscores.shape[0] - 1)
         return self.bscores.index_select(0, rows)
 
+    def _rows_of(self, a_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the layout rows of the states ``a_state``, in order; the position in
+        ``a_state`` of each row's state)."""
+        if not _numpy(a_state):
+            rs = self.row_splits
+            first = rs[:-1].index_select(0, a_state)
+            return expand_ranges(first, rs[1:].index_select(0, a_state) - first)
+        a = as_numpy(a_state)
+        first, count = self._np_rs[a], self._np_nrows[a]
+        pos = np.repeat(np.arange(a.size), count)
+        rows = np.repeat(first - (np.cumsum(count) - count), count)
+        rows += np.arange(rows.size)
+        return torch.from_numpy(rows), torch.from_numpy(pos)
+
     def expand(self, t: int, cur: _Frame, deg: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """End scores of the arcs leaving the frame's states and the best one of each
-        sequence."""
-        g = self.g
-        self.arc, self.src = expand_ranges(g.splits2[:-1].index_select(0, cur.a_state), deg)
-        self.seq = cur.seq.index_select(0, self.src)
-        # where each state's row of frame t starts in the flat scores, spread to its arcs
-        base = (self.b_rows[:-1].index_select(0, cur.seq) + t) * self.ncols
-        self.ll = self.bflat.index_select(0, base.index_select(0, self.src)
-                                          + g.col.index_select(0, self.arc)) \
-            + g.scores.index_select(0, self.arc)
-        end = cur.fwd.index_select(0, self.src) + self.ll
+        """End scores ``[rows, width]`` of the slots of the frame's states' rows and the best
+        one of each sequence."""
+        rows, pos = self._rows_of(cur.a_state)
+        seq = cur.seq.index_select(0, pos)
+        idx = self.r_col.index_select(0, rows)
+        idx += (seq * self.ncols).to(torch.int32).unsqueeze(1)
+        ll = self.frame_rows(t).view(-1).index_select(0, idx.view(-1)).view_as(idx)
+        ll += self.r_score.index_select(0, rows)  # log-prob + graph score, k2's order
+        end = ll + cur.fwd.index_select(0, pos).unsqueeze(1)
         best = torch.full((self.num_seqs,), NEG_INF, dtype=torch.float32, device=self.device)
-        best.scatter_reduce_(0, self.seq, end, reduce="amax")
+        if _numpy(end):  # rows are grouped by sequence: one max per block
+            e, b = as_numpy(end), as_numpy(best)
+            splits = torch.bincount(seq, minlength=self.num_seqs).cumsum(0).tolist()
+            self.blocks = list(zip([0] + splits[:-1], splits))
+            for i, (r0, r1) in enumerate(self.blocks):
+                if r1 > r0:
+                    b[i] = e[r0:r1].max()
+        else:
+            best.scatter_reduce_(0, seq, end.amax(1), reduce="amax")
+        self.rows, self.pos, self.rseq, self.ll = rows, pos, seq, ll
         return end, best
+
+    def _passing(self, end: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
+        """Flat positions of the slots whose end score is above their sequence's cutoff
+        (on the CPU one numpy comparison with a scalar per sequence's block of rows)."""
+        if not _numpy(end):
+            return _flat_nonzero_gt(end, cutoff.index_select(0, self.rseq).unsqueeze(1),
+                                    strict=True)
+        e, c = as_numpy(end), as_numpy(cutoff)
+        m = np.empty(e.shape, dtype=bool)
+        for i, (r0, r1) in enumerate(self.blocks):
+            if r1 > r0:
+                np.greater(e[r0:r1], c[i], out=m[r0:r1])
+        return torch.from_numpy(np.flatnonzero(m))
 
     def next_frame(self, cur: _Frame, end: torch.Tensor, cutoff: torch.Tensor) -> _Frame:
         """The next frame's states (in order of first arrival); stores on ``cur`` the arcs
-        into them."""
-        src, arc, ll, seq = self.src, self.arc, self.ll, self.seq
-        dst = self.g.dst.index_select(0, arc)
-        keys = seq * self.key_stride + dst
-        dest, first = self.first_arrival(keys, end > cutoff.index_select(0, seq))
+        into them that may pass the output pruning."""
+        rows, pos, rseq, ll = self.rows, self.pos, self.rseq, self.ll
+        shift, mask = self.shift, self.width - 1
+        ns = self.next_states
+        key = self.r_dst.index_select(0, rows)  # (sequence, destination) of every slot
+        key += (rseq.to(ns.key_dtype) * ns.stride).unsqueeze(1)
+        p = self._passing(end, cutoff)
+        p_key = key.view(-1).index_select(0, p).long()
+        first, p_id = ns.arrivals(p_key)
         fwd = torch.full((first.numel(),), NEG_INF, dtype=torch.float32, device=self.device)
-        # only arcs into surviving states can stay in the lattice: keep just those
-        ok = (dest >= 0).nonzero().squeeze(1)
-        src, arc, ll, dest = (x.index_select(0, ok) for x in (src, arc, ll, dest))
-        fwd.scatter_reduce_(0, dest, end.index_select(0, ok), reduce="amax")
-        cur.arc_src, cur.arc_a, cur.arc_ll, cur.arc_dest = src, arc, ll, dest
-        self.arc = self.src = self.seq = self.ll = None
-        return _Frame(seq.index_select(0, first), dst.index_select(0, first), fwd)
+        fwd.scatter_reduce_(0, p_id, end.view(-1).index_select(0, p), reduce="amax")
+        new_key = p_key.index_select(0, first)
+        thr = ns.thresholds(new_key, fwd - self.output_beam - _margin(fwd), key)
+        s = _flat_nonzero_gt(end, thr, strict=False)
+        rs_, ss = s >> shift, (rows.index_select(0, s >> shift) << shift) + (s & mask)
+        cur.arc_src = pos.index_select(0, rs_)
+        cur.arc_a = self.r_arc.view(-1).index_select(0, ss)
+        cur.arc_ll = ll.view(-1).index_select(0, s)
+        cur.arc_dest = ns.ids(key.view(-1).index_select(0, s))
+        ns.reset(p_key, new_key)
+        self.rows = self.pos = self.rseq = self.ll = None
+        stride = ns.stride
+        return _Frame(torch.div(new_key, stride, rounding_mode="floor"), new_key % stride, fwd)
+
+
+def _numpy(t: torch.Tensor) -> bool:
+    """Whether the pruned search's small steps run on numpy views of ``t`` (CPU tensors,
+    unless ``paths.NUMPY_LOOPS`` is False: then torch ops, as on other devices)."""
+    return paths.NUMPY_LOOPS and t.device.type == "cpu"
+
+
+def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Flat (row-major) positions of the true entries, int64 (on the CPU numpy's nonzero,
+    several times faster than torch's)."""
+    if _numpy(mask):
+        return torch.from_numpy(np.flatnonzero(as_numpy(mask)))
+    return mask.reshape(-1).nonzero().squeeze(1)
+
+
+def _flat_nonzero_gt(a: torch.Tensor, b: torch.Tensor, strict: bool) -> torch.Tensor:
+    """Flat positions where ``a > b`` (``a >= b`` unless ``strict``), ``b`` broadcast to
+    ``a`` (on the CPU numpy's comparison, several times faster than torch's)."""
+    if _numpy(a):
+        x, y = as_numpy(a), as_numpy(b)
+        return torch.from_numpy(np.flatnonzero(np.greater(x, y) if strict else
+                                               np.greater_equal(x, y)))
+    return _flat_nonzero(a > b if strict else a >= b)
+
+
+def _margin(score: torch.Tensor) -> torch.Tensor:
+    """Slack of the storing bound: 1 + 1e-3 |score| (the float32 rounding of the ~60
+    additions that link an arc to a pruning window's end is below 4e-6 |score|)."""
+    return score.abs().mul_(1e-3).add_(1.0)
+
+
+def _row_shift(deg: torch.Tensor) -> int:
+    """log2 of the slots per row: fewest slots, counting 16 more per row for its per-row
+    work (its state's score and sequence, broadcasts over short rows; measured on AN4's
+    HLG: 32 slots per row beat 16 by ~10 %)."""
+    best_s, best_cost = 0, None
+    for s in range(8):
+        w = 1 << s
+        cost = int(((deg + w - 1) >> s).sum()) * (w + 16)
+        if best_cost is None or cost < best_cost:
+            best_s, best_cost = s, cost
+    return best_s
+
+
+class _NextStates:
+    """Ids of the next frame's states, keyed ``sequence * stride + graph state``, numbered in
+    order of their first passing arc (k2 keeps the first arc that reaches a state), and the
+    storing threshold of each. Key spaces up to ``_DENSE_KEYS`` use dense tables (reset
+    after each frame, entries touched only); larger ones sorted keys and binary search."""
+
+    def __init__(self, num_seqs: int, stride: int, device: torch.device):
+        self.stride = stride
+        size = num_seqs * stride
+        self.key_dtype = torch.int32 if size < (1 << 31) else torch.int64
+        self.dense = size <= _DENSE_KEYS
+        self.big = torch.iinfo(torch.int64).max
+        if self.dense:
+            self.table = torch.full((size,), self.big, dtype=torch.int64, device=device)
+            self.thr = torch.full((size,), float("inf"), dtype=torch.float32, device=device)
+        self.uniq = self.rank = None
+
+    def arrivals(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the passing arcs' ``keys`` (in expansion order): (position of each new state's
+        first arc, in that order; the new state's id of every key)."""
+        n = keys.numel()
+        order = torch.arange(n, device=keys.device)
+        if self.dense:
+            table = self.table
+            table.scatter_reduce_(0, keys, order, reduce="amin")
+            first = _flat_nonzero(table.index_select(0, keys) == order)
+            table.index_copy_(0, keys.index_select(0, first),
+                              torch.arange(first.numel(), device=keys.device))
+            return first, table.index_select(0, keys)
+        uniq, inv = torch.unique(keys, return_inverse=True)
+        first = torch.full((uniq.numel(),), n, dtype=torch.int64, device=keys.device)
+        first = first.scatter_reduce(0, inv, order, reduce="amin", include_self=True)
+        first, by_first = torch.sort(first)
+        rank = torch.empty_like(by_first)
+        rank[by_first] = torch.arange(by_first.numel(), device=keys.device)
+        self.uniq, self.rank = uniq, rank
+        return first, rank.index_select(0, inv)
+
+    def thresholds(self, new_keys: torch.Tensor, thr: torch.Tensor, keys: torch.Tensor
+                   ) -> torch.Tensor:
+        """``thr`` of the new state of each of ``keys`` (+inf for keys of no new state)."""
+        if self.dense:
+            self.thr.index_copy_(0, new_keys, thr)
+            return self.thr.index_select(0, keys.reshape(-1)).view(keys.shape)
+        flat = keys.reshape(-1).long()
+        inf = torch.full((flat.numel(),), float("inf"), dtype=torch.float32,
+                         device=keys.device)
+        if self.uniq.numel() == 0:
+            return inf.view(keys.shape)
+        by_key = thr.index_select(0, self.rank)
+        where = torch.searchsorted(self.uniq, flat).clamp_(max=self.uniq.numel() - 1)
+        hit = self.uniq.index_select(0, where) == flat
+        return torch.where(hit, by_key.index_select(0, where), inf).view(keys.shape)
+
+    def ids(self, keys: torch.Tensor) -> torch.Tensor:
+        """The new state id of each of ``keys`` (which must all be new states' keys)."""
+        if self.dense:
+            return self.table.index_select(0, keys)
+        where = torch.searchsorted(self.uniq, keys.long())
+        return self.rank.index_select(0, where)
+
+    def reset(self, keys: torch.Tensor, new_keys: torch.Tensor) -> None:
+        if self.dense:
+            self.table.index_fill_(0, keys, self.big)
+            self.thr.index_fill_(0, new_keys, float("inf"))
+        self.uniq = self.rank = None
 
 
 def _prune_ranges(T: int) -> list[tuple[int, int]]:
@@ -507,7 +648,7 @@ class _Pruner:
         bwd_arc = torch.where(keep_arc, bwd_arc, torch.full_like(bwd_arc, NEG_INF))
         st_b = torch.full_like(fr.fwd, NEG_INF)
         st_b.scatter_reduce_(0, fr.arc_src, bwd_arc, reduce="amax")
-        ka = keep_arc.nonzero().squeeze(1)
+        ka = _flat_nonzero(keep_arc)
         arcs = (fr.arc_src.index_select(0, ka), fr.arc_a.index_select(0, ka),
                 fr.arc_ll.index_select(0, ka), dest.index_select(0, ka))
         return self._keep(fr, st_b, arcs, is_begin)
@@ -534,7 +675,7 @@ class _Pruner:
         old2new = torch.where(keep_state, rank, torch.full_like(rank, -1))
         src, fr.arc_a, fr.arc_ll, fr.arc_dest = arcs
         fr.arc_src = old2new.index_select(0, src)
-        ks = keep_state.nonzero().squeeze(1)
+        ks = _flat_nonzero(keep_state)
         fr.seq, fr.a_state = fr.seq.index_select(0, ks), fr.a_state.index_select(0, ks)
         fr.fwd, fr.bwd = fr.fwd.index_select(0, ks), fr.bwd.index_select(0, ks)
         return old2new
@@ -564,6 +705,7 @@ def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,
             0, f.seq) + rank)
     src_g, dst_g, amap, bmap = [], [], [], []
     b_rows = b.row_splits.long().to(device)
+    col = a.arcs.values()[:, 2].long() + 1
     for t, f in enumerate(frames):
         if f.arc_src is None or f.arc_src.numel() == 0 or t + 1 > T:
             continue
@@ -571,8 +713,8 @@ def _format_pruned(a: Fsa, b: DenseFsaVec, frames: list[_Frame], num_seqs: int,
         dst_g.append(state_pos[t + 1].index_select(0, f.arc_dest))
         amap.append(f.arc_a)
         seq = f.seq.index_select(0, f.arc_src)
-        lab1 = a.arcs.values()[:, 2].long().index_select(0, f.arc_a) + 1
-        bmap.append((b_rows[:-1].index_select(0, seq) + t) * b.num_cols + lab1)
+        bmap.append((b_rows[:-1].index_select(0, seq) + t) * b.num_cols +
+                    col.index_select(0, f.arc_a))
     if src_g:
         src_g, dst_g = torch.cat(src_g), torch.cat(dst_g)
         amap, bmap = torch.cat(amap), torch.cat(bmap)

@@ -196,6 +196,65 @@ def test_intersect_dense_pruned_on_a_large_shared_topology_matches_k2(on_both, s
     on_both(check, rtol=1e-4, atol=1e-4)
 
 
+def _hlg_like(k2, seed: int, num_states: int, c: int):
+    """A cyclic graph shaped like an HLG: a blank or token self-loop on every state, fan-outs
+    of 1-40 arcs with random labels and scores into a few hub states (large fan-in), arcs
+    back to earlier states, and final arcs from a third of the states."""
+    rng = random.Random(seed)
+    final = num_states - 1
+    hubs = rng.sample(range(final), max(2, num_states // 8))
+    arcs = []
+    for s in range(final):
+        arcs.append((s, s, rng.choice([0, rng.randint(1, c - 1)]), 0.0))
+        for _ in range(rng.choice([1, 2, 3, 10, 25, 40])):
+            d = rng.choice(hubs) if rng.random() < 0.6 else rng.randrange(final)
+            arcs.append((s, d, rng.randint(0, c - 1), round(rng.uniform(-3.0, 0.0), 3)))
+        if rng.random() < 0.3:
+            arcs.append((s, final, -1, round(rng.uniform(-1.0, 0.0), 3)))
+    arcs.sort(key=lambda a: a[0])
+    graph = k2.arc_sort(k2.Fsa.from_str(arcs_to_text(arcs, num_states)))
+    graph.aux_labels = torch.arange(graph.num_arcs, dtype=torch.int32)
+    return graph
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["auto", "width 1", "width 8", "sorted keys", "torch ops"])
+def test_intersect_dense_pruned_on_an_hlg_like_graph_matches_k2(on_both, layout,
+                                                                monkeypatch):
+    """Large fan-outs and fan-ins, as in an HLG: most arcs into surviving states are far
+    below the best arc into them (the built-in does not store those); peaky and flat
+    log-probs, icefall's beams and max_active_states that keeps shrinking the beam; the
+    step's row layout forced to 1 or 8 slots per row, its state tables to sorted keys, or its
+    numpy steps to torch ops."""
+    import sys  # noqa: PLC0415
+
+    mod = sys.modules["icefall_lite.fsa.intersect_dense"]
+    if layout.startswith("width"):
+        monkeypatch.setattr(mod, "_row_shift", lambda deg: {"1": 0, "8": 3}[layout[-1]])
+    elif layout == "sorted keys":
+        monkeypatch.setattr(mod, "_DENSE_KEYS", 0)
+    elif layout == "torch ops":  # the steps other devices take, instead of numpy views
+        monkeypatch.setattr(paths, "NUMPY_LOOPS", False)
+    segs = torch.tensor([[0, 0, 70], [1, 0, 64], [2, 3, 45], [0, 10, 31]], dtype=torch.int32)
+
+    def check(k2):
+        out = []
+        for case, beams in enumerate([(20.0, 8.0, 30, 10000), (10.0, 4.0, 3, 15),
+                                      (6.0, 6.0, 1, 40)]):
+            g = torch.Generator().manual_seed(case)
+            logits = torch.randn(3, 70, 12, generator=g)
+            if case != 2:
+                logits[..., 0] += 4.0  # blank-heavy
+            lp = logits.log_softmax(-1).requires_grad_()
+            graph = _hlg_like(k2, case, 60, 12).requires_grad_(True)
+            lat = k2.intersect_dense_pruned(graph, k2.DenseFsaVec(lp, segs), *beams,
+                                            frame_idx_name="frame")
+            out.append(_lattice_result(k2, lat, lp, graph))
+        return out
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
 @pytest.mark.parametrize("use_double", [True, False])
 def test_ctc_loss_and_gradients_match_k2(on_both, reduction, use_double):
