@@ -42,6 +42,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from icefall_lite.fsa import Fsa, RaggedTensor, ragged
@@ -271,6 +272,100 @@ def _prune(
     return keep
 
 
+# -- the CPU engine: numpy ------------------------------------------------------------------
+# On the CPU a frame runs in numpy (a few microseconds per operation instead of torch's tens,
+# which dominates small frames); other devices use the torch code above. Tests flip
+# USE_NUMPY to check both engines against real k2.
+
+USE_NUMPY = True
+
+# the first Viterbi pass of a frame looks only at each stream's _STRONG_FACTOR * max_states best
+# expanded arcs (see RnntDecodingStreams._advance_numpy)
+_STRONG_FACTOR = 4
+
+
+@dataclass
+class _NpGraphs:
+    """:class:`_Graphs` as numpy arrays, graph scores in float64."""
+
+    row_splits: np.ndarray
+    labels: np.ndarray
+    dest: np.ndarray
+    scores: np.ndarray
+    state_offset: np.ndarray
+    arc_offset: np.ndarray
+    num_states: np.ndarray
+    key_base: int  # (stream, state value) -> stream * key_base + value, in int64
+
+
+def _np_graphs(g: _Graphs, key_base: int) -> _NpGraphs:
+    return _NpGraphs(
+        row_splits=g.row_splits.numpy(),
+        labels=g.labels.numpy(),
+        dest=g.dest.numpy(),
+        scores=g.scores.double().numpy(),
+        state_offset=g.state_offset.numpy(),
+        arc_offset=g.arc_offset.numpy(),
+        num_states=g.num_states.numpy(),
+        key_base=key_base,
+    )
+
+
+def _np_starts(*keys: np.ndarray) -> np.ndarray:
+    """Indexes where a run of equal ``keys`` tuples begins (keys sorted so that runs are
+    contiguous)."""
+    n = keys[0].size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    changed = np.ones(n, dtype=bool)
+    if n > 1:
+        diff = keys[0][1:] != keys[0][:-1]
+        for k in keys[1:]:
+            diff |= k[1:] != k[:-1]
+        changed[1:] = diff
+    return np.flatnonzero(changed)
+
+
+def _np_run_ids(starts: np.ndarray, n: int) -> np.ndarray:
+    """Run index of each of ``n`` elements, given where the runs start."""
+    marks = np.zeros(n, dtype=np.int64)
+    marks[starts[1:]] = 1
+    return np.cumsum(marks)
+
+
+def _np_stream_max(values: np.ndarray, stream: np.ndarray, num_streams: int) -> np.ndarray:
+    """Per stream the largest of ``values`` (``stream`` sorted; -inf for a stream without any)."""
+    out = np.full(num_streams, -np.inf)
+    if values.size:
+        starts = _np_starts(stream)
+        out[stream[starts]] = np.maximum.reduceat(values, starts)
+    return out
+
+
+def _np_prune(stream: np.ndarray, score: np.ndarray, num_streams: int, beam: float,
+              max_elems: int) -> np.ndarray:
+    """numpy :func:`_prune` (``stream`` sorted): within ``beam`` of the stream's best and among
+    its ``max_elems`` best, ties ranked in input order."""
+    keep = score >= _np_stream_max(score, stream, num_streams)[stream] - beam
+    n = score.size
+    if 0 < max_elems < n:
+        order = np.lexsort((-score, stream))  # stable: ties stay in input order
+        counts = np.bincount(stream, minlength=num_streams)
+        starts = np.cumsum(counts) - counts
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - starts[stream[order]]
+        keep &= rank < max_elems
+    return keep
+
+
+def _np_lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each of ``keys`` in ``sorted_keys`` and whether it is there."""
+    at = np.searchsorted(sorted_keys, keys)
+    if sorted_keys.size == 0:
+        return at, np.zeros(keys.size, dtype=bool)
+    return at, sorted_keys[np.minimum(at, sorted_keys.size - 1)] == keys
+
+
 class RnntDecodingStreams:
     """Several :class:`RnntDecodingStream` decoded together, one frame at a time.
 
@@ -297,6 +392,13 @@ class RnntDecodingStreams:
         self._attached = True
         V, H = config.vocab_size, config.decoder_history_len
         self._pow = V ** torch.arange(H, -1, -1, device=self.device, dtype=torch.int64)
+        key_base = V**H * self._graphs.max_states
+        self._np = (
+            _np_graphs(self._graphs, key_base)
+            if USE_NUMPY and self.device.type == "cpu" and key_base * self.num_streams < 2**62
+            else None
+        )
+        self._np_pow = self._pow.numpy() if self._np is not None else None
 
     def __str__(self) -> str:
         lines = [f"num_streams : {self.num_streams}"]
@@ -319,6 +421,16 @@ class RnntDecodingStreams:
         """
         if not self._attached:
             raise RuntimeError("RnntDecodingStreams.get_contexts: the streams were terminated")
+        if self._np is not None:
+            stream = self._stream.numpy()
+            ctx_value, _, starts = self._np_contexts()
+            ctx = ctx_value[starts]
+            contexts = (ctx[:, None] % self._np_pow[None, :-1]) // self._np_pow[None, 1:]
+            row_splits = np.zeros(self.num_streams + 1, dtype=np.int32)
+            np.cumsum(np.bincount(stream[starts], minlength=self.num_streams), out=row_splits[1:])
+            shape = ragged.create_ragged_shape2(row_splits=torch.from_numpy(row_splits),
+                                                cached_tot_size=starts.size)
+            return shape, torch.from_numpy(contexts.astype(np.int32))
         seg, num_ctx = self._context_ids()
         first = _changed(seg)
         ctx = (self._values // self._graphs.num_states[self._stream])[first]
@@ -339,7 +451,11 @@ class RnntDecodingStreams:
         if not self._attached:
             raise RuntimeError("RnntDecodingStreams.advance: the streams were terminated")
         cfg, g = self.config, self._graphs
-        ctx_of_state, num_ctx = self._context_ids()
+        if self._np is not None:
+            np_ctx = self._np_contexts()
+            num_ctx = np_ctx[2].size
+        else:
+            ctx_of_state, num_ctx = self._context_ids()
         if logprobs.shape != (num_ctx, cfg.vocab_size):
             raise ValueError(
                 f"RnntDecodingStreams.advance: logprobs must have shape ({num_ctx}, "
@@ -347,6 +463,9 @@ class RnntDecodingStreams:
             )
         V, H = cfg.vocab_size, cfg.decoder_history_len
         lp32 = logprobs.detach().to(device=self.device, dtype=torch.float32).reshape(-1)
+        if self._np is not None:
+            self._advance_numpy(lp32.contiguous().numpy(), *np_ctx)
+            return
         lp = lp32.double()
         device, N = self.device, self.num_streams
         stream, values, scores = self._stream, self._values, self._scores
@@ -450,6 +569,163 @@ class RnntDecodingStreams:
         self._stream = new_stream
         self._values = st_value[keep_state]
         self._scores = st_score[keep_state]
+
+    def _np_contexts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numpy: per state its context value and graph's state count; where contexts start."""
+        stream, values = self._stream.numpy(), self._values.numpy()
+        G = self._np.num_states[stream]
+        ctx_value = values // G
+        return ctx_value, G, _np_starts(stream, ctx_value)
+
+    def _advance_numpy(self, lp32: np.ndarray, ctx_value: np.ndarray, G: np.ndarray,
+                       ctx_starts: np.ndarray) -> None:
+        """:meth:`advance` on the CPU, in numpy; the same lattice as the torch code.
+
+        Most expanded arcs lead to states that the ``max_states`` limit drops, so the Viterbi
+        merge and the pruning first run on each stream's strong arcs only: those scoring at
+        least ``L``, the ``_STRONG_FACTOR * max_states``-th best arc score of the stream (or the
+        beam floor, whichever is higher). A state's score is the best of its incoming arcs, so
+        every state reached by a strong arc gets its exact score there, and every other state
+        scores below ``L``. When at least ``max_states`` of the strong states pass the state
+        pruning, no state below ``L`` can rank among the ``max_states`` best, and the
+        survivors are exact; a stream where that does not hold (or where ``L`` is the beam
+        floor anyway) is redone with all of its arcs within the beam. The arcs to record are
+        then all arcs that passed the arc beam and lead to a survivor.
+        """
+        cfg, g = self.config, self._np
+        V, H, N, beam, KB = (cfg.vocab_size, cfg.decoder_history_len, self.num_streams,
+                             cfg.beam, g.key_base)
+        stream, values = self._stream.numpy(), self._values.numpy()
+        scores = self._scores.numpy()
+        lp = lp32.astype(np.float64)
+        S = values.size
+        graph_state = values - ctx_value * G
+        lp_row = _np_run_ids(ctx_starts, S) * V
+        comb_state = g.state_offset[stream] + graph_state
+        arcs_lo = g.row_splits[comb_state]
+        alive = graph_state != G - 1  # the final graph state has no arcs, not even a blank
+        degree = np.where(alive, g.row_splits[comb_state + 1] - arcs_lo, 0)
+        num_arcs = degree + alive
+        first_arc = np.cumsum(num_arcs) - num_arcs  # source-order slot of the blank
+        threshold = _np_stream_max(scores, stream, N)[stream] - beam
+
+        # (1)+(2) graph arcs within the beam (a final arc, label -1, is judged with
+        # probability one; epsilons are kept); blank self-loops are always kept.
+        src = np.repeat(np.arange(S), degree)
+        comb_arc = np.arange(src.size) + np.repeat(arcs_lo - (np.cumsum(degree) - degree),
+                                                   degree)
+        label = g.labels[comb_arc]
+        lp_arc = lp[np.repeat(lp_row, degree) + np.maximum(label, 0)]
+        graph_score = g.scores[comb_arc]
+        before = np.repeat(scores, degree) + graph_score
+        after = before + lp_arc
+        keep = np.where(label == -1, before, after) >= np.repeat(threshold, degree)
+        keep |= label == 0
+        kept = np.flatnonzero(keep)
+        src, comb_arc, label = src[kept], comb_arc[kept], label[kept]
+        lp_arc, graph_score, after = lp_arc[kept], graph_score[kept], after[kept]
+        arc_stream = stream[src]
+
+        blank_src = np.flatnonzero(alive)
+        blank_lp = lp[lp_row[blank_src]]
+        blank_score = scores[blank_src] + blank_lp
+        blank_stream = stream[blank_src]
+        blank_key = blank_stream * KB + values[blank_src]
+
+        def dst_keys(i: np.ndarray) -> np.ndarray:
+            s, lab = src[i], label[i]
+            ctx = ctx_value[s]
+            shifted = (ctx % (V ** (H - 1))) * V + lab
+            value = np.where(lab > 0, shifted, ctx) * G[s] + g.dest[comb_arc[i]]
+            return arc_stream[i] * KB + value
+
+        # (3)+(4) Viterbi and pruning, first on the strong arcs of each stream
+        floor = np.maximum(_np_stream_max(blank_score, blank_stream, N),
+                           _np_stream_max(after, arc_stream, N)) - beam
+        low = floor.copy()
+        K = cfg.max_states
+        nb_counts = np.bincount(blank_stream, minlength=N)
+        na_counts = np.bincount(arc_stream, minlength=N)
+        width = int((nb_counts + na_counts).max()) if N else 0
+        k = _STRONG_FACTOR * K
+        if K > 0 and width > k:
+            table = np.full((N, width), -np.inf)
+            nb_starts = np.cumsum(nb_counts) - nb_counts
+            na_starts = np.cumsum(na_counts) - na_counts
+            table[blank_stream, np.arange(blank_src.size) - nb_starts[blank_stream]] = blank_score
+            table[arc_stream, np.arange(src.size) - na_starts[arc_stream]
+                  + nb_counts[arc_stream]] = after
+            low = np.maximum(np.partition(table, width - k, axis=1)[:, width - k], floor)
+        while True:
+            bs = np.flatnonzero(blank_score >= low[blank_stream])
+            gs = np.flatnonzero(after >= low[arc_stream])
+            key = np.concatenate([blank_key[bs], dst_keys(gs)])
+            score = np.concatenate([blank_score[bs], after[gs]])
+            order = np.argsort(key)
+            key = key[order]
+            starts = _np_starts(key)
+            st_key = key[starts]
+            st_score = (np.maximum.reduceat(score[order], starts) if starts.size
+                        else np.zeros(0))
+            st_stream = st_key // KB
+            st_value = st_key % KB
+            keep_state = _np_prune(st_stream, st_score, N, beam, K)
+            exact = low <= floor
+            if K > 0:
+                exact |= np.bincount(st_stream[keep_state], minlength=N) >= K
+            if exact.all():
+                break
+            low = np.where(exact, low, floor)
+        ctx_starts = _np_starts(st_stream, st_value // g.num_states[st_stream])
+        masked = np.where(keep_state, st_score, -np.inf)
+        ctx_score = (np.maximum.reduceat(masked, ctx_starts) if ctx_starts.size
+                     else np.zeros(0))
+        keep_ctx = _np_prune(st_stream[ctx_starts], ctx_score, N, beam, cfg.max_contexts)
+        keep_state &= keep_ctx[_np_run_ids(ctx_starts, st_key.size)]
+        new_key = st_key[keep_state]
+        new_stream = st_stream[keep_state]
+
+        # (5) the arcs to record: within the beam and into a survivor. A token arc can enter
+        # one only if the survivor's context ends in its token: a cheap test first.
+        ends_in = np.zeros(N * V, dtype=bool)
+        ends_in[new_stream * V + (st_value[keep_state] // g.num_states[new_stream]) % V] = True
+        maybe = np.flatnonzero((label <= 0) | ends_in[arc_stream * V + np.maximum(label, 0)])
+        blank_at, blank_hit = _np_lookup(new_key, blank_key)
+        arc_at, arc_hit = _np_lookup(new_key, dst_keys(maybe))
+        rb, ra = blank_src[blank_hit], maybe[arc_hit]
+        rec_src = np.concatenate([rb, src[ra]])
+        slot = np.concatenate([first_arc[rb],
+                               first_arc[src[ra]] + 1 + comb_arc[ra] - arcs_lo[src[ra]]])
+        order = np.argsort(slot, kind="stable")
+        rec_src = rec_src[order]
+        rec_stream = stream[rec_src]
+        old_counts = np.bincount(stream, minlength=N)
+        new_counts = np.bincount(new_stream, minlength=N)
+        rec_graph_arc = comb_arc[ra] - g.arc_offset[arc_stream[ra]]
+        self._frames.append(
+            {
+                "stream": torch.from_numpy(rec_stream),
+                "src": torch.from_numpy(rec_src - (np.cumsum(old_counts) - old_counts)[rec_stream]),
+                "dst": torch.from_numpy(
+                    np.concatenate([blank_at[blank_hit], arc_at[arc_hit]])[order]
+                    - (np.cumsum(new_counts) - new_counts)[rec_stream]
+                ),
+                "label": torch.from_numpy(
+                    np.concatenate([np.zeros(rb.size, dtype=np.int64), label[ra]])[order]
+                ),
+                "score": torch.from_numpy(
+                    np.concatenate([blank_lp[blank_hit], graph_score[ra] + lp_arc[ra]])[order]
+                    .astype(np.float32)
+                ),
+                "graph_arc": torch.from_numpy(
+                    np.concatenate([np.full(rb.size, -1, dtype=np.int64), rec_graph_arc])[order]
+                ),
+                "num_states": torch.from_numpy(old_counts),
+            }
+        )
+        self._stream = torch.from_numpy(new_stream)
+        self._values = torch.from_numpy(st_value[keep_state])
+        self._scores = torch.from_numpy(st_score[keep_state])
 
     # -- end of a chunk -----------------------------------------------------------------------
 
