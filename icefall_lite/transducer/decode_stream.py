@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from icefall_lite.fsa import Fsa, RaggedTensor, ragged
+from icefall_lite.fsa import Fsa, RaggedShape, RaggedTensor, ragged
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
 warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
@@ -286,27 +286,62 @@ _STRONG_FACTOR = 4
 
 @dataclass
 class _NpGraphs:
-    """:class:`_Graphs` as numpy arrays, graph scores in float64."""
+    """The graphs of :class:`_Graphs` for the numpy engine. Every state's arcs are preceded by
+    a virtual blank self-loop (label 0, score 0, graph arc -1), so that expanding a state's
+    arcs in order lists its lattice arcs in k2's order (blank first)."""
 
-    row_splits: np.ndarray
-    labels: np.ndarray
-    dest: np.ndarray
-    scores: np.ndarray
-    state_offset: np.ndarray
-    arc_offset: np.ndarray
-    num_states: np.ndarray
+    row_splits: np.ndarray  # int64 [total_states + 1], into the arcs below
+    labels: np.ndarray  # int64 [arcs]
+    label_index: np.ndarray  # int64 [arcs], max(label, 0): the log-prob column of the arc
+    dest: np.ndarray  # int64 [arcs], local to the graph (the blank: its own state)
+    scores: np.ndarray  # float64 [arcs]
+    graph_arc: np.ndarray  # int64 [arcs], index within its graph; -1 for the blank
+    state_offset: np.ndarray  # int64 [N]
+    num_states: np.ndarray  # int64 [N]
+    single: bool  # one graph for all streams (state_offset all 0)
+    uniform_states: int  # the graphs' common number of states, else 0
+    is_token: np.ndarray  # int64 [arcs], label > 0
+    dest_key: np.ndarray  # int64 [arcs], dest + label_index * uniform_states
     key_base: int  # (stream, state value) -> stream * key_base + value, in int64
 
 
 def _np_graphs(g: _Graphs, key_base: int) -> _NpGraphs:
+    row_splits = g.row_splits.numpy()
+    total = row_splits.size - 1
+    states = np.arange(total)
+    ext_splits = row_splits + np.arange(total + 1)
+    is_arc = np.ones(int(ext_splits[-1]), dtype=bool)
+    is_arc[ext_splits[:-1]] = False
+    state_bases = np.unique(g.state_offset.numpy())
+    local_state = states - state_bases[np.searchsorted(state_bases, states, side="right") - 1]
+    arc_bases = np.unique(g.arc_offset.numpy())
+    arcs = np.arange(row_splits[-1])
+    local_arc = arcs - arc_bases[np.searchsorted(arc_bases, arcs, side="right") - 1]
+
+    def spread(blank_values, arc_values, dtype):
+        out = np.empty(is_arc.size, dtype=dtype)
+        out[~is_arc] = blank_values
+        out[is_arc] = arc_values
+        return out
+
+    labels = spread(0, g.labels.numpy(), np.int64)
+    label_index = np.maximum(labels, 0)
+    dest = spread(local_state, g.dest.numpy(), np.int64)
+    num_states = g.num_states.numpy()
+    uniform = int(num_states[0]) if (num_states == num_states[0]).all() else 0
     return _NpGraphs(
-        row_splits=g.row_splits.numpy(),
-        labels=g.labels.numpy(),
-        dest=g.dest.numpy(),
-        scores=g.scores.double().numpy(),
+        row_splits=ext_splits,
+        labels=labels,
+        label_index=label_index,
+        dest=dest,
+        scores=spread(0.0, g.scores.double().numpy(), np.float64),
+        graph_arc=spread(-1, local_arc, np.int64),
         state_offset=g.state_offset.numpy(),
-        arc_offset=g.arc_offset.numpy(),
-        num_states=g.num_states.numpy(),
+        num_states=num_states,
+        single=state_bases.size == 1,
+        uniform_states=uniform,
+        is_token=(labels > 0).astype(np.int64),
+        dest_key=dest + label_index * uniform,
         key_base=key_base,
     )
 
@@ -333,25 +368,35 @@ def _np_run_ids(starts: np.ndarray, n: int) -> np.ndarray:
     return np.cumsum(marks)
 
 
-def _np_stream_max(values: np.ndarray, stream: np.ndarray, num_streams: int) -> np.ndarray:
-    """Per stream the largest of ``values`` (``stream`` sorted; -inf for a stream without any)."""
-    out = np.full(num_streams, -np.inf)
+def _np_group_max(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Largest of each group of ``values`` (groups contiguous, of sizes ``counts``; -inf for an
+    empty group)."""
+    out = np.full(counts.size, -np.inf)
+    nonempty = counts > 0
     if values.size:
-        starts = _np_starts(stream)
-        out[stream[starts]] = np.maximum.reduceat(values, starts)
+        out[nonempty] = np.maximum.reduceat(values, (np.cumsum(counts) - counts)[nonempty])
     return out
 
 
 def _np_prune(stream: np.ndarray, score: np.ndarray, num_streams: int, beam: float,
               max_elems: int) -> np.ndarray:
     """numpy :func:`_prune` (``stream`` sorted): within ``beam`` of the stream's best and among
-    its ``max_elems`` best, ties ranked in input order."""
-    keep = score >= _np_stream_max(score, stream, num_streams)[stream] - beam
+    its ``max_elems`` best, ties ranked in input order.
+
+    The best and the ``max_elems``-th best score per stream come from one partial sort of a
+    padded [streams, longest] table; only a tie at the latter needs a full ranking."""
     n = score.size
-    if 0 < max_elems < n:
+    counts = np.bincount(stream, minlength=num_streams)
+    width = int(counts.max()) if n else 0
+    if max_elems <= 0 or width <= max_elems:
+        return score >= _np_group_max(score, counts)[stream] - beam
+    starts = np.cumsum(counts) - counts
+    table = np.full((num_streams, width), -np.inf)
+    table[stream, np.arange(n) - starts[stream]] = score
+    part = np.partition(table, (width - max_elems, width - 1), axis=1)
+    keep = score >= np.maximum(part[:, width - 1] - beam, part[:, width - max_elems])[stream]
+    if (np.bincount(stream[keep], minlength=num_streams) > max_elems).any():  # a tie at the cut
         order = np.lexsort((-score, stream))  # stable: ties stay in input order
-        counts = np.bincount(stream, minlength=num_streams)
-        starts = np.cumsum(counts) - counts
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n) - starts[stream[order]]
         keep &= rank < max_elems
@@ -426,10 +471,11 @@ class RnntDecodingStreams:
             ctx_value, _, starts = self._np_contexts()
             ctx = ctx_value[starts]
             contexts = (ctx[:, None] % self._np_pow[None, :-1]) // self._np_pow[None, 1:]
-            row_splits = np.zeros(self.num_streams + 1, dtype=np.int32)
-            np.cumsum(np.bincount(stream[starts], minlength=self.num_streams), out=row_splits[1:])
-            shape = ragged.create_ragged_shape2(row_splits=torch.from_numpy(row_splits),
-                                                cached_tot_size=starts.size)
+            ctx_stream = stream[starts]
+            row_splits = np.zeros(self.num_streams + 1, dtype=np.int64)
+            np.cumsum(np.bincount(ctx_stream, minlength=self.num_streams), out=row_splits[1:])
+            shape = RaggedShape([torch.from_numpy(row_splits)])
+            shape._ids[0] = torch.from_numpy(ctx_stream)  # row_ids, known here: fill the cache
             return shape, torch.from_numpy(contexts.astype(np.int32))
         seg, num_ctx = self._context_ids()
         first = _changed(seg)
@@ -581,145 +627,139 @@ class RnntDecodingStreams:
                        ctx_starts: np.ndarray) -> None:
         """:meth:`advance` on the CPU, in numpy; the same lattice as the torch code.
 
-        Most expanded arcs lead to states that the ``max_states`` limit drops, so the Viterbi
-        merge and the pruning first run on each stream's strong arcs only: those scoring at
-        least ``L``, the ``_STRONG_FACTOR * max_states``-th best arc score of the stream (or the
-        beam floor, whichever is higher). A state's score is the best of its incoming arcs, so
-        every state reached by a strong arc gets its exact score there, and every other state
-        scores below ``L``. When at least ``max_states`` of the strong states pass the state
-        pruning, no state below ``L`` can rank among the ``max_states`` best, and the
-        survivors are exact; a stream where that does not hold (or where ``L`` is the beam
-        floor anyway) is redone with all of its arcs within the beam. The arcs to record are
-        then all arcs that passed the arc beam and lead to a survivor.
+        A state's arcs are expanded blank first (see :class:`_NpGraphs`), so the arcs stay in
+        the order they are recorded in. Most expanded arcs lead to states that the
+        ``max_states`` limit drops, so where a stream has more than ``_STRONG_FACTOR *
+        max_states`` arcs, the Viterbi merge and the pruning first run on its strong arcs
+        only: those scoring at least ``L``, its ``_STRONG_FACTOR * max_states``-th best arc
+        score (or the beam floor, whichever is higher). A state's score is the best of its
+        incoming arcs, so every state reached by a strong arc gets its exact score there, and
+        every other state scores below ``L``. When at least ``max_states`` of the strong states
+        pass the state pruning, no state below ``L`` can rank among the ``max_states`` best,
+        and the survivors are exact; a stream where that does not hold (and ``L`` is above the
+        beam floor) is redone with all of its arcs within the beam. The arcs to record are then
+        all arcs that passed the arc beam and lead to a survivor.
         """
         cfg, g = self.config, self._np
         V, H, N, beam, KB = (cfg.vocab_size, cfg.decoder_history_len, self.num_streams,
                              cfg.beam, g.key_base)
         stream, values = self._stream.numpy(), self._values.numpy()
         scores = self._scores.numpy()
-        lp = lp32.astype(np.float64)
         S = values.size
-        graph_state = values - ctx_value * G
-        lp_row = _np_run_ids(ctx_starts, S) * V
-        comb_state = g.state_offset[stream] + graph_state
+        old_counts = np.bincount(stream, minlength=N)
+        Gs = g.uniform_states or G  # a scalar where all graphs have as many states
+        graph_state = values - ctx_value * Gs
+        comb_state = graph_state if g.single else g.state_offset[stream] + graph_state
         arcs_lo = g.row_splits[comb_state]
-        alive = graph_state != G - 1  # the final graph state has no arcs, not even a blank
+        alive = graph_state != Gs - 1  # the final graph state has no arcs, not even a blank
         degree = np.where(alive, g.row_splits[comb_state + 1] - arcs_lo, 0)
-        num_arcs = degree + alive
-        first_arc = np.cumsum(num_arcs) - num_arcs  # source-order slot of the blank
-        threshold = _np_stream_max(scores, stream, N)[stream] - beam
+        threshold = _np_group_max(scores, old_counts) - beam
 
-        # (1)+(2) graph arcs within the beam (a final arc, label -1, is judged with
-        # probability one; epsilons are kept); blank self-loops are always kept.
+        # (1)+(2) expand; keep the arcs within the beam of the stream's best state (a final
+        # arc, label -1, is judged with probability one; blanks and epsilons are kept)
+        E = int(degree.sum())
         src = np.repeat(np.arange(S), degree)
-        comb_arc = np.arange(src.size) + np.repeat(arcs_lo - (np.cumsum(degree) - degree),
-                                                   degree)
-        label = g.labels[comb_arc]
-        lp_arc = lp[np.repeat(lp_row, degree) + np.maximum(label, 0)]
-        graph_score = g.scores[comb_arc]
+        arc = np.arange(E) + np.repeat(arcs_lo - (np.cumsum(degree) - degree), degree)
+        label = g.labels[arc]
+        lp_col = np.repeat(_np_run_ids(ctx_starts, S) * V, degree) + g.label_index[arc]
+        lp_arc = lp32[lp_col].astype(np.float64)
+        graph_score = g.scores[arc]
         before = np.repeat(scores, degree) + graph_score
         after = before + lp_arc
-        keep = np.where(label == -1, before, after) >= np.repeat(threshold, degree)
+        keep = np.where(label == -1, before, after) >= np.repeat(threshold[stream], degree)
         keep |= label == 0
-        kept = np.flatnonzero(keep)
-        src, comb_arc, label = src[kept], comb_arc[kept], label[kept]
-        lp_arc, graph_score, after = lp_arc[kept], graph_score[kept], after[kept]
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            src, arc, label = src[kept], arc[kept], label[kept]
+            lp_arc, graph_score, after = lp_arc[kept], graph_score[kept], after[kept]
         arc_stream = stream[src]
+        stream_key = stream * KB
+        keep_ctx_key = stream_key + ctx_value * Gs  # destination key of a blank/epsilon/final
+        shift_key = stream_key + (ctx_value % (V ** (H - 1))) * (V * Gs)
 
-        blank_src = np.flatnonzero(alive)
-        blank_lp = lp[lp_row[blank_src]]
-        blank_score = scores[blank_src] + blank_lp
-        blank_stream = stream[blank_src]
-        blank_key = blank_stream * KB + values[blank_src]
+        if g.uniform_states:
+            # per state the key base of its [non-token, token] arcs; per arc the rest
+            key_base = np.stack([keep_ctx_key, shift_key], 1).ravel()
 
-        def dst_keys(i: np.ndarray) -> np.ndarray:
-            s, lab = src[i], label[i]
-            ctx = ctx_value[s]
-            shifted = (ctx % (V ** (H - 1))) * V + lab
-            value = np.where(lab > 0, shifted, ctx) * G[s] + g.dest[comb_arc[i]]
-            return arc_stream[i] * KB + value
+            def dst_keys(i):
+                """(stream, destination state) keys of the arcs ``i`` (None: all)."""
+                s, a = (src, arc) if i is None else (src[i], arc[i])
+                return key_base[2 * s + g.is_token[a]] + g.dest_key[a]
+        else:
 
-        # (3)+(4) Viterbi and pruning, first on the strong arcs of each stream
-        floor = np.maximum(_np_stream_max(blank_score, blank_stream, N),
-                           _np_stream_max(after, arc_stream, N)) - beam
-        low = floor.copy()
+            def dst_keys(i):
+                s, lab, a = (src, label, arc) if i is None else (src[i], label[i], arc[i])
+                token_key = shift_key[s] + lab * Gs[s]
+                return np.where(lab > 0, token_key, keep_ctx_key[s]) + g.dest[a]
+
+        # (3)+(4) Viterbi and pruning, on the strong arcs of the streams with many arcs
         K = cfg.max_states
-        nb_counts = np.bincount(blank_stream, minlength=N)
-        na_counts = np.bincount(arc_stream, minlength=N)
-        width = int((nb_counts + na_counts).max()) if N else 0
+        counts = np.bincount(arc_stream, minlength=N)
+        width = int(counts.max())
         k = _STRONG_FACTOR * K
+        low = sel = None
         if K > 0 and width > k:
+            floor = _np_group_max(after, counts) - beam
             table = np.full((N, width), -np.inf)
-            nb_starts = np.cumsum(nb_counts) - nb_counts
-            na_starts = np.cumsum(na_counts) - na_counts
-            table[blank_stream, np.arange(blank_src.size) - nb_starts[blank_stream]] = blank_score
-            table[arc_stream, np.arange(src.size) - na_starts[arc_stream]
-                  + nb_counts[arc_stream]] = after
+            table[arc_stream, np.arange(after.size) - (np.cumsum(counts) - counts)[arc_stream]] = (
+                after)
             low = np.maximum(np.partition(table, width - k, axis=1)[:, width - k], floor)
         while True:
-            bs = np.flatnonzero(blank_score >= low[blank_stream])
-            gs = np.flatnonzero(after >= low[arc_stream])
-            key = np.concatenate([blank_key[bs], dst_keys(gs)])
-            score = np.concatenate([blank_score[bs], after[gs]])
-            order = np.argsort(key)
+            if low is None:
+                key, score = dst_keys(None), after
+            else:
+                sel = np.flatnonzero(after >= low[arc_stream])
+                key, score = dst_keys(sel), after[sel]
+            order = np.argsort(key, kind="stable")  # timsort: the keys come in sorted runs
             key = key[order]
             starts = _np_starts(key)
             st_key = key[starts]
             st_score = (np.maximum.reduceat(score[order], starts) if starts.size
                         else np.zeros(0))
             st_stream = st_key // KB
-            st_value = st_key % KB
             keep_state = _np_prune(st_stream, st_score, N, beam, K)
-            exact = low <= floor
-            if K > 0:
-                exact |= np.bincount(st_stream[keep_state], minlength=N) >= K
+            if low is None:
+                break
+            exact = (low <= floor) | (np.bincount(st_stream[keep_state], minlength=N) >= K)
             if exact.all():
                 break
             low = np.where(exact, low, floor)
-        ctx_starts = _np_starts(st_stream, st_value // g.num_states[st_stream])
+        st_value = st_key - st_stream * KB
+        st_ctx = st_value // (Gs if g.uniform_states else g.num_states[st_stream])
+        ctx_starts = _np_starts(st_stream, st_ctx)
         masked = np.where(keep_state, st_score, -np.inf)
         ctx_score = (np.maximum.reduceat(masked, ctx_starts) if ctx_starts.size
                      else np.zeros(0))
         keep_ctx = _np_prune(st_stream[ctx_starts], ctx_score, N, beam, cfg.max_contexts)
         keep_state &= keep_ctx[_np_run_ids(ctx_starts, st_key.size)]
-        new_key = st_key[keep_state]
         new_stream = st_stream[keep_state]
 
-        # (5) the arcs to record: within the beam and into a survivor. A token arc can enter
-        # one only if the survivor's context ends in its token: a cheap test first.
-        ends_in = np.zeros(N * V, dtype=bool)
-        ends_in[new_stream * V + (st_value[keep_state] // g.num_states[new_stream]) % V] = True
-        maybe = np.flatnonzero((label <= 0) | ends_in[arc_stream * V + np.maximum(label, 0)])
-        blank_at, blank_hit = _np_lookup(new_key, blank_key)
-        arc_at, arc_hit = _np_lookup(new_key, dst_keys(maybe))
-        rb, ra = blank_src[blank_hit], maybe[arc_hit]
-        rec_src = np.concatenate([rb, src[ra]])
-        slot = np.concatenate([first_arc[rb],
-                               first_arc[src[ra]] + 1 + comb_arc[ra] - arcs_lo[src[ra]]])
-        order = np.argsort(slot, kind="stable")
-        rec_src = rec_src[order]
-        rec_stream = stream[rec_src]
-        old_counts = np.bincount(stream, minlength=N)
+        # (5) the arcs to record (in expansion order): within the beam and into a survivor
+        if sel is None:
+            state_of = np.empty(key.size, dtype=np.int64)
+            state_of[order] = _np_run_ids(starts, key.size)
+            rec = np.flatnonzero(keep_state[state_of])
+            rec_dst = (np.cumsum(keep_state) - 1)[state_of[rec]]
+        else:
+            # a token arc can enter a survivor only if its context ends in that token
+            new_key = st_key[keep_state]
+            ends_in = np.zeros(N * V, dtype=bool)
+            ends_in[new_stream * V + st_ctx[keep_state] % V] = True
+            maybe = np.flatnonzero((label <= 0) | ends_in[arc_stream * V + g.label_index[arc]])
+            at, hit = _np_lookup(new_key, dst_keys(maybe))
+            rec, rec_dst = maybe[hit], at[hit]
+        rec_stream = arc_stream[rec]
         new_counts = np.bincount(new_stream, minlength=N)
-        rec_graph_arc = comb_arc[ra] - g.arc_offset[arc_stream[ra]]
+        old_starts = np.cumsum(old_counts) - old_counts
+        new_starts = np.cumsum(new_counts) - new_counts
         self._frames.append(
             {
                 "stream": torch.from_numpy(rec_stream),
-                "src": torch.from_numpy(rec_src - (np.cumsum(old_counts) - old_counts)[rec_stream]),
-                "dst": torch.from_numpy(
-                    np.concatenate([blank_at[blank_hit], arc_at[arc_hit]])[order]
-                    - (np.cumsum(new_counts) - new_counts)[rec_stream]
-                ),
-                "label": torch.from_numpy(
-                    np.concatenate([np.zeros(rb.size, dtype=np.int64), label[ra]])[order]
-                ),
-                "score": torch.from_numpy(
-                    np.concatenate([blank_lp[blank_hit], graph_score[ra] + lp_arc[ra]])[order]
-                    .astype(np.float32)
-                ),
-                "graph_arc": torch.from_numpy(
-                    np.concatenate([np.full(rb.size, -1, dtype=np.int64), rec_graph_arc])[order]
-                ),
+                "src": torch.from_numpy(src[rec] - old_starts[rec_stream]),
+                "dst": torch.from_numpy(rec_dst - new_starts[rec_stream]),
+                "label": torch.from_numpy(label[rec]),
+                "score": torch.from_numpy((graph_score[rec] + lp_arc[rec]).astype(np.float32)),
+                "graph_arc": torch.from_numpy(g.graph_arc[arc[rec]]),
                 "num_states": torch.from_numpy(old_counts),
             }
         )
