@@ -444,6 +444,7 @@ class RnntDecodingStreams:
             else None
         )
         self._np_pow = self._pow.numpy() if self._np is not None else None
+        self._np_ctx: tuple = (None, None)  # (the _values it is for, _np_contexts())
 
     def __str__(self) -> str:
         lines = [f"num_streams : {self.num_streams}"]
@@ -618,10 +619,13 @@ class RnntDecodingStreams:
 
     def _np_contexts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """numpy: per state its context value and graph's state count; where contexts start."""
+        if self._np_ctx[0] is self._values:  # get_contexts, then advance: once per frame
+            return self._np_ctx[1]
         stream, values = self._stream.numpy(), self._values.numpy()
         G = self._np.num_states[stream]
         ctx_value = values // G
-        return ctx_value, G, _np_starts(stream, ctx_value)
+        self._np_ctx = (self._values, (ctx_value, G, _np_starts(stream, ctx_value)))
+        return self._np_ctx[1]
 
     def _advance_numpy(self, lp32: np.ndarray, ctx_value: np.ndarray, G: np.ndarray,
                        ctx_starts: np.ndarray) -> None:
@@ -659,14 +663,14 @@ class RnntDecodingStreams:
         # arc, label -1, is judged with probability one; blanks and epsilons are kept)
         E = int(degree.sum())
         src = np.repeat(np.arange(S), degree)
-        arc = np.arange(E) + np.repeat(arcs_lo - (np.cumsum(degree) - degree), degree)
+        arc = np.arange(E) + (arcs_lo - (np.cumsum(degree) - degree))[src]
         label = g.labels[arc]
-        lp_col = np.repeat(_np_run_ids(ctx_starts, S) * V, degree) + g.label_index[arc]
+        lp_col = (_np_run_ids(ctx_starts, S) * V)[src] + g.label_index[arc]
         lp_arc = lp32[lp_col].astype(np.float64)
         graph_score = g.scores[arc]
-        before = np.repeat(scores, degree) + graph_score
+        before = scores[src] + graph_score
         after = before + lp_arc
-        keep = np.where(label == -1, before, after) >= np.repeat(threshold[stream], degree)
+        keep = np.where(label == -1, before, after) >= threshold[stream][src]
         keep |= label == 0
         if not keep.all():
             kept = np.flatnonzero(keep)
