@@ -6,6 +6,10 @@ Run in the k2 environment (both backends in one process)::
 
     .venv-k2/bin/python bench/decoding.py --num-streams 100 --frames 100
 
+``--torch-engine`` adds a third contender to the fast_beam_search rows: the built-in streams
+with their torch engine (what other devices run; on the CPU the numpy engine is the default),
+taking turns with the other two.
+
 Two rows per graph: "search" feeds precomputed random log-probs (the decoding streams alone);
 "with model" runs a small random decoder + joiner each frame (as decode.py does). A last row
 times the n-best methods end to end from a search lattice (paths -> distinct sequences ->
@@ -25,6 +29,7 @@ from torch import nn
 from icefall_lite.decoding import Nbest, fast_beam_search, modified_beam_search
 from icefall_lite.decoding.lattice import clear_final_outputs
 from icefall_lite.k2 import builtin
+from icefall_lite.transducer import decode_stream
 
 
 class RandomTransducer(nn.Module):
@@ -102,6 +107,17 @@ def search_lattice(ns, graph, log_probs, num_frames, beam, max_states, max_conte
     return clear_final_outputs(streams.format_output(num_frames, allow_partial=allow_partial))
 
 
+def with_torch_engine(fn):
+    """``fn`` run with the built-in decoding streams' torch engine instead of numpy."""
+    def run():
+        decode_stream.USE_NUMPY = False
+        try:
+            return fn()
+        finally:
+            decode_stream.USE_NUMPY = True
+    return run
+
+
 def nbest_best_paths(lattice, num_paths: int) -> list[list[int]]:
     """The n-best methods end to end, from a lattice: sample ``num_paths`` paths per
     utterance, intersect the distinct sequences with the lattice, take each utterance's best
@@ -127,7 +143,7 @@ def nbest_row(backends: list, args) -> tuple[str, dict]:
     num_seqs = len(Nbest.from_lattice(lattice, args.num_paths).sequences)
     label = (f"n-best end to end ({N} streams, {num_arcs} lattice arcs, "
              f"{num_seqs} sequences, num_paths {args.num_paths})")
-    return label, {name: wall for name, (wall, _) in times.items()}
+    return label, times
 
 
 def main() -> None:
@@ -145,6 +161,8 @@ def main() -> None:
                         help="streams of the n-best row (icefall's n-best decoding batch)")
     parser.add_argument("--num-paths", type=int, default=200, help="paths of the n-best row")
     parser.add_argument("--nbest-only", action="store_true", help="time the n-best row only")
+    parser.add_argument("--torch-engine", action="store_true",
+                        help="also time the built-in streams' torch engine (fast_beam_search rows)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -176,25 +194,35 @@ def main() -> None:
                     else:
                         fns[name] = lambda graph=graph: fast_beam_search(  # noqa: E731
                             model, graph, enc, lens, **limits)
+                if args.torch_engine:
+                    fns["torch engine"] = with_torch_engine(fns["built-in"])
                 times = time_interleaved(fns, args.repeats)
-                rows.append((f"fast_beam_search {graph_name}, {what}",
-                             {name: wall for name, (wall, _) in times.items()}))
+                rows.append((f"fast_beam_search {graph_name}, {what}", times))
         if not args.nbest_only:
             t_mbs = best_seconds(lambda: modified_beam_search(model, enc, lens, 4),
                                  args.repeats)
-            rows.append(("modified_beam_search (no k2 inside)", {"built-in": t_mbs}))
+            rows.append(("modified_beam_search (no k2 inside)", {"built-in": (t_mbs, None)}))
         rows.append(nbest_row(backends, args))
 
     print(f"{N} streams x {T} frames (vocab {V}, LG {args.lg_states} states, beam "
           f"{args.beam}, max_states {args.max_states}, max_contexts {args.max_contexts}), "
-          f"threads {torch.get_num_threads()}; medians of {args.repeats} interleaved repeats")
-    print(f"{'method':75s} {'built-in ms':>12s} {'k2 ms':>10s} {'built-in/k2':>12s}")
+          f"threads {torch.get_num_threads()}; medians of {args.repeats} interleaved repeats; "
+          "ratios: wall (CPU)")
+    names = ["built-in"] + (["torch engine"] if args.torch_engine else [])
+    header = "".join(f" {n + ' ms':>16s} {n + '/k2':>22s}" for n in names)
+    print(f"{'method':62s}{header} {'k2 ms':>9s}")
     for label, times in rows:
-        b = times["built-in"]
         k = times.get("k2")
-        k_txt = f"{1000 * k:10.1f}" if k else f"{'-':>10s}"
-        ratio = f"{b / k:12.2f}" if k else f"{'-':>12s}"
-        print(f"{label:75s} {1000 * b:12.1f} {k_txt} {ratio}")
+        cells = ""
+        for n in names:
+            if n not in times:
+                cells += f" {'-':>16s} {'-':>22s}"
+                continue
+            wall, cpu = times[n]
+            ratio = f"{wall / k[0]:.2f} ({cpu / k[1]:.2f})" if k else "-"
+            cells += f" {1000 * wall:16.1f} {ratio:>22s}"
+        k_txt = f"{1000 * k[0]:9.1f}" if k else f"{'-':>9s}"
+        print(f"{label:62s}{cells} {k_txt}")
 
 
 if __name__ == "__main__":

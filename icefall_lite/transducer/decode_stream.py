@@ -18,7 +18,10 @@ streams at once (see docs/design/algorithms.rst §4):
    ``RnntDecodingStreams`` for its next chunk), and
    :meth:`RnntDecodingStreams.format_output` lays the recorded arcs out as a lattice (an FsaVec).
 
-Everything is vectorised over streams, states and arcs; only frames are a Python loop.
+Everything is vectorised over streams, states and arcs; only frames are a Python loop. On the
+CPU a frame runs in numpy (:meth:`RnntDecodingStreams._advance_numpy`: a few microseconds per
+operation where torch takes tens, and a first pruning pass over each stream's strongest arcs
+only); on other devices in torch. Both give k2's lattice, arc for arc.
 
 Example::
 
@@ -42,9 +45,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from icefall_lite.fsa import Fsa, RaggedTensor, ragged
+from icefall_lite.fsa import Fsa, RaggedShape, RaggedTensor, ragged
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
 warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
@@ -271,6 +275,145 @@ def _prune(
     return keep
 
 
+# -- the CPU engine: numpy ------------------------------------------------------------------
+# On the CPU a frame runs in numpy (a few microseconds per operation instead of torch's tens,
+# which dominates small frames); other devices use the torch code above. Tests flip
+# USE_NUMPY to check both engines against real k2.
+
+USE_NUMPY = True
+
+# the first Viterbi pass of a frame looks only at each stream's _STRONG_FACTOR * max_states best
+# expanded arcs (see RnntDecodingStreams._advance_numpy)
+_STRONG_FACTOR = 4
+
+
+@dataclass
+class _NpGraphs:
+    """The graphs of :class:`_Graphs` for the numpy engine. Every state's arcs are preceded by
+    a virtual blank self-loop (label 0, score 0, graph arc -1), so that expanding a state's
+    arcs in order lists its lattice arcs in k2's order (blank first)."""
+
+    row_splits: np.ndarray  # int64 [total_states + 1], into the arcs below
+    labels: np.ndarray  # int64 [arcs]
+    label_index: np.ndarray  # int64 [arcs], max(label, 0): the log-prob column of the arc
+    dest: np.ndarray  # int64 [arcs], local to the graph (the blank: its own state)
+    scores: np.ndarray  # float64 [arcs]
+    graph_arc: np.ndarray  # int64 [arcs], index within its graph; -1 for the blank
+    state_offset: np.ndarray  # int64 [N]
+    num_states: np.ndarray  # int64 [N]
+    single: bool  # one graph for all streams (state_offset all 0)
+    uniform_states: int  # the graphs' common number of states, else 0
+    is_token: np.ndarray  # int64 [arcs], label > 0
+    dest_key: np.ndarray  # int64 [arcs], dest + label_index * uniform_states
+    key_base: int  # (stream, state value) -> stream * key_base + value, in int64
+
+
+def _np_graphs(g: _Graphs, key_base: int) -> _NpGraphs:
+    row_splits = g.row_splits.numpy()
+    total = row_splits.size - 1
+    states = np.arange(total)
+    ext_splits = row_splits + np.arange(total + 1)
+    is_arc = np.ones(int(ext_splits[-1]), dtype=bool)
+    is_arc[ext_splits[:-1]] = False
+    state_bases = np.unique(g.state_offset.numpy())
+    local_state = states - state_bases[np.searchsorted(state_bases, states, side="right") - 1]
+    arc_bases = np.unique(g.arc_offset.numpy())
+    arcs = np.arange(row_splits[-1])
+    local_arc = arcs - arc_bases[np.searchsorted(arc_bases, arcs, side="right") - 1]
+
+    def spread(blank_values, arc_values, dtype):
+        out = np.empty(is_arc.size, dtype=dtype)
+        out[~is_arc] = blank_values
+        out[is_arc] = arc_values
+        return out
+
+    labels = spread(0, g.labels.numpy(), np.int64)
+    label_index = np.maximum(labels, 0)
+    dest = spread(local_state, g.dest.numpy(), np.int64)
+    num_states = g.num_states.numpy()
+    uniform = int(num_states[0]) if (num_states == num_states[0]).all() else 0
+    return _NpGraphs(
+        row_splits=ext_splits,
+        labels=labels,
+        label_index=label_index,
+        dest=dest,
+        scores=spread(0.0, g.scores.double().numpy(), np.float64),
+        graph_arc=spread(-1, local_arc, np.int64),
+        state_offset=g.state_offset.numpy(),
+        num_states=num_states,
+        single=state_bases.size == 1,
+        uniform_states=uniform,
+        is_token=(labels > 0).astype(np.int64),
+        dest_key=dest + label_index * uniform,
+        key_base=key_base,
+    )
+
+
+def _np_starts(*keys: np.ndarray) -> np.ndarray:
+    """Indexes where a run of equal ``keys`` tuples begins (keys sorted so that runs are
+    contiguous)."""
+    n = keys[0].size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    changed = np.ones(n, dtype=bool)
+    if n > 1:
+        diff = keys[0][1:] != keys[0][:-1]
+        for k in keys[1:]:
+            diff |= k[1:] != k[:-1]
+        changed[1:] = diff
+    return np.flatnonzero(changed)
+
+
+def _np_run_ids(starts: np.ndarray, n: int) -> np.ndarray:
+    """Run index of each of ``n`` elements, given where the runs start."""
+    marks = np.zeros(n, dtype=np.int64)
+    marks[starts[1:]] = 1
+    return np.cumsum(marks)
+
+
+def _np_group_max(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Largest of each group of ``values`` (groups contiguous, of sizes ``counts``; -inf for an
+    empty group)."""
+    out = np.full(counts.size, -np.inf)
+    nonempty = counts > 0
+    if values.size:
+        out[nonempty] = np.maximum.reduceat(values, (np.cumsum(counts) - counts)[nonempty])
+    return out
+
+
+def _np_prune(stream: np.ndarray, score: np.ndarray, num_streams: int, beam: float,
+              max_elems: int) -> np.ndarray:
+    """numpy :func:`_prune` (``stream`` sorted): within ``beam`` of the stream's best and among
+    its ``max_elems`` best, ties ranked in input order.
+
+    The best and the ``max_elems``-th best score per stream come from one partial sort of a
+    padded [streams, longest] table; only a tie at the latter needs a full ranking."""
+    n = score.size
+    counts = np.bincount(stream, minlength=num_streams)
+    width = int(counts.max()) if n else 0
+    if max_elems <= 0 or width <= max_elems:
+        return score >= _np_group_max(score, counts)[stream] - beam
+    starts = np.cumsum(counts) - counts
+    table = np.full((num_streams, width), -np.inf)
+    table[stream, np.arange(n) - starts[stream]] = score
+    part = np.partition(table, (width - max_elems, width - 1), axis=1)
+    keep = score >= np.maximum(part[:, width - 1] - beam, part[:, width - max_elems])[stream]
+    if (np.bincount(stream[keep], minlength=num_streams) > max_elems).any():  # a tie at the cut
+        order = np.lexsort((-score, stream))  # stable: ties stay in input order
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - starts[stream[order]]
+        keep &= rank < max_elems
+    return keep
+
+
+def _np_lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each of ``keys`` in ``sorted_keys`` and whether it is there."""
+    at = np.searchsorted(sorted_keys, keys)
+    if sorted_keys.size == 0:
+        return at, np.zeros(keys.size, dtype=bool)
+    return at, sorted_keys[np.minimum(at, sorted_keys.size - 1)] == keys
+
+
 class RnntDecodingStreams:
     """Several :class:`RnntDecodingStream` decoded together, one frame at a time.
 
@@ -297,6 +440,14 @@ class RnntDecodingStreams:
         self._attached = True
         V, H = config.vocab_size, config.decoder_history_len
         self._pow = V ** torch.arange(H, -1, -1, device=self.device, dtype=torch.int64)
+        key_base = V**H * self._graphs.max_states
+        self._np = (
+            _np_graphs(self._graphs, key_base)
+            if USE_NUMPY and self.device.type == "cpu" and key_base * self.num_streams < 2**62
+            else None
+        )
+        self._np_pow = self._pow.numpy() if self._np is not None else None
+        self._np_ctx: tuple = (None, None)  # (the _values it is for, _np_contexts())
 
     def __str__(self) -> str:
         lines = [f"num_streams : {self.num_streams}"]
@@ -319,6 +470,17 @@ class RnntDecodingStreams:
         """
         if not self._attached:
             raise RuntimeError("RnntDecodingStreams.get_contexts: the streams were terminated")
+        if self._np is not None:
+            stream = self._stream.numpy()
+            ctx_value, _, starts = self._np_contexts()
+            ctx = ctx_value[starts]
+            contexts = (ctx[:, None] % self._np_pow[None, :-1]) // self._np_pow[None, 1:]
+            ctx_stream = stream[starts]
+            row_splits = np.zeros(self.num_streams + 1, dtype=np.int64)
+            np.cumsum(np.bincount(ctx_stream, minlength=self.num_streams), out=row_splits[1:])
+            shape = RaggedShape([torch.from_numpy(row_splits)])
+            shape._ids[0] = torch.from_numpy(ctx_stream)  # row_ids, known here: fill the cache
+            return shape, torch.from_numpy(contexts.astype(np.int32))
         seg, num_ctx = self._context_ids()
         first = _changed(seg)
         ctx = (self._values // self._graphs.num_states[self._stream])[first]
@@ -339,7 +501,11 @@ class RnntDecodingStreams:
         if not self._attached:
             raise RuntimeError("RnntDecodingStreams.advance: the streams were terminated")
         cfg, g = self.config, self._graphs
-        ctx_of_state, num_ctx = self._context_ids()
+        if self._np is not None:
+            np_ctx = self._np_contexts()
+            num_ctx = np_ctx[2].size
+        else:
+            ctx_of_state, num_ctx = self._context_ids()
         if logprobs.shape != (num_ctx, cfg.vocab_size):
             raise ValueError(
                 f"RnntDecodingStreams.advance: logprobs must have shape ({num_ctx}, "
@@ -347,6 +513,9 @@ class RnntDecodingStreams:
             )
         V, H = cfg.vocab_size, cfg.decoder_history_len
         lp32 = logprobs.detach().to(device=self.device, dtype=torch.float32).reshape(-1)
+        if self._np is not None:
+            self._advance_numpy(lp32.contiguous().numpy(), *np_ctx)
+            return
         lp = lp32.double()
         device, N = self.device, self.num_streams
         stream, values, scores = self._stream, self._values, self._scores
@@ -450,6 +619,160 @@ class RnntDecodingStreams:
         self._stream = new_stream
         self._values = st_value[keep_state]
         self._scores = st_score[keep_state]
+
+    def _np_contexts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numpy: per state its context value and graph's state count; where contexts start."""
+        if self._np_ctx[0] is self._values:  # get_contexts, then advance: once per frame
+            return self._np_ctx[1]
+        stream, values = self._stream.numpy(), self._values.numpy()
+        G = self._np.num_states[stream]
+        ctx_value = values // G
+        self._np_ctx = (self._values, (ctx_value, G, _np_starts(stream, ctx_value)))
+        return self._np_ctx[1]
+
+    def _advance_numpy(self, lp32: np.ndarray, ctx_value: np.ndarray, G: np.ndarray,
+                       ctx_starts: np.ndarray) -> None:
+        """:meth:`advance` on the CPU, in numpy; the same lattice as the torch code.
+
+        A state's arcs are expanded blank first (see :class:`_NpGraphs`), so the arcs stay in
+        the order they are recorded in. Most expanded arcs lead to states that the
+        ``max_states`` limit drops, so where a stream has more than ``_STRONG_FACTOR *
+        max_states`` arcs, the Viterbi merge and the pruning first run on its strong arcs
+        only: those scoring at least ``L``, its ``_STRONG_FACTOR * max_states``-th best arc
+        score (or the beam floor, whichever is higher). A state's score is the best of its
+        incoming arcs, so every state reached by a strong arc gets its exact score there, and
+        every other state scores below ``L``. When at least ``max_states`` of the strong states
+        pass the state pruning, no state below ``L`` can rank among the ``max_states`` best,
+        and the survivors are exact; a stream where that does not hold (and ``L`` is above the
+        beam floor) is redone with all of its arcs within the beam. The arcs to record are then
+        all arcs that passed the arc beam and lead to a survivor.
+        """
+        cfg, g = self.config, self._np
+        V, H, N, beam, KB = (cfg.vocab_size, cfg.decoder_history_len, self.num_streams,
+                             cfg.beam, g.key_base)
+        stream, values = self._stream.numpy(), self._values.numpy()
+        scores = self._scores.numpy()
+        S = values.size
+        old_counts = np.bincount(stream, minlength=N)
+        Gs = g.uniform_states or G  # a scalar where all graphs have as many states
+        graph_state = values - ctx_value * Gs
+        comb_state = graph_state if g.single else g.state_offset[stream] + graph_state
+        arcs_lo = g.row_splits[comb_state]
+        alive = graph_state != Gs - 1  # the final graph state has no arcs, not even a blank
+        degree = np.where(alive, g.row_splits[comb_state + 1] - arcs_lo, 0)
+        threshold = _np_group_max(scores, old_counts) - beam
+
+        # (1)+(2) expand; keep the arcs within the beam of the stream's best state (a final
+        # arc, label -1, is judged with probability one; blanks and epsilons are kept)
+        E = int(degree.sum())
+        src = np.repeat(np.arange(S), degree)
+        arc = np.arange(E) + (arcs_lo - (np.cumsum(degree) - degree))[src]
+        label = g.labels[arc]
+        lp_col = (_np_run_ids(ctx_starts, S) * V)[src] + g.label_index[arc]
+        lp_arc = lp32[lp_col].astype(np.float64)
+        graph_score = g.scores[arc]
+        before = scores[src] + graph_score
+        after = before + lp_arc
+        keep = np.where(label == -1, before, after) >= threshold[stream][src]
+        keep |= label == 0
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            src, arc, label = src[kept], arc[kept], label[kept]
+            lp_arc, graph_score, after = lp_arc[kept], graph_score[kept], after[kept]
+        arc_stream = stream[src]
+        stream_key = stream * KB
+        keep_ctx_key = stream_key + ctx_value * Gs  # destination key of a blank/epsilon/final
+        shift_key = stream_key + (ctx_value % (V ** (H - 1))) * (V * Gs)
+
+        if g.uniform_states:
+            # per state the key base of its [non-token, token] arcs; per arc the rest
+            key_base = np.stack([keep_ctx_key, shift_key], 1).ravel()
+
+            def dst_keys(i):
+                """(stream, destination state) keys of the arcs ``i`` (None: all)."""
+                s, a = (src, arc) if i is None else (src[i], arc[i])
+                return key_base[2 * s + g.is_token[a]] + g.dest_key[a]
+        else:
+
+            def dst_keys(i):
+                s, lab, a = (src, label, arc) if i is None else (src[i], label[i], arc[i])
+                token_key = shift_key[s] + lab * Gs[s]
+                return np.where(lab > 0, token_key, keep_ctx_key[s]) + g.dest[a]
+
+        # (3)+(4) Viterbi and pruning, on the strong arcs of the streams with many arcs
+        K = cfg.max_states
+        counts = np.bincount(arc_stream, minlength=N)
+        width = int(counts.max())
+        k = _STRONG_FACTOR * K
+        low = sel = None
+        if K > 0 and width > k:
+            floor = _np_group_max(after, counts) - beam
+            table = np.full((N, width), -np.inf)
+            table[arc_stream, np.arange(after.size) - (np.cumsum(counts) - counts)[arc_stream]] = (
+                after)
+            low = np.maximum(np.partition(table, width - k, axis=1)[:, width - k], floor)
+        while True:
+            if low is None:
+                key, score = dst_keys(None), after
+            else:
+                sel = np.flatnonzero(after >= low[arc_stream])
+                key, score = dst_keys(sel), after[sel]
+            order = np.argsort(key, kind="stable")  # timsort: the keys come in sorted runs
+            key = key[order]
+            starts = _np_starts(key)
+            st_key = key[starts]
+            st_score = (np.maximum.reduceat(score[order], starts) if starts.size
+                        else np.zeros(0))
+            st_stream = st_key // KB
+            keep_state = _np_prune(st_stream, st_score, N, beam, K)
+            if low is None:
+                break
+            exact = (low <= floor) | (np.bincount(st_stream[keep_state], minlength=N) >= K)
+            if exact.all():
+                break
+            low = np.where(exact, low, floor)
+        st_value = st_key - st_stream * KB
+        st_ctx = st_value // (Gs if g.uniform_states else g.num_states[st_stream])
+        ctx_starts = _np_starts(st_stream, st_ctx)
+        masked = np.where(keep_state, st_score, -np.inf)
+        ctx_score = (np.maximum.reduceat(masked, ctx_starts) if ctx_starts.size
+                     else np.zeros(0))
+        keep_ctx = _np_prune(st_stream[ctx_starts], ctx_score, N, beam, cfg.max_contexts)
+        keep_state &= keep_ctx[_np_run_ids(ctx_starts, st_key.size)]
+        new_stream = st_stream[keep_state]
+
+        # (5) the arcs to record (in expansion order): within the beam and into a survivor
+        if sel is None:
+            state_of = np.empty(key.size, dtype=np.int64)
+            state_of[order] = _np_run_ids(starts, key.size)
+            rec = np.flatnonzero(keep_state[state_of])
+            rec_dst = (np.cumsum(keep_state) - 1)[state_of[rec]]
+        else:
+            # a token arc can enter a survivor only if its context ends in that token
+            new_key = st_key[keep_state]
+            ends_in = np.zeros(N * V, dtype=bool)
+            ends_in[new_stream * V + st_ctx[keep_state] % V] = True
+            maybe = np.flatnonzero((label <= 0) | ends_in[arc_stream * V + g.label_index[arc]])
+            at, hit = _np_lookup(new_key, dst_keys(maybe))
+            rec, rec_dst = maybe[hit], at[hit]
+        rec_stream = arc_stream[rec]
+        new_counts = np.bincount(new_stream, minlength=N)
+        old_starts = np.cumsum(old_counts) - old_counts
+        new_starts = np.cumsum(new_counts) - new_counts
+        self._frames.append(
+            {
+                "stream": torch.from_numpy(rec_stream),
+                "src": torch.from_numpy(src[rec] - old_starts[rec_stream]),
+                "dst": torch.from_numpy(rec_dst - new_starts[rec_stream]),
+                "label": torch.from_numpy(label[rec]),
+                "score": torch.from_numpy((graph_score[rec] + lp_arc[rec]).astype(np.float32)),
+                "graph_arc": torch.from_numpy(g.graph_arc[arc[rec]]),
+                "num_states": torch.from_numpy(old_counts),
+            }
+        )
+        self._stream = torch.from_numpy(new_stream)
+        self._values = torch.from_numpy(st_value[keep_state])
+        self._scores = torch.from_numpy(st_score[keep_state])
 
     # -- end of a chunk -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Independent checks of the built-in RnntDecodingStreams (main environment)."""
+"""Independent checks of the built-in RnntDecodingStreams (main environment), for both of its
+engines (numpy on the CPU, torch elsewhere)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ import torch
 from stream_helpers import TableJoiner, decode_with, lattice_arrays, make_graph, random_lg_arcs
 
 from icefall_lite.k2 import builtin as k2
+from icefall_lite.transducer import decode_stream
+
+
+@pytest.fixture(autouse=True, params=["numpy", "torch"])
+def engine(request, monkeypatch):
+    monkeypatch.setattr(decode_stream, "USE_NUMPY", request.param == "numpy")
 
 
 def best_path_by_dp(lattice, fsa_index: int):

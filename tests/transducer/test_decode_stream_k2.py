@@ -1,5 +1,6 @@
 """Parity of the built-in RnntDecodingStreams with real k2 1.23.4 (k2 environment only):
-same states, arcs, labels, score bits and aux_labels, in the same order."""
+same states, arcs, labels, score bits and aux_labels, in the same order. Every test runs both
+built-in engines: numpy (the CPU default) and torch (other devices)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import pytest
 import torch
 from stream_helpers import TableJoiner, decode_with, lattice_arrays, make_graph, random_lg_arcs
 
+from icefall_lite.transducer import decode_stream
+
 CONFIGS = [(4.0, 8, 3), (8.0, 32, 8), (20.0, 64, 8), (3.0, 4, 2)]
 NUM_FRAMES = [7, 3, 5]
+
+
+@pytest.fixture(autouse=True, params=["numpy", "torch"])
+def engine(request, monkeypatch):
+    monkeypatch.setattr(decode_stream, "USE_NUMPY", request.param == "numpy")
+    return request.param
 
 
 def assert_same_lattice(expected, actual):
@@ -62,4 +71,27 @@ def test_chunked_lattice_equals_k2(real_k2, builtin_k2):
     run = lambda ns: decode_with(  # noqa: E731
         ns, [ns.trivial_graph(4)] * 2, joiner, [9, 6], 6.0, 16, 4, chunks=[4, 2, 3]
     )
+    assert_same_lattice(run(real_k2), run(builtin_k2))
+
+
+@pytest.mark.k2
+@pytest.mark.parametrize("strong_factor", [1, 4])
+@pytest.mark.parametrize("graph_kind", ["trivial", "lg"])
+@pytest.mark.parametrize("beam,max_states,max_contexts", [(20.0, 8, 4), (6.0, 16, 3), (9.0, 3, 8)])
+def test_large_vocab_lattice_equals_k2(real_k2, builtin_k2, monkeypatch, engine, strong_factor,
+                                       graph_kind, beam, max_states, max_contexts):
+    """A vocabulary of 40 gives each state far more arcs than max_states, so the numpy engine's
+    first pass over the strong arcs decides most streams, and with strong_factor 1 it often
+    falls back to all arcs within the beam."""
+    monkeypatch.setattr(decode_stream, "_STRONG_FACTOR", strong_factor)
+    V, frames = 40, [12, 9, 12, 5, 10, 12]
+    joiner = TableJoiner(len(frames), max(frames), vocab_size=V, context_size=2, seed=6,
+                         scale=1.0)
+    lg = random_lg_arcs(V, 30, 50, seed=8)
+
+    def run(ns):
+        graph = ns.trivial_graph(V - 1) if graph_kind == "trivial" else make_graph(ns, *lg)
+        return decode_with(ns, [graph] * len(frames), joiner, frames, beam, max_states,
+                           max_contexts, allow_partial=graph_kind == "lg")
+
     assert_same_lattice(run(real_k2), run(builtin_k2))
