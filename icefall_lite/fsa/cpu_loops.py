@@ -30,6 +30,16 @@ def as_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
+def expand_ranges(starts: np.ndarray, sizes: np.ndarray, need_owner: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """numpy :func:`.ragged.expand_ranges`: ``arange(starts[i], starts[i] + sizes[i])``
+    concatenated over ``i``, and (with ``need_owner``) the ``i`` of each entry, else None."""
+    ends = np.cumsum(sizes)
+    idx = np.repeat(starts - ends + sizes, sizes)
+    idx += np.arange(idx.size)
+    return idx, np.repeat(np.arange(sizes.size), sizes) if need_owner else None
+
+
 def level_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray, scores: np.ndarray,
                splits: list[int], log_semiring: bool, backward: bool) -> None:
     """Forward or backward scores in place, level by level over the arcs grouped by source

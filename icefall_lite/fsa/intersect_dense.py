@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from icefall_lite.fsa import paths
+from icefall_lite.fsa import cpu_loops, paths
 from icefall_lite.fsa.cpu_loops import as_numpy
 from icefall_lite.fsa.dense import DenseFsaVec
 from icefall_lite.fsa.fsa import Fsa
@@ -414,9 +414,7 @@ class _SparseStep:
             return expand_ranges(first, rs[1:].index_select(0, a_state) - first)
         a = as_numpy(a_state)
         first, count = self._np_rs[a], self._np_nrows[a]
-        pos = np.repeat(np.arange(a.size), count)
-        rows = np.repeat(first - (np.cumsum(count) - count), count)
-        rows += np.arange(rows.size)
+        rows, pos = cpu_loops.expand_ranges(first, count)
         return torch.from_numpy(rows), torch.from_numpy(pos)
 
     def expand(self, t: int, cur: _Frame, deg: torch.Tensor

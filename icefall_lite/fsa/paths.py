@@ -203,11 +203,8 @@ def _block_permutation(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.n
     """The ranges ``lo[k]:hi[k]`` concatenated (as one index array), and the end of each in
     it (inclusive cumulative sizes)."""
     size = hi - lo
-    ends = np.cumsum(size)
-    total = int(ends[-1]) if ends.size else 0
-    order = np.repeat(lo - ends + size, size)
-    order += np.arange(total)
-    return order, ends
+    order, _ = cpu_loops.expand_ranges(lo, size, need_owner=False)
+    return order, np.cumsum(size)
 
 
 def graded_levels(fsa: Fsa) -> torch.Tensor | None:

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from icefall_lite.fsa import Fsa, RaggedShape, RaggedTensor, ragged
+from icefall_lite.fsa.cpu_loops import expand_ranges as expand_ranges_np
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
 warnings.filterwarnings("ignore", message="scatter_reduce\\(\\) is in beta")
@@ -664,9 +665,7 @@ class RnntDecodingStreams:
 
         # (1)+(2) expand; keep the arcs within the beam of the stream's best state (a final
         # arc, label -1, is judged with probability one; blanks and epsilons are kept)
-        E = int(degree.sum())
-        src = np.repeat(np.arange(S), degree)
-        arc = np.arange(E) + (arcs_lo - (np.cumsum(degree) - degree))[src]
+        arc, src = expand_ranges_np(arcs_lo, degree)
         label = g.labels[arc]
         lp_col = (_np_run_ids(ctx_starts, S) * V)[src] + g.label_index[arc]
         lp_arc = lp32[lp_col].astype(np.float64)
