@@ -28,8 +28,8 @@ from torch import nn
 
 from icefall_lite.decoding import Nbest, fast_beam_search, modified_beam_search
 from icefall_lite.decoding.lattice import clear_final_outputs
+from icefall_lite.fsa import paths
 from icefall_lite.k2 import builtin
-from icefall_lite.transducer import decode_stream
 
 
 class RandomTransducer(nn.Module):
@@ -108,13 +108,14 @@ def search_lattice(ns, graph, log_probs, num_frames, beam, max_states, max_conte
 
 
 def with_torch_engine(fn):
-    """``fn`` run with the built-in decoding streams' torch engine instead of numpy."""
+    """``fn`` run with ``paths.NUMPY_LOOPS`` off: the built-in decoding streams' torch engine
+    instead of numpy (and the FSA algorithms' torch loops)."""
     def run():
-        decode_stream.USE_NUMPY = False
+        paths.NUMPY_LOOPS = False
         try:
             return fn()
         finally:
-            decode_stream.USE_NUMPY = True
+            paths.NUMPY_LOOPS = True
     return run
 
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from icefall_lite.fsa import Fsa, RaggedShape, RaggedTensor, ragged
+from icefall_lite.fsa import Fsa, RaggedShape, RaggedTensor, paths, ragged
 from icefall_lite.fsa.cpu_loops import expand_ranges as expand_ranges_np
 
 # torch 1.13 flags scatter_reduce as beta; its semantics for "amax" are settled.
@@ -278,10 +278,9 @@ def _prune(
 
 # -- the CPU engine: numpy ------------------------------------------------------------------
 # On the CPU a frame runs in numpy (a few microseconds per operation instead of torch's tens,
-# which dominates small frames); other devices use the torch code above. Tests flip
-# USE_NUMPY to check both engines against real k2.
-
-USE_NUMPY = True
+# which dominates small frames); other devices use the torch code above. Like the FSA
+# algorithms' numpy loops it follows ``paths.NUMPY_LOOPS`` (False: the torch code on the CPU
+# too); the tests flip it to check both engines against real k2.
 
 # the first Viterbi pass of a frame looks only at each stream's _STRONG_FACTOR * max_states best
 # expanded arcs (see RnntDecodingStreams._advance_numpy)
@@ -442,9 +441,10 @@ class RnntDecodingStreams:
         V, H = config.vocab_size, config.decoder_history_len
         self._pow = V ** torch.arange(H, -1, -1, device=self.device, dtype=torch.int64)
         key_base = V**H * self._graphs.max_states
+        numpy_engine = paths.NUMPY_LOOPS and self.device.type == "cpu"
         self._np = (
             _np_graphs(self._graphs, key_base)
-            if USE_NUMPY and self.device.type == "cpu" and key_base * self.num_streams < 2**62
+            if numpy_engine and key_base * self.num_streams < 2**62
             else None
         )
         self._np_pow = self._pow.numpy() if self._np is not None else None

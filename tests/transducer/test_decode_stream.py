@@ -9,13 +9,13 @@ import pytest
 import torch
 from stream_helpers import TableJoiner, decode_with, lattice_arrays, make_graph, random_lg_arcs
 
+from icefall_lite.fsa import paths
 from icefall_lite.k2 import builtin as k2
-from icefall_lite.transducer import decode_stream
 
 
 @pytest.fixture(autouse=True, params=["numpy", "torch"])
 def engine(request, monkeypatch):
-    monkeypatch.setattr(decode_stream, "USE_NUMPY", request.param == "numpy")
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", request.param == "numpy")
 
 
 def best_path_by_dp(lattice, fsa_index: int):

@@ -8,6 +8,7 @@ import pytest
 import torch
 from stream_helpers import TableJoiner, decode_with, lattice_arrays, make_graph, random_lg_arcs
 
+from icefall_lite.fsa import paths
 from icefall_lite.transducer import decode_stream
 
 CONFIGS = [(4.0, 8, 3), (8.0, 32, 8), (20.0, 64, 8), (3.0, 4, 2)]
@@ -16,7 +17,7 @@ NUM_FRAMES = [7, 3, 5]
 
 @pytest.fixture(autouse=True, params=["numpy", "torch"])
 def engine(request, monkeypatch):
-    monkeypatch.setattr(decode_stream, "USE_NUMPY", request.param == "numpy")
+    monkeypatch.setattr(paths, "NUMPY_LOOPS", request.param == "numpy")
     return request.param
 
 
