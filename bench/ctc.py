@@ -21,6 +21,7 @@ Usage::
     .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200
     .venv-k2/bin/python bench/ctc.py --num-utts 4 --frames 200 --interleave --repeats 3
     .venv-k2/bin/python bench/ctc.py --interleave --lang-dir egs/an4/ASR/data/lang_bpe_101
+    .venv-k2/bin/python bench/ctc.py --ops loss --interleave --repeats 21   # ctc_loss only
 """
 
 from __future__ import annotations
@@ -99,12 +100,14 @@ def jobs(k2, lp, segs, transcripts, vocab: int, hlg: dict | None = None
 
 
 def run_all(backends: list, inputs: tuple, vocab: int, repeats: int, interleave: bool,
-            hlg: dict | None = None) -> dict:
-    """Per backend: results and times ``t_decode``/``t_loss`` (best wall time of
-    ``repeats``, or with ``interleave`` medians after a warm-up, backends taking turns, plus
-    CPU times ``c_decode``/``c_loss``)."""
+            hlg: dict | None = None, ops: tuple[str, ...] = ("decode", "loss")) -> dict:
+    """Per backend: results and times ``t_decode``/``t_loss`` of the ``ops`` asked for (best
+    wall time of ``repeats``, or with ``interleave`` medians after a warm-up, backends taking
+    turns, plus CPU times ``c_decode``/``c_loss``)."""
     made = {name: jobs(k2, *inputs, vocab, hlg) for name, k2 in backends}
     for key, i in (("decode", 1), ("loss", 2)):
+        if key not in ops:
+            continue
         if interleave:
             times = time_interleaved({name: m[i] for name, m in made.items()}, repeats)
             for name, (wall, cpu) in times.items():
@@ -130,6 +133,8 @@ def main() -> None:
                         "ratios on a loaded machine")
     p.add_argument("--lang-dir", type=Path,
                    help="decode with this lang dir's HLG.pt (its tokens set --vocab)")
+    p.add_argument("--ops", default="decode,loss",
+                   help="comma-separated: decode (intersect_dense_pruned), loss (ctc_loss)")
     p.add_argument("--only", choices=["builtin", "k2"],
                    help="run one backend (e.g. to read its peak memory from /usr/bin/time -v)")
     args = p.parse_args()
@@ -147,8 +152,11 @@ def main() -> None:
             backends.append(("k2", real_k2))
         except ImportError:
             pass
+    ops = tuple(args.ops.split(","))
+    if not ops or set(ops) - {"decode", "loss"}:
+        p.error(f"--ops {args.ops!r}: expected decode and/or loss")
     res = run_all(backends, (lp, segs, transcripts), args.vocab, args.repeats, args.interleave,
-                  hlg)
+                  hlg, ops)
     graph = "H" if hlg is None else f"HLG of {args.lang_dir} ({hlg['arcs'].shape[0]} arcs)"
     print(f"{args.num_utts} utts x {args.frames} frames x {args.vocab} classes, {graph}, "
           f"{'flat' if args.flat else 'peaky'} log-probs, {args.threads} thread(s)")
@@ -156,6 +164,8 @@ def main() -> None:
     print("|---|" + "---|" * (len(backends) + 1))
     for key, label in (("t_decode", f"intersect_dense_pruned ({'H' if hlg is None else 'HLG'})"),
                        ("t_loss", "ctc_loss forward + backward")):
+        if key[2:] not in ops:
+            continue
         times = [res[n][key] for n, _ in backends]
         ratio = f"{times[0] / times[1]:.2f}" if len(times) > 1 else "-"
         print(f"| {label} | " + " | ".join(f"{t:.3f}" for t in times) + f" | {ratio} |")
@@ -165,11 +175,14 @@ def main() -> None:
                   f" | {cpu[0] / cpu[1]:.2f} |")
     if "k2" in res and "builtin" in res:
         a, b = res["builtin"], res["k2"]
-        same = a["lattice"].num_arcs == b["lattice"].num_arcs and torch.equal(
-            a["lattice"].arcs.values()[:, :3].long(), b["lattice"].arcs.values()[:, :3].long())
-        print(f"lattice arcs: {a['lattice'].num_arcs} (identical to k2: {same}); loss "
-              f"{a['loss'].item():.4f} vs {b['loss'].item():.4f}; max gradient difference "
-              f"{(a['grad'] - b['grad']).abs().max().item():.2e}")
+        if "decode" in ops:
+            same = a["lattice"].num_arcs == b["lattice"].num_arcs and torch.equal(
+                a["lattice"].arcs.values()[:, :3].long(),
+                b["lattice"].arcs.values()[:, :3].long())
+            print(f"lattice arcs: {a['lattice'].num_arcs} (identical to k2: {same})")
+        if "loss" in ops:
+            print(f"loss {a['loss'].item():.4f} vs {b['loss'].item():.4f}; max gradient "
+                  f"difference {(a['grad'] - b['grad']).abs().max().item():.2e}")
 
 
 if __name__ == "__main__":

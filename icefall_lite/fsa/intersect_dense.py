@@ -131,6 +131,112 @@ def _tropical_frames(alpha: torch.Tensor, beta: torch.Tensor, per_frame: torch.T
         beta[t].scatter_reduce_(0, src, cand, reduce="amax")
 
 
+class _BandedFrames:
+    """The tropical frame loops of ``intersect_dense`` for banded graphs, on the CPU.
+
+    A graph is banded when every arc goes ``d = dst - src`` states forward with ``0 <= d <=
+    D`` (``D <= MAX_OFFSET``) and no two arcs join the same pair of states: ``ctc_graph``'s
+    graphs (self-loops, ``d = 1`` to the next state, ``d = 2`` past a blank), standard or
+    modified. Then at most one arc of each offset enters a state, and a frame's forward step
+    is ``alpha[t + 1][j] = max_d alpha[t][j - d] + score[t, d, j]``: per offset, one add of
+    two contiguous slices (``alpha[t]`` shifted by ``d``, row ``d`` of the frame's score
+    table) and one elementwise maximum; backwards ``beta[t][j] = max_d beta[t + 1][j + d] +
+    score[t, d, j + d]``, the same slices shifted the other way. That is ``2 D + 1`` numpy
+    calls on ``S`` entries a frame and direction, no gather, instead of a gather, an add and
+    a ``maximum.at`` over all arcs (at 16 x 500 x 500 ~6 us against ~28 us a frame); each
+    candidate is the same sum as in :func:`_tropical_frames`, so the scores are the same
+    bit for bit.
+
+    Layout: the score table is ``[T, D + 1, W]`` (``W = S + D``; -inf where no arc of that
+    offset enters the state and past each graph's frames); ``alpha`` has ``D`` columns of
+    -inf in front, ``beta`` ``D`` behind, so that the shifted slices stay in their rows.
+    States of different graphs never meet: arcs do not cross graphs, so every candidate
+    across a boundary has an -inf score.
+    """
+
+    MAX_OFFSET = 3
+
+    def __init__(self, g: _Graph, a: Fsa, offsets: np.ndarray, t_max: int):
+        self.g, self.D, self.t_max = g, int(offsets.max(initial=0)), t_max
+        S, D = g.num_states, self.D
+        self.W = S + D
+        # each arc's column and graph score in a frame's [D + 1, W] table (a missing arc:
+        # column 0, score -inf)
+        slot = torch.from_numpy(offsets * self.W + as_numpy(g.dst))
+        self.col = torch.zeros((D + 1) * self.W, dtype=torch.int64).index_copy_(0, slot, g.col)
+        self.gscore = torch.full(((D + 1) * self.W,), NEG_INF, dtype=g.scores.dtype
+                                 ).index_copy_(0, slot, g.scores)
+        self.state_splits = a.as_vec_shape().row_splits_long(1).tolist()
+        self.alpha_pad = np.full((t_max + 1, S + 2 * D), NEG_INF, dtype=np.float32)
+        self.beta_pad = np.full((t_max + 1, S + D), NEG_INF, dtype=np.float32)
+
+    @classmethod
+    def offsets(cls, g: _Graph) -> np.ndarray | None:
+        """Each arc's ``dst - src`` if the graph is banded (above), else None."""
+        src, dst = as_numpy(g.src), as_numpy(g.dst)
+        d = dst - src
+        if d.size == 0 or int(d.min()) < 0 or int(d.max()) > cls.MAX_OFFSET:
+            return None
+        key = dst * (cls.MAX_OFFSET + 1) + d
+        if np.bincount(key).max() > 1:
+            return None
+        return d
+
+    def alpha_beta(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[T + 1, S]`` views of the padded forward and backward tables."""
+        S, D = self.g.num_states, self.D
+        return (torch.from_numpy(self.alpha_pad)[:, D:D + S],
+                torch.from_numpy(self.beta_pad)[:, :S])
+
+    def scores(self, bscores: torch.Tensor, rows_a: torch.Tensor, row0_a: torch.Tensor
+               ) -> np.ndarray:
+        """``[T, D + 1, W]``: the score of the arc of offset ``d`` entering state ``j`` on
+        frame ``t`` (graph score + log-prob of its label), -inf where there is none. Graph by
+        graph, as :func:`_arc_frame_scores`: one column gather of its frames' rows."""
+        D, W, T = self.D, self.W, self.t_max
+        out = torch.empty((T, D + 1, W), dtype=bscores.dtype)
+        out[:, :, self.g.num_states:] = NEG_INF
+        col, gscore = self.col.view(D + 1, W), self.gscore.view(D + 1, W)
+        ss = self.state_splits
+        for i, (rows, row0) in enumerate(zip(rows_a.tolist(), row0_a.tolist())):
+            s0, s1 = ss[i], ss[i + 1]
+            if s0 == s1:
+                continue
+            block = out[:, :, s0:s1]
+            gathered = bscores[row0:row0 + rows].index_select(1, col[:, s0:s1].reshape(-1))
+            torch.add(gathered.view(rows, D + 1, s1 - s0), gscore[:, s0:s1], out=block[:rows])
+            block[rows:] = NEG_INF
+        return as_numpy(out)
+
+    def run(self, sc: np.ndarray, preset_beta_rows: set[int]) -> None:
+        """Fill the forward and backward tables from the score table of :meth:`scores`
+        (start and final entries already set)."""
+        S, D = self.g.num_states, self.D
+        a, b = self.alpha_pad, self.beta_pad
+        tmp = np.empty(S, dtype=np.result_type(a, sc))
+        # per offset d: alpha[t][j - d] and score[t, d, j] forwards; beta[t + 1][j + d] and
+        # score[t, d, j + d] backwards, as [T, S] views (a frame's row is one index away)
+        fa = [a[:, D - d:D - d + S] for d in range(D + 1)]
+        fs = [sc[:, d, :S] for d in range(D + 1)]
+        bb = [b[1:, d:d + S] for d in range(D + 1)]
+        bs = [sc[:, d, d:d + S] for d in range(D + 1)]
+        for t in range(self.t_max):
+            out = a[t + 1, D:D + S]
+            np.add(fa[0][t], fs[0][t], out=out)
+            for d in range(1, D + 1):
+                np.add(fa[d][t], fs[d][t], out=tmp)
+                np.maximum(out, tmp, out=out)
+        for t in range(self.t_max - 1, -1, -1):
+            out = b[t, :S]
+            first = 0
+            if t not in preset_beta_rows:
+                np.add(bb[0][t], bs[0][t], out=out)
+                first = 1
+            for d in range(first, D + 1):
+                np.add(bb[d][t], bs[d][t], out=tmp)
+                np.maximum(out, tmp, out=out)
+
+
 def _arc_frame_scores(g: _Graph, a: Fsa, bscores: torch.Tensor, rows_a: torch.Tensor,
                       row0_a: torch.Tensor, t_max: int) -> torch.Tensor:
     """``[t_max, A]``: the score of every graph arc on every frame of its dense FSA (graph
@@ -148,6 +254,33 @@ def _arc_frame_scores(g: _Graph, a: Fsa, bscores: torch.Tensor, rows_a: torch.Te
                   out=block[:rows])
         block[rows:] = NEG_INF
     return out
+
+
+def _forward_backward(g: _Graph, a: Fsa, bscores: torch.Tensor, rows_a: torch.Tensor,
+                      row0_a: torch.Tensor, t_max: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tropical forward and backward scores ``[t_max + 1, S]`` of every (frame, graph state)
+    of ``intersect_dense``: the banded loops where the graphs allow them on the CPU, else
+    :func:`_tropical_frames`."""
+    start, final = g.info["start"], g.info["final"]
+    nonempty = final >= 0
+    band = None
+    if paths.NUMPY_LOOPS and bscores.device.type == "cpu":
+        offsets = _BandedFrames.offsets(g)
+        band = None if offsets is None else _BandedFrames(g, a, offsets, t_max)
+    if band is not None:
+        alpha, beta = band.alpha_beta()
+    else:
+        alpha = torch.full((t_max + 1, g.num_states), NEG_INF, dtype=torch.float32,
+                           device=bscores.device)
+        beta = torch.full_like(alpha, NEG_INF)
+    alpha[0, start[nonempty]] = 0.0
+    beta[rows_a[nonempty], final[nonempty]] = 0.0
+    if band is not None:
+        band.run(band.scores(bscores, rows_a, row0_a), set(rows_a[nonempty].tolist()))
+    else:
+        _tropical_frames(alpha, beta, _arc_frame_scores(g, a, bscores, rows_a, row0_a, t_max),
+                         g.src, g.dst)
+    return alpha, beta
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,15 +325,9 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     bscores = b_fsas.scores.detach()
     ncols = b_fsas.num_cols
 
-    per_frame = _arc_frame_scores(g, a_fsas, bscores, rows_a, row0_a, t_max)
-
+    alpha, beta = _forward_backward(g, a_fsas, bscores, rows_a, row0_a, t_max)
     start, final = g.info["start"], g.info["final"]
     nonempty = final >= 0
-    alpha = torch.full((t_max + 1, S), NEG_INF, dtype=torch.float32, device=device)
-    beta = torch.full_like(alpha, NEG_INF)
-    alpha[0, start[nonempty]] = 0.0
-    beta[rows_a[nonempty], final[nonempty]] = 0.0
-    _tropical_frames(alpha, beta, per_frame, g.src, g.dst)
     fin = final.clamp(min=0)
     tot_f = alpha[rows_a, fin]
     tot_b = beta[0, start.clamp(max=S - 1)]

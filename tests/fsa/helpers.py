@@ -129,3 +129,22 @@ def force_pruned_steps(monkeypatch, steps: str) -> None:
     monkeypatch.setattr(pruned_dense, "_MAX_PADDING", 10 ** 6)
     monkeypatch.setattr(pruned_dense.SharedGraphTables, "worth_it",
                         lambda self, active_arcs: steps == "dense")
+
+
+def random_banded_arcs(rng: random.Random, max_states: int = 6, max_offset: int = 3,
+                       max_label: int = 3, parallel: bool = False) -> tuple[list, int]:
+    """Arcs ``(src, dst, label, score)`` of a random FSA whose arcs go ``0..max_offset``
+    states forward (self-loops included), at most one arc per pair of states unless
+    ``parallel`` adds two self-loops to the start state - the shape of ``ctc_graph``'s graphs,
+    with scores. Arcs into the final state carry -1; some FSAs have no path."""
+    n = rng.randint(2, max_states)
+    final = n - 1
+    arcs = []
+    for s in range(final):
+        for d in range(s, min(s + max_offset, final) + 1):
+            if rng.random() < 0.6:
+                lab = -1 if d == final else rng.randint(0, max_label)
+                arcs.append((s, d, lab, round(rng.uniform(-2.0, 2.0), 4)))
+    if parallel:  # two self-loops on the start state
+        arcs += [(0, 0, lab, round(rng.uniform(-2.0, 2.0), 4)) for lab in (0, 1)]
+    return sorted(arcs, key=lambda a: a[0]), n

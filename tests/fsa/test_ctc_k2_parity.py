@@ -7,13 +7,20 @@ frame attributes), scores to 1e-5, gradients w.r.t. log-probs and graph scores t
 
 from __future__ import annotations
 
+import importlib
 import random
 
 import pytest
 import torch
 
 from icefall_lite.fsa import paths
-from tests.fsa.helpers import arcs_to_text, force_pruned_steps, plain_fsa, random_acyclic_arcs
+from tests.fsa.helpers import (
+    arcs_to_text,
+    force_pruned_steps,
+    plain_fsa,
+    random_acyclic_arcs,
+    random_banded_arcs,
+)
 
 pytestmark = pytest.mark.k2
 
@@ -137,6 +144,50 @@ def test_intersect_dense_with_a_to_b_map_matches_k2(on_both):
         return _lattice_result(k2, lat, lp, graph)
 
     on_both(check, rtol=1e-4, atol=1e-4)
+
+
+def _banded_runs(monkeypatch) -> list:
+    """Spy: one entry per ``intersect_dense`` call that took the banded frame loops."""
+    module = importlib.import_module("icefall_lite.fsa.intersect_dense")
+    runs: list = []
+    run = module._BandedFrames.run
+
+    def spy(self, *args):
+        runs.append(self.D)
+        return run(self, *args)
+
+    monkeypatch.setattr(module._BandedFrames, "run", spy)
+    return runs
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_intersect_dense_on_banded_graphs_matches_k2(on_both, parallel, monkeypatch):
+    """Graphs shaped like ctc_graph's (arcs 0-3 states forward) with scores: the banded frame
+    loops, or, with a parallel arc, the general ones; vecs with an empty FSA, FSAs without a
+    path, sequences of different lengths and two graphs on one sequence."""
+    runs = _banded_runs(monkeypatch)
+
+    def check(k2):
+        out = []
+        for seed in range(8):
+            rng = random.Random(seed)
+            fsas = []
+            for i in range(4):
+                arcs, ns = random_banded_arcs(rng, max_states=7, parallel=parallel and i == 2)
+                if seed % 4 == 1 and i == 3:
+                    arcs, ns = [], 0
+                fsas.append(k2.Fsa.from_str(arcs_to_text(arcs, ns)))
+            graph = k2.create_fsa_vec(fsas).requires_grad_(True)
+            lp, segs = _dense_case(seed, 3, [3, 7, 12][seed % 3], 4)
+            lp.requires_grad_()
+            a_to_b = torch.tensor([0, 1, 1, 2], dtype=torch.int32)
+            lat = k2.intersect_dense(graph, k2.DenseFsaVec(lp, segs), [2.0, 100.0][seed % 2],
+                                     a_to_b_map=a_to_b, frame_idx_name="frame")
+            out.append(_lattice_result(k2, lat, lp, graph))
+        return out
+
+    on_both(check, rtol=1e-4, atol=1e-4)
+    assert len(runs) == (0 if parallel else 8) and (parallel or max(runs) == 3)
 
 
 _PRUNED_BEAMS = [(20.0, 8.0, 30, 10000), (4.0, 3.0, 2, 5), (8.0, 2.0, 1, 3), (1.0, 0.5, 0, 2)]

@@ -7,6 +7,7 @@ sequence, gives each target's CTC probability; hand-checked small cases; bad inp
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import random
@@ -27,7 +28,12 @@ from icefall_lite.fsa import (
     linear_fst,
     linear_fst_with_self_loops,
 )
-from tests.fsa.helpers import arcs_to_text, force_pruned_steps, random_acyclic_arcs
+from tests.fsa.helpers import (
+    arcs_to_text,
+    force_pruned_steps,
+    random_acyclic_arcs,
+    random_banded_arcs,
+)
 
 
 def brute_ctc_loss(lp: torch.Tensor, target: list[int], modified: bool) -> torch.Tensor:
@@ -160,6 +166,61 @@ def test_lattice_totals_and_gradients_equal_all_paths_of_the_graph(pruned, monke
         torch.testing.assert_close(graph.scores.grad.double(), ref_a.grad, rtol=1e-4,
                                    atol=1e-4)
         torch.testing.assert_close(x.grad.double(), ref_x.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("max_offset", [1, 2, 3])
+def test_banded_graph_vecs_totals_and_gradients_equal_all_paths(max_offset, monkeypatch):
+    """Vecs of graphs whose arcs go 0..max_offset states forward (ctc_graph's shape, which
+    takes intersect_dense's banded frame loops), on sequences of different lengths: each
+    lattice's log-sum and max total = those over every path of its graph with one arc per
+    frame and the final arc; gradients w.r.t. graph scores and log-probs = the enumeration's."""
+    module = importlib.import_module("icefall_lite.fsa.intersect_dense")
+    runs: list = []
+    run = module._BandedFrames.run
+    monkeypatch.setattr(module._BandedFrames, "run",
+                        lambda self, *a: (runs.append(self.D), run(self, *a))[1])
+    rng = random.Random(max_offset)
+    C, N, T = 3, 3, 4
+    for case in range(6):
+        specs = [random_banded_arcs(rng, max_states=5, max_offset=max_offset, max_label=C - 1)
+                 for _ in range(N)]
+        graphs = [Fsa.from_str(arcs_to_text(arcs, n)) for arcs, n in specs]
+        a_scores = [torch.tensor([a[3] for a in arcs], dtype=torch.float32)
+                    for arcs, _ in specs]
+        for g, sc in zip(graphs, a_scores):
+            g.scores = sc.clone().requires_grad_()
+        vec = create_fsa_vec(graphs)
+        durs = sorted((rng.randint(1, T) for _ in range(N)), reverse=True)
+        lp = torch.randn(N, T, C, generator=torch.Generator().manual_seed(case)).log_softmax(-1)
+        x = lp.clone().requires_grad_()
+        segs = torch.tensor([[i, 0, d] for i, d in enumerate(durs)], dtype=torch.int32)
+        lat = intersect_dense(vec, DenseFsaVec(x, segs), 1e3)
+        tot_log = lat.get_tot_scores(use_double_scores=True, log_semiring=True)
+        tot_max = lat.get_tot_scores(use_double_scores=True, log_semiring=False)
+        ref_x = lp.double().clone().requires_grad_()
+        refs = []
+        for i, ((arcs, n), sc) in enumerate(zip(specs, a_scores)):
+            ref_a = sc.double().clone().requires_grad_()
+            found = _graph_paths(arcs, n, durs[i] + 1)
+            if not found:
+                assert tot_log[i].item() == -math.inf and tot_max[i].item() == -math.inf
+                continue
+            terms = torch.stack([sum(ref_a[j] for j in p) + sum(
+                ref_x[i, t, lab] for t, lab in enumerate(labs) if lab >= 0)
+                for labs, p in found])
+            torch.testing.assert_close(tot_log[i], torch.logsumexp(terms, 0).detach(),
+                                       rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(tot_max[i], terms.max().detach(), rtol=1e-5, atol=1e-5)
+            refs.append((i, torch.logsumexp(terms, 0), ref_a))
+        if not refs:
+            continue
+        tot_log[[i for i, _, _ in refs]].sum().backward()
+        sum(r for _, r, _ in refs).backward()
+        torch.testing.assert_close(x.grad.double(), ref_x.grad, rtol=1e-4, atol=1e-4)
+        for i, _, ref_a in refs:
+            torch.testing.assert_close(graphs[i].scores.grad.double(), ref_a.grad,
+                                       rtol=1e-4, atol=1e-4)
+    assert len(runs) == 6 and max(runs) == max_offset
 
 
 def test_output_beam_keeps_exactly_the_arcs_of_paths_within_the_beam():
