@@ -334,9 +334,9 @@ def intersect_dense(a_fsas: Fsa, b_fsas: DenseFsaVec, output_beam: float,
     tot = torch.where(nonempty, torch.minimum(tot_f, tot_b), torch.full_like(tot_f, NEG_INF))
     cutoff = tot - output_beam  # per graph
     state_fsa = g.info["state_fsa"]
-    t_idx = torch.arange(t_max + 1, device=device).unsqueeze(1)
-    in_range = t_idx <= rows_a.index_select(0, state_fsa).unsqueeze(0)
-    keep = in_range & (alpha + beta > cutoff.index_select(0, state_fsa).unsqueeze(0))
+    # frames past a graph's last row need no mask: their arc scores are -inf, so alpha
+    # (and beta, but for the final state's 0 on the last row) is -inf there
+    keep = alpha + beta > cutoff.index_select(0, state_fsa).unsqueeze(0)
     # output states ordered by (graph, t, state)
     kt, ks = keep.nonzero(as_tuple=True)
     order = torch.sort(state_fsa.index_select(0, ks) * (t_max + 1) + kt, stable=True)[1]
