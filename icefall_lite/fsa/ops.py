@@ -15,8 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 
 from icefall_lite.fsa import properties as props
@@ -196,13 +194,8 @@ def add_epsilon_self_loops(fsa: Fsa, ret_arc_map: bool = False
 def _to_ragged_labels(labels, device) -> RaggedTensor:
     if isinstance(labels, RaggedTensor):
         return labels
-    device = device if device is not None else "cpu"
-    if all(isinstance(x, (list, tuple)) for x in labels):  # the common case, flattened at once
-        sizes = torch.tensor([len(x) for x in labels], dtype=torch.int64)
-        values = torch.tensor(list(itertools.chain.from_iterable(labels)), dtype=torch.int32)
-        return RaggedTensor(RaggedShape([splits_from_sizes(sizes).to(device)]),
-                            values.to(device))
-    return RaggedTensor([list(x) for x in labels], dtype=torch.int32, device=device)
+    return RaggedTensor([list(x) for x in labels], dtype=torch.int32,
+                        device=device if device is not None else "cpu")
 
 
 def _linear_fsas(rag: RaggedTensor, self_loops: bool, single: bool) -> Fsa:

@@ -16,9 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 # torch 1.13 flags scatter_reduce (used for segment max/argmax) as beta on every call
@@ -277,26 +279,48 @@ def _parse_ragged_str(text: str, with_values: bool) -> tuple[RaggedShape, list]:
     if len(stack) != 1 or len(stack[0]) != 1:
         raise ValueError(f"unbalanced brackets in ragged text {text!r}")
     nested = stack[0][0]
-    shape, flat = _shape_from_nested(nested)
+    shape, flat, _ = _shape_from_nested(nested)
     return shape, flat
 
 
-def _shape_from_nested(data: list) -> tuple[RaggedShape, list]:
-    """Shape and flattened values of a nested Python list (leaves are numbers)."""
+def _shape_from_nested(data: list) -> tuple[RaggedShape, list, set]:
+    """Shape, flattened values and the set of the values' types of a nested Python list
+    (leaves are numbers). Each depth is checked and flattened by C-level passes (the element
+    types as a set, ``map(len)``, ``chain``), so 100k-element lists cost milliseconds."""
     splits = []
     level = list(data)
-    while level and all(isinstance(x, (list, tuple)) for x in level) or not splits:
-        if any(not isinstance(x, (list, tuple)) for x in level):
-            raise ValueError("a RaggedTensor needs a list of lists (at least 2 axes), "
-                             "without numbers and lists mixed at one depth")
-        sp = [0]
-        for x in level:
-            sp.append(sp[-1] + len(x))
-        splits.append(torch.tensor(sp, dtype=torch.int64))
-        level = [y for x in level for y in x]
-    if any(isinstance(x, (list, tuple)) for x in level):
-        raise ValueError("ragged list mixes lists and numbers at one depth")
-    return RaggedShape(splits), level
+    kinds: set = set()
+    while not splits or level:
+        kinds = set(map(type, level))
+        lists = [k for k in kinds if issubclass(k, (list, tuple))]
+        if len(lists) < len(kinds):
+            if not splits:
+                raise ValueError("a RaggedTensor needs a list of lists (at least 2 axes), "
+                                 "without numbers and lists mixed at one depth")
+            if lists:
+                raise ValueError("ragged list mixes lists and numbers at one depth")
+            break
+        splits.append(torch.tensor([0, *itertools.accumulate(map(len, level))],
+                                   dtype=torch.int64))
+        level = list(itertools.chain.from_iterable(level))
+        kinds = set()
+    return RaggedShape(splits), level, kinds
+
+
+_NUMPY_DTYPES = {torch.int32: np.int32, torch.int64: np.int64, torch.float32: np.float32,
+                 torch.float64: np.float64}
+
+
+def _values_tensor(flat: list, dtype: torch.dtype) -> torch.Tensor:
+    """``torch.tensor(flat, dtype=dtype)``; for the usual dtypes through ``np.fromiter``,
+    which reads a list of Python numbers ~4x faster."""
+    if dtype in _NUMPY_DTYPES:
+        try:
+            return torch.from_numpy(np.fromiter(flat, dtype=_NUMPY_DTYPES[dtype],
+                                                count=len(flat)))
+        except (TypeError, ValueError, OverflowError):
+            pass  # not plain numbers: torch.tensor gives its own error or converts them
+    return torch.tensor(flat, dtype=dtype)
 
 
 class RaggedTensor:
@@ -332,13 +356,14 @@ class RaggedTensor:
             return
         if isinstance(data, str):
             shape, flat = _parse_ragged_str(data, with_values=True)
+            kinds = set(map(type, flat))
         else:
-            shape, flat = _shape_from_nested(list(data))
+            shape, flat, kinds = _shape_from_nested(list(data))
         if dtype is None:
-            dtype = torch.float32 if any(isinstance(v, float) for v in flat) else torch.int32
+            dtype = torch.float32 if any(issubclass(k, float) for k in kinds) else torch.int32
         dev = torch.device(device) if device is not None else torch.device("cpu")
         self.shape = shape.to(dev)
-        self.values = torch.tensor(flat, dtype=dtype, device=dev)
+        self.values = _values_tensor(flat, dtype).to(dev)
 
     # -- basic properties -------------------------------------------------------------------
     @property

@@ -32,6 +32,36 @@ def shape_parts(shape) -> list:
     return [shape.row_splits(a).clone() for a in range(1, shape.num_axes)]
 
 
+@pytest.mark.parametrize("axes", [2, 3, 4])
+def test_construction_from_nested_lists_matches_k2(on_both, axes):
+    """Shape, values and dtype of ``RaggedTensor(list)``: random ints, floats mixed with ints,
+    empty rows, an explicit dtype, and a 20,000-row list (the n-best label lists' size)."""
+    rng = random.Random(axes)
+    data = cases(7, axes, n=12)
+    floats = [[[rng.uniform(-2, 2) for _ in range(rng.randint(0, 3))], [1, 2]]
+              for _ in range(3)]
+    big = [[rng.randint(0, 500) for _ in range(rng.randint(0, 25))] for _ in range(20000)]
+
+    def check(k2):
+        out = []
+        for d in data + floats + [big, [[]]]:
+            r = k2.RaggedTensor(d)
+            out.append((shape_parts(r.shape), r.values.clone(), str(r.dtype)))
+        r = k2.RaggedTensor(big[:500], dtype=torch.float32)
+        out.append((r.values.clone(), str(r.dtype)))
+        return out
+
+    on_both(check)
+
+
+def test_construction_errors_match_k2(real_k2, builtin_k2):
+    """Lists k2 refuses, the built-in refuses too (numbers and lists at one depth, one axis)."""
+    for bad in ([1, 2], [[1], 2], [[1, [2]]], [[[1]], [2]]):
+        for k2 in (real_k2, builtin_k2):
+            with pytest.raises((ValueError, RuntimeError)):
+                k2.RaggedTensor(bad)
+
+
 @pytest.mark.parametrize("axes", [2, 3])
 def test_unique_matches_k2(on_both, axes):
     data = cases(1, axes)
