@@ -60,18 +60,31 @@ def level_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray, scores: np.nda
         combine.at(out, into[a0:a1], vals)
 
 
+# forward_backward_push interleaves the two passes' arcs up to this many arcs per level on
+# average: that halves the calls, but building the interleaved arrays costs ~5 array passes
+# over twice the arcs, and the loop over them runs ~1.5x slower per arc than over the arcs
+# in place; measured on 100-frame lattices, passes alone: 0.53 against 0.62 ms at 50 arcs
+# per level, 0.69 / 0.72 at 100, 1.16 / 0.85 at 150, 38.6 / 12.3 at 5,000
+MERGED_MAX_ARCS_PER_LEVEL = 128
+
+
 def forward_backward_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray,
                           scores: np.ndarray, splits: list[int], log_semiring: bool) -> None:
     """:func:`level_push` forward into ``out[:n]`` and backward into ``out[n:]`` (``out`` has
-    ``2 * n`` entries, initialised by the caller) in one loop: iteration ``i`` pushes the arcs
-    of source level ``i`` forward and those of source level ``L - 1 - i`` backward with one
-    gather, one add and one ``ufunc.at``, half the calls of two passes. Iteration ``i`` reads
-    only values that earlier iterations finished (the forward scores of level ``i``, the
-    backward scores of levels above ``L - 1 - i``), and the two halves never share a target,
-    so each state combines the same values in the same order as in two passes: the results
-    are the same bit for bit."""
+    ``2 * n`` entries, initialised by the caller). Where levels are small
+    (:data:`MERGED_MAX_ARCS_PER_LEVEL`) in one loop: iteration ``i`` pushes the arcs of
+    source level ``i`` forward and those of source level ``L - 1 - i`` backward with one
+    gather, one add and one ``ufunc.at``, half the calls of two passes; else as the two
+    passes. Iteration ``i`` reads only values that earlier iterations finished (the forward
+    scores of level ``i``, the backward scores of levels above ``L - 1 - i``), and the two
+    halves never share a target, so each state combines the same values in the same order
+    as in two passes: the results are the same bit for bit."""
     n = out.size // 2
     num_arcs = src.size
+    if num_arcs > MERGED_MAX_ARCS_PER_LEVEL * max(len(splits) - 1, 1):
+        level_push(out[:n], src, dst, scores, splits, log_semiring, backward=False)
+        level_push(out[n:], src, dst, scores, splits, log_semiring, backward=True)
+        return
     bounds = np.asarray(splits, dtype=np.int64)
     count = np.diff(bounds)
     num_levels = count.size

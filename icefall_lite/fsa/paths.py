@@ -17,10 +17,11 @@ passes, random_paths' steps, the best-path trace) run on numpy views of the tens
 forward (100 levels x 3 ops) was ~40 % of ``shortest_path``; the log forward and backward
 passes (100 levels x 4 ops, one a ``logsumexp``), building their padded tables, and the
 sampling steps (100 x ~10 ops) ~80 % of ``random_paths``. Where both log passes are needed
-(arc posteriors, random_paths' cdf), one numpy loop does both (:func:`_forward_backward`,
-half the calls; faster than the torch passes up to 100 lattices). The sampler's steps take
-~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
-resolution).
+(arc posteriors, random_paths' cdf), one numpy loop does both where levels are small
+(:func:`_forward_backward`, half the calls), two plain loops where they are big (the merged
+loop's interleaved arrays cost more than the calls they save from ~150 arcs per level).
+The sampler's steps take ~12 numpy calls on arrays of the paths' length, never on numpy
+scalars (~2 µs each in type resolution).
 
 Fixed costs on CPU (what is left of a one-lattice call besides the ~100 levels): the levels
 of a lattice vec come from ~10-25 numpy calls (:func:`_sorted_levels_numpy`: no sort, no
@@ -428,7 +429,8 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
 def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and backward scores by :func:`.cpu_loops.forward_backward_push` (CPU): one
-    loop over the levels for both (views of one ``[2 * num_states]`` tensor)."""
+    loop over the levels for both where levels are small (views of one ``[2 * num_states]``
+    tensor)."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
     n = int(info["state_fsa"].numel())
