@@ -896,8 +896,8 @@ def _lane_structure(fsa: Fsa) -> dict[str, object]:
 
 
 def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(:func:`.cpu_loops.lane_cdf`'s table, the total log score of each FSA), from the log
-    arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
+    """(:func:`.cpu_loops.lane_cdf`'s cdf and widths, the total log score of each FSA), from
+    the log arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
     key = ("_lane_cdf", use_double_scores)
     cached = fsa._cache.get(key)
     if cached is None:
@@ -927,7 +927,7 @@ def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
     CPU as k2 computes it: :func:`.cpu_loops.lane_cdf`)."""
     if NUMPY_LOOPS and fsa.device.type == "cpu" and _lanes_numpy(
             fsa, _scores(fsa, use_double_scores)):
-        (_, lo, _), _ = _lane_cdf(fsa, use_double_scores)
+        (lo, _), _ = _lane_cdf(fsa, use_double_scores)
         return torch.from_numpy(lo)
     info = fsa.arc_info()
     post = get_arc_post(fsa, use_double_scores, True)
