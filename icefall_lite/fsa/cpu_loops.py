@@ -274,17 +274,17 @@ def lane_layout(src: np.ndarray, splits2: np.ndarray) -> dict[str, object]:
            "starts": first[deg > 0], "base": base, "src": src,
            "lane0": np.where(has_arcs, -np.inf, np.inf)}
     word_pos = src * LANES
-    if lanes <= LANES:
-        word_pos += rank
-    else:
-        word_pos += np.minimum(rank, LANES)  # ranks 8 and up: one place past the word's end
+    word_pos += rank
+    if lanes > LANES:
+        # the wide rows' arcs of ranks 8 and up, from the rows (no pass over all arcs)
         wide = np.flatnonzero(deg > LANES)
+        wide_arcs, owner = expand_ranges(first.take(wide) + LANES, deg.take(wide) - LANES)
+        word_pos[wide_arcs] = rows * LANES  # one place past the first word's end
         wide_row = np.full(rows, wide.size, dtype=np.int64)
         wide_row[wide] = np.arange(wide.size)
-        wide_arcs = np.flatnonzero(rank >= LANES)
         r = rank.take(wide_arcs)
         wide_pos = (r // LANES - 1) * ((wide.size + 1) * LANES)
-        wide_pos += wide_row.take(src.take(wide_arcs)) * LANES
+        wide_pos += owner * LANES
         wide_pos += r % LANES
         out.update(num_wide=wide.size, wide_row=wide_row, wide_arcs=wide_arcs,
                    wide_pos=wide_pos)

@@ -909,10 +909,12 @@ def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray
         tot = np.full(final.size, -np.inf, dtype=alpha.dtype)
         has_final = final >= 0
         tot[has_final] = alpha.take(final[has_final])
-        t = tot.take(np_(info["fsa"]))
         post = alpha.take(np_(info["src"]))
         post += np_(scores)
-        post += beta.take(np_(info["dst"]))
+        t = beta.take(np_(info["dst"]))
+        post += t
+        # the arcs' totals into the same buffer (mode "clip": in range, so unbuffered)
+        tot.take(np_(info["fsa"]), out=t, mode="clip")
         with np.errstate(invalid="ignore"):  # -inf - -inf on arcs off every path
             post -= t
         if not (np.abs(tot) < np.inf).all():
