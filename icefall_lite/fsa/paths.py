@@ -74,7 +74,9 @@ NUMPY_LOOPS = True
 _NUMPY_MAX_ARCS_PER_LEVEL = {False: 4096, True: 320}
 # forward and backward log passes in one numpy loop (:func:`_numpy_both_passes`) beat the
 # torch padded passes (with their set-up) at every lattice batch measured: 19 against 30-40
-# ms at 20 lattices (1,000 arcs per level), 80 against 85-90 ms at 100 (5,000 per level)
+# ms at 20 lattices (1,000 arcs per level), 80 against 85-90 ms at 100 (5,000 per level),
+# and ~33 ms there since big levels run as two plain loops
+# (:data:`.cpu_loops.MERGED_MAX_ARCS_PER_LEVEL`)
 _NUMPY_MAX_ARCS_PER_LEVEL_BOTH = 8192
 
 
