@@ -60,18 +60,31 @@ def level_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray, scores: np.nda
         combine.at(out, into[a0:a1], vals)
 
 
+# forward_backward_push interleaves the two passes' arcs up to this many arcs per level on
+# average: that halves the calls, but building the interleaved arrays costs ~5 array passes
+# over twice the arcs, and the loop over them runs ~1.5x slower per arc than over the arcs
+# in place; measured on 100-frame lattices, passes alone: 0.53 against 0.62 ms at 50 arcs
+# per level, 0.69 / 0.72 at 100, 1.16 / 0.85 at 150, 38.6 / 12.3 at 5,000
+MERGED_MAX_ARCS_PER_LEVEL = 128
+
+
 def forward_backward_push(out: np.ndarray, src: np.ndarray, dst: np.ndarray,
                           scores: np.ndarray, splits: list[int], log_semiring: bool) -> None:
     """:func:`level_push` forward into ``out[:n]`` and backward into ``out[n:]`` (``out`` has
-    ``2 * n`` entries, initialised by the caller) in one loop: iteration ``i`` pushes the arcs
-    of source level ``i`` forward and those of source level ``L - 1 - i`` backward with one
-    gather, one add and one ``ufunc.at``, half the calls of two passes. Iteration ``i`` reads
-    only values that earlier iterations finished (the forward scores of level ``i``, the
-    backward scores of levels above ``L - 1 - i``), and the two halves never share a target,
-    so each state combines the same values in the same order as in two passes: the results
-    are the same bit for bit."""
+    ``2 * n`` entries, initialised by the caller). Where levels are small
+    (:data:`MERGED_MAX_ARCS_PER_LEVEL`) in one loop: iteration ``i`` pushes the arcs of
+    source level ``i`` forward and those of source level ``L - 1 - i`` backward with one
+    gather, one add and one ``ufunc.at``, half the calls of two passes; else as the two
+    passes. Iteration ``i`` reads only values that earlier iterations finished (the forward
+    scores of level ``i``, the backward scores of levels above ``L - 1 - i``), and the two
+    halves never share a target, so each state combines the same values in the same order
+    as in two passes: the results are the same bit for bit."""
     n = out.size // 2
     num_arcs = src.size
+    if num_arcs > MERGED_MAX_ARCS_PER_LEVEL * max(len(splits) - 1, 1):
+        level_push(out[:n], src, dst, scores, splits, log_semiring, backward=False)
+        level_push(out[n:], src, dst, scores, splits, log_semiring, backward=True)
+        return
     bounds = np.asarray(splits, dtype=np.int64)
     count = np.diff(bounds)
     num_levels = count.size
@@ -236,9 +249,15 @@ def lane_layout(src: np.ndarray, splits2: np.ndarray) -> dict[str, object]:
     state (``splits2``: arc offsets per state): ``rows`` (states + 1, the last a sentinel
     state without arcs), ``lanes`` (the largest out-degree), each arc's ``flat`` index
     ``rank * rows + state`` into a lane-major ``[lanes, rows]`` table (rank: among the
-    state's arcs), ``has_arcs`` and ``base`` per row (the row's first arc - 1, or the
-    sentinel arc ``num_arcs`` for rows without arcs), ``first`` (the arcs that are their
-    state's first) and ``src``."""
+    state's arcs), ``has_next`` (the arc is not its state's last), ``starts`` (the first arc
+    of each state with arcs), ``base`` per row (the row's first arc - 1, or the sentinel arc
+    ``num_arcs`` for rows without arcs), ``lane0`` (the first lane of the sampler's rows:
+    -inf where the row has arcs, +inf where not) and ``src``; and where the sampler's rows
+    take them, its words: ``word_pos`` (each arc's place in the ``[rows, 8]`` first word,
+    past its end for ranks 8 and up), and for ranks 8 and up, only on the ``wide`` rows (more
+    than 8 arcs: ``num_wide``), ``wide_row`` (each row's index among them, ``num_wide`` for
+    the others: an all +inf row), ``wide_arcs`` and ``wide_pos`` (their place in the stacked
+    ``[words - 1, wide + 1, 8]`` tables)."""
     num_arcs = src.size
     first, deg = splits2[:-1], np.diff(splits2)
     rows = deg.size + 1
@@ -247,31 +266,58 @@ def lane_layout(src: np.ndarray, splits2: np.ndarray) -> dict[str, object]:
     flat += src
     has_arcs = np.append(deg > 0, False)
     base = np.where(has_arcs, np.append(first, 0) - 1, num_arcs)
-    return {"rows": rows, "lanes": int(deg.max(initial=0)), "flat": flat,
-            "has_arcs": has_arcs, "base": base, "first": rank == 0, "src": src}
+    lanes = int(deg.max(initial=0))
+    has_next = np.empty(num_arcs, dtype=bool)
+    np.not_equal(rank[1:], 0, out=has_next[:-1])
+    has_next[-1:] = False
+    out = {"rows": rows, "lanes": lanes, "flat": flat, "has_next": has_next,
+           "starts": first[deg > 0], "base": base, "src": src,
+           "lane0": np.where(has_arcs, -np.inf, np.inf)}
+    word_pos = src * LANES
+    word_pos += rank
+    if lanes > LANES:
+        # the wide rows' arcs of ranks 8 and up, from the rows (no pass over all arcs)
+        wide = np.flatnonzero(deg > LANES)
+        wide_arcs, owner = expand_ranges(first.take(wide) + LANES, deg.take(wide) - LANES)
+        word_pos[wide_arcs] = rows * LANES  # one place past the first word's end
+        wide_row = np.full(rows, wide.size, dtype=np.int64)
+        wide_row[wide] = np.arange(wide.size)
+        r = rank.take(wide_arcs)
+        wide_pos = (r // LANES - 1) * ((wide.size + 1) * LANES)
+        wide_pos += owner * LANES
+        wide_pos += r % LANES
+        out.update(num_wide=wide.size, wide_row=wide_row, wide_arcs=wide_arcs,
+                   wide_pos=wide_pos)
+    out["word_pos"] = word_pos
+    return out
 
 
-def lane_cdf(post: np.ndarray, layout: dict[str, object]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lane_cdf(post: np.ndarray, layout: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
     """k2's ``GetArcCdf`` from the arcs' log posteriors: each state's log-sum of its arcs'
-    posteriors (log-added one by one in arc order, ``logaddexp.at``), the arcs'
-    probabilities ``exp(post - sum)`` (0 for states whose sum is -inf), their exclusive
-    sum over the state's arcs times 1 / the state's total (if > 0), then each value lowered
-    to the smallest of the later ones and 1 (a no-op unless roundoff broke the order). The
-    sums run on :func:`lane_layout`'s lane-major table, so each step runs over all states
-    at once and adds a state's arcs one after another, as k2's CPU loops do.
+    posteriors (log-added one by one in arc order, ``logaddexp.reduceat`` over the states'
+    arc ranges), the arcs' probabilities ``exp(post - sum)`` (0 for states whose sum is
+    -inf), their exclusive sum over the state's arcs times 1 / the state's total (if > 0),
+    then each value lowered to the smallest of the later ones and 1 (a no-op unless
+    roundoff broke the order). The sums run on :func:`lane_layout`'s lane-major table, so
+    each step runs over all states at once and adds a state's arcs one after another, as
+    k2's CPU loops do.
 
-    Returns the ``[lanes, rows]`` table of the cdf (+inf beyond each row's arcs), and per
-    arc its cdf and its interval's width (up to the next arc's cdf, 1 after the state's
-    last arc)."""
+    Returns per arc its cdf and its interval's width (up to the next arc's cdf, 1 after the
+    state's last arc)."""
     rows, lanes, flat, src = layout["rows"], layout["lanes"], layout["flat"], layout["src"]
-    norm = np.full(rows, -np.inf, dtype=post.dtype)
-    np.logaddexp.at(norm, src, post)
-    norm[norm == -np.inf] = 0.0
-    prob = post - norm.take(src)
+    norm = np.zeros(rows, dtype=post.dtype)
+    starts = layout["starts"]
+    if starts.size:
+        # the same log-adds as logaddexp.at from -inf, in the same order (-inf (+) x = x)
+        sums = np.logaddexp.reduceat(post, starts)
+        sums[sums == -np.inf] = 0.0
+        norm[src.take(starts)] = sums
+    prob = norm.take(src)
+    np.subtract(post, prob, out=prob)
     np.exp(prob, out=prob)
     table = np.zeros((lanes + 1, rows), dtype=post.dtype)
-    table.reshape(-1)[flat + rows] = prob
+    flat_next = flat + rows
+    table.reshape(-1)[flat_next] = prob
     np.cumsum(table, axis=0, out=table)
     tot = table[lanes]
     inv = np.ones_like(tot)
@@ -280,9 +326,9 @@ def lane_cdf(post: np.ndarray, layout: dict[str, object]
     # table[r, s]: the cdf of the rank-r arc of s (rank 0: 0), and 1 or more at rank deg
     flat_table = table.reshape(-1)
     lo = flat_table.take(flat)
-    nxt = flat_table.take(flat + rows)
-    last = np.append(~layout["first"][1:], False)
-    np.copyto(nxt, 1.0, where=~last)
+    nxt = flat_table.take(flat_next, out=prob, mode="clip")  # (no buffer: in range)
+    last = ~layout["has_next"]
+    np.copyto(nxt, 1.0, where=last)
     if not (nxt >= lo).all() or not (lo <= 1.0).all():
         # k2's fix: each value lowered to the smallest later one of its state (and 1)
         cdf = np.full((lanes + 1, rows), np.inf, dtype=post.dtype)
@@ -290,15 +336,13 @@ def lane_cdf(post: np.ndarray, layout: dict[str, object]
         np.minimum.accumulate(cdf[::-1], axis=0, out=cdf[::-1])
         np.minimum(cdf, 1.0, out=cdf)
         lo = cdf.reshape(-1).take(flat)
-        nxt = cdf.reshape(-1).take(flat + rows)
-        np.copyto(nxt, 1.0, where=~last)
-    cdf = np.full((lanes, rows), np.inf, dtype=post.dtype)
-    cdf.reshape(-1)[flat] = lo
+        nxt = cdf.reshape(-1).take(flat_next)
+        np.copyto(nxt, 1.0, where=last)
     nxt -= lo
-    return cdf, lo, nxt
+    return lo, nxt
 
 
-def sample_lanes(cdf: tuple[np.ndarray, np.ndarray, np.ndarray], layout: dict[str, object],
+def sample_lanes(cdf: tuple[np.ndarray, np.ndarray], layout: dict[str, object],
                  dst: np.ndarray, p: np.ndarray, cur: np.ndarray, step_words: list[int]
                  ) -> tuple[np.ndarray, np.ndarray]:
     """k2's random-path stepping for all paths together over :func:`lane_cdf`'s output: a
@@ -315,18 +359,23 @@ def sample_lanes(cdf: tuple[np.ndarray, np.ndarray, np.ndarray], layout: dict[st
     path (times 0x0101...01, the top byte is the count), the arc as base + count, one
     complex gather of the arc's (cdf, width). The words are contiguous ``[rows, 8]``
     tables: a compare on a strided slice of a wider row costs ~2.5x (4.1 against 1.5 us at
-    200 paths)."""
-    table, lo, width = cdf
-    rows, lanes = layout["rows"], layout["lanes"]
+    200 paths); the words past the first (ranks 8 and up) hold only the rows that have such
+    arcs (:func:`lane_layout`'s ``wide_row``), one more gather where a step needs them."""
+    lo, width = cdf
+    rows = layout["rows"]
     num_arcs = lo.size
     num_paths = p.size
-    words = []
-    for w in range(0, max(lanes, 1), LANES):
-        word = np.full((rows, LANES), np.inf, dtype=table.dtype)
-        part = table[w:w + LANES]
-        word[:, :part.shape[0]] = part.T
-        words.append(word)
-    words[0][layout["has_arcs"], 0] = -np.inf
+    word_flat = np.full(rows * LANES + 1, np.inf, dtype=lo.dtype)
+    word_flat[layout["word_pos"]] = lo
+    word0 = word_flat[:-1].reshape(rows, LANES)
+    word0[:, 0] = layout["lane0"]
+    wide_words: list[np.ndarray] = []
+    if "wide_row" in layout:
+        wide_flat = np.full((len(range(LANES, layout["lanes"], LANES)), layout["num_wide"] + 1,
+                             LANES),
+                            np.inf, dtype=lo.dtype)
+        wide_flat.reshape(-1)[layout["wide_pos"]] = lo.take(layout["wide_arcs"])
+        wide_words = list(wide_flat)
     base = layout["base"]
     # (cdf, width) of each arc, and of the sentinel arc (0, +inf)
     pair = np.empty(num_arcs + 1, dtype=np.complex64 if lo.dtype == np.float32
@@ -347,7 +396,7 @@ def sample_lanes(cdf: tuple[np.ndarray, np.ndarray, np.ndarray], layout: dict[st
     done = max_steps
     # the loop's names bound once (each lookup costs ~50 ns, ~20 per step)
     less_equal, multiply, right_shift, add = np.less_equal, np.multiply, np.right_shift, np.add
-    take0, take_base, take_pair, take_dst = words[0].take, base.take, pair.take, dst_ext.take
+    take0, take_base, take_pair, take_dst = word0.take, base.take, pair.take, dst_ext.take
     count_i = count.view(np.int64)
     shape = (num_paths, LANES)
     for step, num_words in enumerate(step_words):
@@ -358,11 +407,13 @@ def sample_lanes(cdf: tuple[np.ndarray, np.ndarray, np.ndarray], layout: dict[st
         less_equal(take0(cur, 0), p_col, out=cmp)
         multiply(cmp64, byte_sum, out=count)
         right_shift(count, top_byte, out=count)
-        for w in range(1, num_words):
-            less_equal(words[w].take(cur, 0), p_col, out=cmp)
-            multiply(cmp64, byte_sum, out=more)
-            right_shift(more, top_byte, out=more)
-            count += more
+        if num_words > 1:
+            wide = layout["wide_row"].take(cur)
+            for word in wide_words[:num_words - 1]:
+                less_equal(word.take(wide, 0), p_col, out=cmp)
+                multiply(cmp64, byte_sum, out=more)
+                right_shift(more, top_byte, out=more)
+                count += more
         arc = steps[step]
         add(take_base(cur), count_i, out=arc)
         cw = take_pair(arc)

@@ -17,10 +17,11 @@ passes, random_paths' steps, the best-path trace) run on numpy views of the tens
 forward (100 levels x 3 ops) was ~40 % of ``shortest_path``; the log forward and backward
 passes (100 levels x 4 ops, one a ``logsumexp``), building their padded tables, and the
 sampling steps (100 x ~10 ops) ~80 % of ``random_paths``. Where both log passes are needed
-(arc posteriors, random_paths' cdf), one numpy loop does both (:func:`_forward_backward`,
-half the calls; faster than the torch passes up to 100 lattices). The sampler's steps take
-~12 numpy calls on arrays of the paths' length, never on numpy scalars (~2 µs each in type
-resolution).
+(arc posteriors, random_paths' cdf), one numpy loop does both where levels are small
+(:func:`_forward_backward`, half the calls), two plain loops where they are big (the merged
+loop's interleaved arrays cost more than the calls they save from ~150 arcs per level).
+The sampler's steps take ~12 numpy calls on arrays of the paths' length, never on numpy
+scalars (~2 µs each in type resolution).
 
 Fixed costs on CPU (what is left of a one-lattice call besides the ~100 levels): the levels
 of a lattice vec come from ~10-25 numpy calls (:func:`_sorted_levels_numpy`: no sort, no
@@ -73,7 +74,9 @@ NUMPY_LOOPS = True
 _NUMPY_MAX_ARCS_PER_LEVEL = {False: 4096, True: 320}
 # forward and backward log passes in one numpy loop (:func:`_numpy_both_passes`) beat the
 # torch padded passes (with their set-up) at every lattice batch measured: 19 against 30-40
-# ms at 20 lattices (1,000 arcs per level), 80 against 85-90 ms at 100 (5,000 per level)
+# ms at 20 lattices (1,000 arcs per level), 80 against 85-90 ms at 100 (5,000 per level),
+# and ~33 ms there since big levels run as two plain loops
+# (:data:`.cpu_loops.MERGED_MAX_ARCS_PER_LEVEL`)
 _NUMPY_MAX_ARCS_PER_LEVEL_BOTH = 8192
 
 
@@ -428,7 +431,8 @@ def _numpy_pass(fsa: Fsa, scores: torch.Tensor, log_semiring: bool, backward: bo
 def _numpy_both_passes(fsa: Fsa, scores: torch.Tensor, log_semiring: bool
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and backward scores by :func:`.cpu_loops.forward_backward_push` (CPU): one
-    loop over the levels for both (views of one ``[2 * num_states]`` tensor)."""
+    loop over the levels for both where levels are small (views of one ``[2 * num_states]``
+    tensor)."""
     info = fsa.arc_info()
     lv = state_levels(fsa)
     n = int(info["state_fsa"].numel())
@@ -894,8 +898,8 @@ def _lane_structure(fsa: Fsa) -> dict[str, object]:
 
 
 def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(:func:`.cpu_loops.lane_cdf`'s table, the total log score of each FSA), from the log
-    arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
+    """(:func:`.cpu_loops.lane_cdf`'s cdf and widths, the total log score of each FSA), from
+    the log arc posteriors computed as :func:`get_arc_post` does (numpy; cached)."""
     key = ("_lane_cdf", use_double_scores)
     cached = fsa._cache.get(key)
     if cached is None:
@@ -907,10 +911,12 @@ def _lane_cdf(fsa: Fsa, use_double_scores: bool) -> tuple[np.ndarray, np.ndarray
         tot = np.full(final.size, -np.inf, dtype=alpha.dtype)
         has_final = final >= 0
         tot[has_final] = alpha.take(final[has_final])
-        t = tot.take(np_(info["fsa"]))
         post = alpha.take(np_(info["src"]))
         post += np_(scores)
-        post += beta.take(np_(info["dst"]))
+        t = beta.take(np_(info["dst"]))
+        post += t
+        # the arcs' totals into the same buffer (mode "clip": in range, so unbuffered)
+        tot.take(np_(info["fsa"]), out=t, mode="clip")
         with np.errstate(invalid="ignore"):  # -inf - -inf on arcs off every path
             post -= t
         if not (np.abs(tot) < np.inf).all():
@@ -925,7 +931,7 @@ def get_arc_cdf(fsa: Fsa, use_double_scores: bool) -> torch.Tensor:
     CPU as k2 computes it: :func:`.cpu_loops.lane_cdf`)."""
     if NUMPY_LOOPS and fsa.device.type == "cpu" and _lanes_numpy(
             fsa, _scores(fsa, use_double_scores)):
-        (_, lo, _), _ = _lane_cdf(fsa, use_double_scores)
+        (lo, _), _ = _lane_cdf(fsa, use_double_scores)
         return torch.from_numpy(lo)
     info = fsa.arc_info()
     post = get_arc_post(fsa, use_double_scores, True)

@@ -1,8 +1,9 @@
 """Parity with real k2 of the path algorithms' CPU code paths (k2 environment only): the
-forward and backward passes in one numpy loop, the single numpy passes and the torch
-passes, in both semirings and precisions, random_paths' sampler with per-step word counts
-(graded vecs) and with all words (general vecs), and the arc cdf it samples from against
-k2's own (``Fsa._get_arc_cdf``), to rounding."""
+forward and backward passes in one numpy loop (merged, or as two loops where levels are
+big), the single numpy passes and the torch passes, in both semirings and precisions,
+random_paths' sampler with per-step word counts (graded vecs) and with all words (general
+vecs), and the arc cdf it samples from against k2's own (``Fsa._get_arc_cdf``), to
+rounding."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ import random
 
 import pytest
 
-from icefall_lite.fsa import paths
+from icefall_lite.fsa import cpu_loops, paths
 from tests.fsa.helpers import RandomVec
 from tests.fsa.lattices import lattice_text, random_lattice
 from tests.fsa.path_cases import mixed_lattices
 
 pytestmark = pytest.mark.k2
 
-LOOPS = ["numpy both", "numpy single", "torch"]
+LOOPS = ["numpy both", "numpy both unmerged", "numpy single", "torch"]
 
 
 def _set_loops(monkeypatch, loops: str) -> None:
     monkeypatch.setattr(paths, "NUMPY_LOOPS", loops != "torch")
     if loops == "numpy single":  # no merged loop: one numpy loop per pass
         monkeypatch.setattr(paths, "_NUMPY_MAX_ARCS_PER_LEVEL_BOTH", -1)
+    if loops == "numpy both unmerged":  # forward_backward_push as two loops (big levels)
+        monkeypatch.setattr(cpu_loops, "MERGED_MAX_ARCS_PER_LEVEL", -1)
 
 
 def _lattice_vec(k2, lattices):

@@ -1,9 +1,9 @@
 """The path algorithms' CPU code paths against brute force (main environment): total
 scores and arc posteriors against enumeration of all successful paths, in both semirings,
-for the forward and backward passes in one numpy loop and in one loop each; sampled paths
-of lattices whose start state is not a root against the FSAs' successful paths; the levels
-of lattice vecs against longest-path depths; the arc cdf against k2's recipe written out
-in plain Python."""
+for the forward and backward passes in one numpy loop (merged or not) and in one loop
+each; sampled paths of lattices whose start state is not a root against the FSAs'
+successful paths; the levels of lattice vecs against longest-path depths; the arc cdf
+against k2's recipe written out in plain Python."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from icefall_lite import fsa as F
-from icefall_lite.fsa import paths
+from icefall_lite.fsa import cpu_loops, paths
 from tests.fsa.lattices import lattice_text, longest_depths, random_lattice
 from tests.fsa.path_cases import cdf_walks, mixed_lattices, start_not_root_lattice
 from tests.fsa.test_fsa_oracles import enumerate_paths
@@ -50,11 +50,13 @@ def _expected(arcs, num_states, scores, log_semiring):
     return tot, post
 
 
-@pytest.mark.parametrize("merged", [True, False])
+@pytest.mark.parametrize("loops", ["merged", "both unmerged", "single"])
 @pytest.mark.parametrize("log_semiring", [True, False])
-def test_tot_scores_and_arc_posteriors_equal_enumeration(merged, log_semiring, monkeypatch):
-    if not merged:
+def test_tot_scores_and_arc_posteriors_equal_enumeration(loops, log_semiring, monkeypatch):
+    if loops == "single":
         monkeypatch.setattr(paths, "_NUMPY_MAX_ARCS_PER_LEVEL_BOTH", -1)
+    if loops == "both unmerged":  # forward_backward_push's two loops (big levels)
+        monkeypatch.setattr(cpu_loops, "MERGED_MAX_ARCS_PER_LEVEL", -1)
     for seed in range(4):
         lattices = mixed_lattices(seed, start_not_root=True)
         vec = _vec(lattices)
@@ -74,8 +76,12 @@ def test_tot_scores_and_arc_posteriors_equal_enumeration(merged, log_semiring, m
             offset += len(arcs)
 
 
+@pytest.mark.parametrize("merged", [True, False])
 @pytest.mark.parametrize("log_semiring", [True, False])
-def test_one_loop_for_both_passes_equals_the_two_passes_bit_for_bit(log_semiring):
+def test_one_loop_for_both_passes_equals_the_two_passes_bit_for_bit(merged, log_semiring,
+                                                                    monkeypatch):
+    if not merged:
+        monkeypatch.setattr(cpu_loops, "MERGED_MAX_ARCS_PER_LEVEL", -1)
     for seed in range(4):
         vec = _vec(mixed_lattices(seed, start_not_root=True))
         scores = paths._scores(vec, True)
