@@ -1,12 +1,14 @@
 """yesno's TDNN-CTC recipe: ``prepare.sh``, ``tdnn/train.py`` (3 restarts of 5 epochs, the best
-continued to 15, over the 90 speed-perturbed training cuts: ~105 CPU s), ``tdnn/decode.py`` (HLG
-1-best) end to end in a temporary copy of the recipe; ``prepare.sh --phone-g`` (the phone lang
-dir's G); and, fast, the frames each utterance's loss covers.
+continued to 15, over the 90 speed-perturbed training cuts: ~25 CPU s), ``tdnn/decode.py`` (HLG
+1-best) end to end in a temporary copy of the recipe; ``tdnn/cross_validate.py`` (5 folds of
+2-epoch models); ``prepare.sh --phone-g`` (the phone lang dir's G); and, fast, the frames each
+utterance's loss covers, the masked frames and the folds.
 
 Oracles: the recognised words of ``recogs-*.txt`` are scored against the labels in the wav names
 (0 = NO, 1 = YES), independently of the toolkit's WER code, and must agree with the WER that
 decode.py prints; an utterance's supervised output frames in a padded batch are compared with
-the model run on that utterance alone; the G and HLG of ``--phone-g`` with hand-written arcs,
+the model run on that utterance alone (also for ``masked`` frames); the folds' dev splits
+with the manifest's training utterances; the G and HLG of ``--phone-g`` with hand-written arcs,
 costs and words.
 """
 
@@ -28,10 +30,11 @@ from tests.recipe.test_recipe_yesno_run import _independent_errors, _recipe_copy
 
 TDNN_DIR = Path(__file__).resolve().parents[2] / "egs" / "yesno" / "ASR" / "tdnn"
 
-#: At most 4 errors in 240 words: the defaults (lang dir without <unk>, seed 42, three restarts,
-#: one thread) measured 2 / 240; seeds 1, 2, 3, 4 and 5 gave 1, 2, 4, 1 and 2
-#: (egs/yesno/ASR/RESULTS.md, "Without <unk>"). One of the 240 words is not in its recording.
-MAX_ERRORS = 4
+#: At most 5 errors in 240 words: the defaults (``--frames masked``, chosen by 5-fold
+#: cross-validation; three restarts, one thread) measured 1 / 240 at seed 42; seeds 1, 2, 3, 4
+#: and 5 gave 1, 2, 2, 5 and 1 (egs/yesno/ASR/RESULTS.md, "Cross-validated"). One of the 240
+#: words is not in its recording.
+MAX_ERRORS = 5
 
 
 @pytest.fixture(scope="module")

@@ -97,13 +97,13 @@ class Lexicon:
                 "tokens": [self.tokens[i] for i in range(self.num_classes)]}
 
 
-#: which output frames an utterance's supervision covers: ``padded`` (the default) one per
-#: input frame (zero-padded convolutions; an utterance shorter than its batch sees the batch's
-#: padding at its end); ``masked`` the same, the frames after each utterance's end set to zero
-#: before every convolution (each utterance sees what it would alone in its batch); ``valid``
-#: those whose receptive field lies inside the utterance (unpadded convolutions: no frame sees
-#: the zero padding or the batch's); ``batch`` icefall's: the whole padded batch output,
-#: whatever the utterance's length (unpadded convolutions)
+#: which output frames an utterance's supervision covers: ``padded`` one per input frame
+#: (zero-padded convolutions; an utterance shorter than its batch sees the batch's padding at
+#: its end); ``masked`` (the default) the same, the frames after each utterance's end set to
+#: zero before every convolution (each utterance sees what it would alone in its batch);
+#: ``valid`` those whose receptive field lies inside the utterance (unpadded convolutions: no
+#: frame sees the zero padding or the batch's); ``batch`` icefall's: the whole padded batch
+#: output, whatever the utterance's length (unpadded convolutions)
 FRAMES = ("padded", "masked", "valid", "batch")
 
 

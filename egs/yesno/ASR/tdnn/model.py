@@ -3,10 +3,11 @@ dilation 2; kernel 5 with dilation 4), each followed by ReLU and batch norm with
 then a linear layer to the tokens and a log-softmax.
 
 The receptive field is 1 + 2 + 8 + 16 = 27 frames (270 ms, most of a yes/no word).
-``pad=True`` (the recipe's default, ``train.py --frames padded``) pads each convolution with
-zeros so the output has one frame per input frame and the supervisions' frame counts apply as
-they are; ``forward``'s ``lengths`` (``--frames masked``) zero each sequence's frames after its
-end, so that a shorter utterance sees zeros there, as alone, and not the batch's padding.
+``pad=True`` (the recipe's default, ``train.py --frames masked`` or ``padded``) pads each
+convolution with zeros so the output has one frame per input frame and the supervisions' frame
+counts apply as they are; ``forward``'s ``lengths`` (``--frames masked``) zero each sequence's
+frames after its end, so that a shorter utterance sees zeros there, as alone, and not the
+batch's padding.
 ``pad=False`` is icefall's: output frame ``t`` sees input frames ``t .. t + 26``, and
 ``T`` input frames give ``T - 26`` (``context``); ``common.output_segments`` says which of them
 each utterance's loss covers.

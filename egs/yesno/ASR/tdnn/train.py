@@ -4,7 +4,9 @@ as icefall, the 30 training utterances with their 0.9 and 1.1 speed copies (90 c
 stage 10), 15 epochs of SGD, lr 1e-2, weight decay 1e-6, gradient norm clipped at 5. Unlike
 icefall, 3 runs start (seeds ``seed + 1000 k``) and only the one with the lowest training loss
 after 5 epochs goes on: a single run falls into a basin that never learns one of the words
-about half the time (RESULTS.md). The
+about half the time (RESULTS.md). Unlike icefall too, the convolutions are zero-padded and each
+utterance's end is masked (``--frames masked``: it sees what it would alone in its batch, not
+the batch's padding; chosen by 5-fold cross-validation, ``tdnn/cross_validate.py``). The
 training graph of each utterance is its transcript composed with the phone lang dir's L
 (optional SIL before the first word and after each, as in decoding with HLG) and the CTC
 topology (:class:`icefall_lite.lang.ctc_training_graph.CtcTrainingGraphCompiler`). Saves
@@ -51,7 +53,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
                    help="sgd: icefall's (weight decay 1e-6); adam: torch's Adam, same decay")
-    p.add_argument("--frames", choices=FRAMES, default="padded",
+    p.add_argument("--frames", choices=FRAMES, default="masked",
                    help="padded: zero-padded convolutions, one output frame per input frame; "
                    "masked: the same, each utterance's end masked (as if alone in its batch); "
                    "valid: unpadded convolutions, each utterance's own output frames; "
