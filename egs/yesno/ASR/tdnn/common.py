@@ -37,8 +37,9 @@ def data_module(max_duration: float = 30.0, seed: int = 42,
                                        return_cuts=True, seed=seed))
 
 
-#: every DEV_EVERY-th training utterance (by id) is held out by ``--dev 1`` (6 of the 30)
-DEV_EVERY = 5
+#: cross-validation over the 30 training utterances: fold ``k`` of ``NUM_FOLDS`` holds out the
+#: ``k``-th, ``k + NUM_FOLDS``-th, ... of them by id (6 of the 30), the others train
+NUM_FOLDS = 5
 SPLITS = ("train", "dev", "test")
 #: the suffix lhotse's ``perturb_speed`` gives the ids of a speed copy
 _SPEED_SUFFIX = re.compile(r"_sp[0-9.]+$")
@@ -53,21 +54,26 @@ def original_id(cut_id: str) -> str:
     return _SPEED_SUFFIX.sub("", cut_id)
 
 
-def load_split(data: AsrDataModule, split: str, hold_out_dev: bool) -> CutSet:
-    """The cuts of ``split``: ``test`` as it is; ``train`` all 30 training utterances (and their
-    speed copies, if ``data`` has them), or, with ``hold_out_dev``, those of the 24 that ``dev``
-    (6 original utterances, for tuning without the test set) leaves."""
+def load_split(data: AsrDataModule, split: str, dev_fold: int | None = None,
+               num_folds: int = NUM_FOLDS) -> CutSet:
+    """The cuts of ``split``: ``test`` as it is; ``dev`` the training utterances that fold
+    ``dev_fold`` of ``num_folds`` holds out (every ``num_folds``-th by id, from the
+    ``dev_fold``-th: 6 of the 30 with 5 folds, for tuning without the test set); ``train`` the
+    others, or all 30 with ``dev_fold`` None (with their speed copies, if ``data`` has them)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if split == "test":
         return data.load_cuts("yesno", "test")
     cuts = data.load_cuts("yesno", "train").to_eager()
-    dev_ids = set(sorted({original_id(i) for i in cuts.ids})[::DEV_EVERY])
-    if split == "dev":
-        return cuts.filter(lambda c: c.id in dev_ids).to_eager()
-    if not hold_out_dev:
+    if dev_fold is None:
+        if split == "dev":
+            raise ValueError("the dev split needs a fold (dev_fold)")
         return cuts
-    return cuts.filter(lambda c: original_id(c.id) not in dev_ids).to_eager()
+    if not 0 <= dev_fold < num_folds:
+        raise ValueError(f"dev fold {dev_fold} is not one of 0 .. {num_folds - 1}")
+    dev_ids = set(sorted({original_id(i) for i in cuts.ids})[dev_fold::num_folds])
+    held_out = split == "dev"
+    return cuts.filter(lambda c: (original_id(c.id) in dev_ids) == held_out).to_eager()
 
 
 class Lexicon:
@@ -91,12 +97,30 @@ class Lexicon:
                 "tokens": [self.tokens[i] for i in range(self.num_classes)]}
 
 
-#: which output frames an utterance's supervision covers: ``padded`` (the default) one per
-#: input frame (zero-padded convolutions); ``valid`` those whose receptive field lies inside
-#: the utterance (unpadded convolutions: no frame sees the zero padding or the batch's);
-#: ``batch`` icefall's: the whole padded batch output, whatever the utterance's length
-#: (unpadded convolutions)
-FRAMES = ("padded", "valid", "batch")
+#: which output frames an utterance's supervision covers: ``padded`` one per input frame
+#: (zero-padded convolutions; an utterance shorter than its batch sees the batch's padding at
+#: its end); ``masked`` (the default) the same, the frames after each utterance's end set to
+#: zero before every convolution (each utterance sees what it would alone in its batch);
+#: ``valid`` those whose receptive field lies inside the utterance (unpadded convolutions: no
+#: frame sees the zero padding or the batch's); ``batch`` icefall's: the whole padded batch
+#: output, whatever the utterance's length (unpadded convolutions)
+FRAMES = ("padded", "masked", "valid", "batch")
+
+
+#: the frames of a model with zero-padded convolutions (``Tdnn(pad=True)``)
+PADDED_FRAMES = ("padded", "masked")
+
+
+def log_probs_of(model: torch.nn.Module, batch: dict, frames: str) -> torch.Tensor:
+    """The model's log-probs ``[N, T', C]`` for the batch's inputs, with each utterance's end
+    masked for ``masked`` frames (its input frames: where its supervision ends)."""
+    inputs = batch["inputs"]
+    if frames != "masked":
+        return model(inputs)
+    sup = batch["supervisions"]
+    lengths = torch.zeros(inputs.shape[0], dtype=torch.int64)
+    lengths[sup["sequence_idx"]] = (sup["start_frame"] + sup["num_frames"]).to(torch.int64)
+    return model(inputs, lengths)
 
 
 def output_segments(batch: dict, frames: str, context: int, num_out_frames: int) -> torch.Tensor:

@@ -20,17 +20,20 @@ from common import (
     EXP_DIR,
     FRAMES,
     LANG_DIR,
+    NUM_FOLDS,
+    PADDED_FRAMES,
     SPLITS,
     Lexicon,
     data_module,
     load_split,
+    log_probs_of,
     output_segments,
 )
 from model import Tdnn
 
 from icefall_lite.decoding.ctc import check_lang_tokens, get_lattice, one_best_decoding
 from icefall_lite.decoding.lattice import get_texts
-from icefall_lite.decoding.results import write_results
+from icefall_lite.decoding.results import WerStats, write_results
 from icefall_lite.fsa import load_fsa
 from icefall_lite.lang.files import require_file
 from icefall_lite.training.safe_load import load_weights_only
@@ -53,20 +56,23 @@ def averaged_model(exp_dir: Path, epoch: int, avg: int,
         raise ValueError(f"{exp_dir / f'epoch-{epoch}.pt'} has no valid 'frames' record "
                          f"(got {frames!r}; written by an older train.py): retrain")
     states = [c["model"] for c in checkpoints]
-    model = Tdnn(23, len(lang["tokens"]), pad=frames == "padded")
+    model = Tdnn(23, len(lang["tokens"]), pad=frames in PADDED_FRAMES)
     model.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
                            if v.is_floating_point() else v for k, v in states[-1].items()})
     return model.eval(), frames
 
 
-def main(argv: list[str] | None = None) -> float:
+def main(argv: list[str] | None = None) -> WerStats:
+    """Decodes, prints the WER and returns the statistics."""
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epoch", type=int, default=14)
     p.add_argument("--avg", type=int, default=2)
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--split", choices=SPLITS, default="test",
-                   help="dev: the 6 training utterances that train.py --dev 1 holds out")
+                   help="dev: the training utterances that train.py --dev-fold K holds out")
+    p.add_argument("--dev-fold", type=int, default=0, help="K of --split dev")
+    p.add_argument("--num-folds", type=int, default=NUM_FOLDS)
     p.add_argument("--lang-dir", type=Path, default=LANG_DIR,
                    help="the phone lang dir the model was trained with (its HLG.pt decodes)")
     args = p.parse_args(argv)
@@ -79,10 +85,11 @@ def main(argv: list[str] | None = None) -> float:
     hlg = load_fsa(require_file(args.lang_dir / "HLG.pt", "HLG.pt (prepare.sh stage 9)"))
     data = data_module()
     results = []
-    for batch in data.test_dataloaders(load_split(data, args.split, True)):
+    cuts = load_split(data, args.split, args.dev_fold, args.num_folds)
+    for batch in data.test_dataloaders(cuts):
         sup = batch["supervisions"]
         with torch.no_grad():
-            log_probs = model(batch["inputs"])
+            log_probs = log_probs_of(model, batch, frames)
         segments = output_segments(batch, frames, model.context, log_probs.shape[1])
         lattice = get_lattice(log_probs, hlg, segments,
                               search_beam=20, output_beam=8, min_active_states=30,
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> float:
     key = f"epoch-{args.epoch}_avg-{args.avg}_1best"
     stats = write_results(args.exp_dir / "1best", args.split, key, results)
     print(f"WER {stats.wer:.2f}% ({stats.errors} / {stats.num_ref_words})")
-    return stats.wer
+    return stats
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ as icefall, the 30 training utterances with their 0.9 and 1.1 speed copies (90 c
 stage 10), 15 epochs of SGD, lr 1e-2, weight decay 1e-6, gradient norm clipped at 5. Unlike
 icefall, 3 runs start (seeds ``seed + 1000 k``) and only the one with the lowest training loss
 after 5 epochs goes on: a single run falls into a basin that never learns one of the words
-about half the time (RESULTS.md). The
+about half the time (RESULTS.md). Unlike icefall too, the convolutions are zero-padded and each
+utterance's end is masked (``--frames masked``: it sees what it would alone in its batch, not
+the batch's padding; chosen by 5-fold cross-validation, ``tdnn/cross_validate.py``). The
 training graph of each utterance is its transcript composed with the phone lang dir's L
 (optional SIL before the first word and after each, as in decoding with HLG) and the CTC
 topology (:class:`icefall_lite.lang.ctc_training_graph.CtcTrainingGraphCompiler`). Saves
@@ -26,9 +28,12 @@ from common import (
     EXP_DIR,
     FRAMES,
     LANG_DIR,
+    NUM_FOLDS,
+    PADDED_FRAMES,
     Lexicon,
     data_module,
     load_split,
+    log_probs_of,
     output_segments,
     sorted_segments,
 )
@@ -48,12 +53,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-dir", type=Path, default=EXP_DIR)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
                    help="sgd: icefall's (weight decay 1e-6); adam: torch's Adam, same decay")
-    p.add_argument("--frames", choices=FRAMES, default="padded",
-                   help="valid: unpadded convolutions, each utterance's own output frames; "
-                   "padded: zero-padded convolutions, one output frame per input frame; "
+    p.add_argument("--frames", choices=FRAMES, default="masked",
+                   help="padded: zero-padded convolutions, one output frame per input frame; "
+                   "masked: the same, each utterance's end masked (as if alone in its batch); "
+                   "valid: unpadded convolutions, each utterance's own output frames; "
                    "batch: as icefall, unpadded, every supervision spanning the batch's output")
-    p.add_argument("--dev", type=int, default=0,
-                   help="1: train on 24 utterances, holding 6 out as the dev split (tuning)")
+    p.add_argument("--dev-fold", type=int, default=None,
+                   help="K: train without the utterances of cross-validation fold K of "
+                   "--num-folds (6 of the 30 with 5 folds), the dev split that decode.py "
+                   "--split dev --dev-fold K decodes (tuning); default: all 30")
+    p.add_argument("--num-folds", type=int, default=NUM_FOLDS)
     p.add_argument("--optional-sil", type=int, default=1,
                    help="1: training graphs through L, with its optional SIL between words; "
                    "0: the CTC graph of the pronunciations alone (blank covers the pauses)")
@@ -77,8 +86,8 @@ def new_run(args: argparse.Namespace, num_classes: int, seed: int):
     initialisation and the batches' order)."""
     torch.manual_seed(seed)
     data = data_module(args.max_duration, seed, bool(args.speed_perturb))
-    loader = data.train_dataloaders(load_split(data, "train", bool(args.dev)))
-    model = Tdnn(23, num_classes, pad=args.frames == "padded")
+    loader = data.train_dataloaders(load_split(data, "train", args.dev_fold, args.num_folds))
+    model = Tdnn(23, num_classes, pad=args.frames in PADDED_FRAMES)
     with torch.no_grad():
         model.output_linear.bias[0] += args.blank_bias
     optimizer_class = torch.optim.SGD if args.optimizer == "sgd" else torch.optim.Adam
@@ -94,7 +103,7 @@ def train_epoch(args: argparse.Namespace, run, epoch: int, compiler: CtcTraining
     loader.sampler.set_epoch(epoch)  # a new order each epoch, as icefall's
     tot, frames = 0.0, 0
     for batch in loader:
-        log_probs = model(batch["inputs"])
+        log_probs = log_probs_of(model, batch, args.frames)
         segs, order = sorted_segments(output_segments(batch, args.frames, model.context,
                                                       log_probs.shape[1]))
         texts = batch["supervisions"]["text"]
