@@ -162,6 +162,10 @@ def main() -> None:
                         help="streams of the n-best row (icefall's n-best decoding batch)")
     parser.add_argument("--num-paths", type=int, default=200, help="paths of the n-best row")
     parser.add_argument("--nbest-only", action="store_true", help="time the n-best row only")
+    parser.add_argument("--graphs", nargs="+", choices=("trivial", "LG"),
+                        default=["trivial", "LG"], help="graphs of the fast_beam_search rows")
+    parser.add_argument("--fbs-only", action="store_true",
+                        help="time the fast_beam_search rows only")
     parser.add_argument("--torch-engine", action="store_true",
                         help="also time the built-in streams' torch engine (fast_beam_search rows)")
     args = parser.parse_args()
@@ -183,7 +187,7 @@ def main() -> None:
     backends = [("built-in", builtin)] + ([("k2", real_k2)] if real_k2 else [])
     rows = []
     with torch.no_grad():
-        for graph_name in ("trivial", "LG") if not args.nbest_only else ():
+        for graph_name in args.graphs if not args.nbest_only else ():
             for what in ("search", "with model"):
                 fns = {}
                 for name, ns in backends:
@@ -199,11 +203,12 @@ def main() -> None:
                     fns["torch engine"] = with_torch_engine(fns["built-in"])
                 times = time_interleaved(fns, args.repeats)
                 rows.append((f"fast_beam_search {graph_name}, {what}", times))
-        if not args.nbest_only:
+        if not args.nbest_only and not args.fbs_only:
             t_mbs = best_seconds(lambda: modified_beam_search(model, enc, lens, 4),
                                  args.repeats)
             rows.append(("modified_beam_search (no k2 inside)", {"built-in": (t_mbs, None)}))
-        rows.append(nbest_row(backends, args))
+        if not args.fbs_only:
+            rows.append(nbest_row(backends, args))
 
     print(f"{N} streams x {T} frames (vocab {V}, LG {args.lg_states} states, beam "
           f"{args.beam}, max_states {args.max_states}, max_contexts {args.max_contexts}), "

@@ -290,8 +290,10 @@ _STRONG_FACTOR = 4
 @dataclass
 class _NpGraphs:
     """The graphs of :class:`_Graphs` for the numpy engine. Every state's arcs are preceded by
-    a virtual blank self-loop (label 0, score 0, graph arc -1), so that expanding a state's
-    arcs in order lists its lattice arcs in k2's order (blank first)."""
+    a virtual blank self-loop (label 0, score -0.0, graph arc -1), so that expanding a state's
+    arcs in order lists its lattice arcs in k2's order (blank first). Its score is -0.0, the
+    identity of float addition, so that the blank's weight is its log-prob bit for bit (k2's;
+    +0.0 would turn a log-prob of -0.0 into +0.0)."""
 
     row_splits: np.ndarray  # int64 [total_states + 1], into the arcs below
     labels: np.ndarray  # int64 [arcs]
@@ -337,7 +339,7 @@ def _np_graphs(g: _Graphs, key_base: int) -> _NpGraphs:
         labels=labels,
         label_index=label_index,
         dest=dest,
-        scores=spread(0.0, g.scores.double().numpy(), np.float64),
+        scores=spread(-0.0, g.scores.double().numpy(), np.float64),
         graph_arc=spread(-1, local_arc, np.int64),
         state_offset=g.state_offset.numpy(),
         num_states=num_states,
@@ -387,7 +389,9 @@ def _np_prune(stream: np.ndarray, score: np.ndarray, num_streams: int, beam: flo
     its ``max_elems`` best, ties ranked in input order.
 
     The best and the ``max_elems``-th best score per stream come from one partial sort of a
-    padded [streams, longest] table; only a tie at the latter needs a full ranking."""
+    padded [streams, longest] table. A stream that keeps too many has a tie at its cut: of the
+    elements scoring exactly the cut, the first ones in input order fill the room the elements
+    above the cut leave."""
     n = score.size
     counts = np.bincount(stream, minlength=num_streams)
     width = int(counts.max()) if n else 0
@@ -397,12 +401,17 @@ def _np_prune(stream: np.ndarray, score: np.ndarray, num_streams: int, beam: flo
     table = np.full((num_streams, width), -np.inf)
     table[stream, np.arange(n) - starts[stream]] = score
     part = np.partition(table, (width - max_elems, width - 1), axis=1)
-    keep = score >= np.maximum(part[:, width - 1] - beam, part[:, width - max_elems])[stream]
-    if (np.bincount(stream[keep], minlength=num_streams) > max_elems).any():  # a tie at the cut
-        order = np.lexsort((-score, stream))  # stable: ties stay in input order
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n) - starts[stream[order]]
-        keep &= rank < max_elems
+    cut = part[:, width - max_elems]
+    keep = score >= np.maximum(part[:, width - 1] - beam, cut)[stream]
+    over = np.bincount(stream[keep], minlength=num_streams) > max_elems
+    if over.any():
+        at_cut = keep & (score == cut[stream])
+        room = max_elems - np.bincount(stream[keep & ~at_cut], minlength=num_streams)
+        tied = np.flatnonzero(at_cut & over[stream])
+        tied_stream = stream[tied]
+        tied_counts = np.bincount(tied_stream, minlength=num_streams)
+        rank = np.arange(tied.size) - (np.cumsum(tied_counts) - tied_counts)[tied_stream]
+        keep[tied[rank >= room[tied_stream]]] = False
     return keep
 
 
