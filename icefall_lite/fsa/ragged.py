@@ -289,8 +289,7 @@ def _shape_from_nested(data: list) -> tuple[RaggedShape, list, set]:
     types as a set, ``map(len)``, ``chain``), so 100k-element lists cost milliseconds."""
     splits = []
     level = list(data)
-    kinds: set = set()
-    while not splits or level:
+    while True:
         kinds = set(map(type, level))
         lists = [k for k in kinds if issubclass(k, (list, tuple))]
         if len(lists) < len(kinds):
@@ -300,10 +299,11 @@ def _shape_from_nested(data: list) -> tuple[RaggedShape, list, set]:
             if lists:
                 raise ValueError("ragged list mixes lists and numbers at one depth")
             break
+        if splits and not level:
+            break
         splits.append(torch.tensor([0, *itertools.accumulate(map(len, level))],
                                    dtype=torch.int64))
         level = list(itertools.chain.from_iterable(level))
-        kinds = set()
     return RaggedShape(splits), level, kinds
 
 
